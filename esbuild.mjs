@@ -1,0 +1,26 @@
+// One bundle per runtime. TF.js stays external so that an installed @tensorflow/tfjs-node
+// registers its backend on the same tfjs-core instance the engine uses.
+import * as esbuild from 'esbuild';
+
+const watch = process.argv.includes('--watch');
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+  external: ['@tensorflow/*', 'vscode'],
+};
+
+const entries = [
+  { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
+  { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' },
+];
+
+for (const entry of entries) {
+  const options = { ...common, ...entry };
+  if (watch) await (await esbuild.context(options)).watch();
+  else await esbuild.build(options);
+}

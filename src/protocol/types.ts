@@ -1,0 +1,137 @@
+/**
+ * Data shared by the engine, the worker, the host and the CLI.
+ * Plain JSON-serialisable shapes only: this file is the contract between rooms.
+ */
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | BackendName;
+
+export type ModelFormat = 'layers' | 'graph';
+
+/** Attribution methods, one engine file each (src/engine/attribution). */
+export type MethodId =
+  | 'gradient'
+  | 'gradxinput'
+  | 'smoothgrad'
+  | 'smoothgrad-sq'
+  | 'vargrad'
+  | 'ig'
+  | 'guided-backprop'
+  | 'deconvnet'
+  | 'cam'
+  | 'gradcam'
+  | 'guided-gradcam'
+  | 'occlusion';
+
+export type TargetKind = 'logit' | 'probability';
+export type IgBaseline = 'black' | 'blurred' | 'uniform';
+export type IgRule = 'gausslegendre' | 'riemann_trapezoid' | 'riemann_middle';
+
+/** Every tunable parameter of every method; each method reads the ones it needs. */
+export interface MethodParams {
+  /** SmoothGrad family: number of noisy samples. */
+  samples: number;
+  /** SmoothGrad family: noise σ as a fraction of the input's value range (max(x) − min(x)). */
+  sigma: number;
+  /** Integrated Gradients: number of interpolation steps. */
+  steps: number;
+  baseline: IgBaseline;
+  rule: IgRule;
+  /** Occlusion: window side and stride in input pixels; 0 means "derive from the input size". */
+  window: number;
+  stride: number;
+  /** Occlusion: what replaces the window, 'black' (the preprocessed black pixel) or 'mean' (the image mean). */
+  occlusionBaseline: 'black' | 'mean';
+  /** Seed for every random draw (noise, uniform baselines, re-initialised weights). */
+  seed: number;
+  /** Upper bound on samples evaluated together, bounding memory. */
+  maxBatch: number;
+}
+
+export interface Preprocessing {
+  /** Value range the pixel [0, 255] is mapped onto before mean/std. */
+  range: [number, number];
+  mean: number[];
+  std: number[];
+  channels: 'rgb' | 'bgr' | 'gray';
+}
+
+export interface LayerInfo {
+  name: string;
+  className: string;
+  /** Output shape without the batch dimension. */
+  outputShape: number[];
+  params: number;
+  activation?: string;
+  isConv: boolean;
+  inputs: string[];
+}
+
+export interface ModelDescription {
+  path: string;
+  format: ModelFormat;
+  name: string;
+  /** Input shape without the batch dimension: [H, W, C]. */
+  inputShape: [number, number, number];
+  numClasses: number;
+  /** 'softmax' when the model ends in a softmax that Loupe strips to reach the logits. */
+  head: 'logits' | 'softmax';
+  layers: LayerInfo[];
+  /** Layer whose output Grad-CAM uses by default: the last convolutional layer. */
+  defaultCamLayer?: string;
+  /** Why CAM is or is not available for this model. */
+  cam: { available: boolean; reason: string; layer?: string };
+  labels: string[];
+  preprocessing: Preprocessing;
+  totalParams: number;
+}
+
+export interface Prediction {
+  index: number;
+  label: string;
+  probability: number;
+  logit: number;
+}
+
+export interface ExplainOptions {
+  methods: MethodId[];
+  /** Target class; default: top-1. */
+  classIndex?: number;
+  target?: TargetKind;
+  /** Layer for Grad-CAM / guided Grad-CAM; default: the last conv layer. */
+  layer?: string;
+  params?: Partial<MethodParams>;
+  /** Run the Adebayo et al. model-randomisation check and report the rank correlation per method. */
+  sanity?: boolean;
+  topK?: number;
+}
+
+export interface MapSummary {
+  method: MethodId;
+  params: Record<string, unknown>;
+  targetClass: number;
+  label: string;
+  target: TargetKind;
+  logit: number;
+  probability: number;
+  ms: number;
+  backend: BackendName;
+  /** Shape of the raw map: [H, W, C] for input-space methods, [H, W] for CAM-style maps. */
+  shape: number[];
+  lowresShape?: number[];
+  /** Signed maps use a diverging colormap, magnitudes a sequential one. */
+  signed: boolean;
+  layer?: string;
+  /** Method-specific figures: IG completeness error, sanity rank correlation, … */
+  figures: Record<string, number>;
+  notes: string[];
+}
+
+export interface ExplainSummary {
+  model: string;
+  image: string;
+  backend: BackendName;
+  inputShape: number[];
+  predictions: Prediction[];
+  maps: MapSummary[];
+}
