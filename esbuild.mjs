@@ -1,5 +1,6 @@
 // One bundle per runtime. TF.js stays external so that an installed @tensorflow/tfjs-node
 // registers its backend on the same tfjs-core instance the engine uses.
+import * as fs from 'node:fs';
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -19,7 +20,7 @@ const entries = [
   { entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' },
 ];
 
-for (const entry of entries) {
+for (const entry of entries.filter((e) => fs.existsSync(e.entryPoints[0]))) {
   const options = { ...common, ...entry };
   if (watch) await (await esbuild.context(options)).watch();
   else await esbuild.build(options);

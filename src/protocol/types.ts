@@ -134,4 +134,6 @@ export interface ExplainSummary {
   inputShape: number[];
   predictions: Prediction[];
   maps: MapSummary[];
+  /** Requested methods that do not apply to this model (e.g. CAM without a GAP + dense head), with why. */
+  skipped: { method: MethodId; reason: string }[];
 }

@@ -1,0 +1,137 @@
+import { performance } from 'node:perf_hooks';
+import { median } from 'simple-statistics';
+import { Engine } from '../src/engine/engine';
+import type { ExplainOptions, MethodId } from '../src/protocol/types';
+import type { RgbaImage } from '../src/engine/types';
+
+export interface ChildSpec {
+  name: string;
+  modelPath: string;
+  quick: boolean;
+  /** Whether the performance targets apply to this model (the MobileNetV2-sized one). */
+  targets: boolean;
+}
+
+export type Measure = 'forward' | 'gradient' | 'smoothgrad50' | 'ig50' | 'gradcam';
+
+export interface ModelBench {
+  name: string;
+  modelPath: string;
+  targets: boolean;
+  backend: string;
+  inputShape: number[];
+  params: number;
+  /** First describe(): reading and building the model. */
+  loadMs: number;
+  /** Median ms per measure: forward = wall time of predict(); the others = the engine's own map ms. */
+  ms: Record<Measure, number>;
+  /** Median wall time of the whole explain() call (includes the prediction it makes first). */
+  wallMs: Record<Measure, number>;
+  reps: Record<Measure, number>;
+  peakRssMB: number;
+}
+
+const EXPLAIN: Record<Exclude<Measure, 'forward'>, ExplainOptions> = {
+  gradient: { methods: ['gradient'] },
+  smoothgrad50: { methods: ['smoothgrad'], params: { samples: 50 } },
+  ig50: { methods: ['ig'], params: { steps: 50 } },
+  gradcam: { methods: ['gradcam'] },
+};
+
+function repetitions(quick: boolean): Record<Measure, number> {
+  return quick
+    ? { forward: 3, gradient: 2, smoothgrad50: 1, ig50: 1, gradcam: 2 }
+    : { forward: 10, gradient: 5, smoothgrad50: 3, ig50: 3, gradcam: 5 };
+}
+
+/** A deterministic, structured test image (smooth ramps plus a bright square), not blank. */
+function testImage(width: number, height: number): RgbaImage {
+  const data = new Float32Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const inSquare = x > width / 4 && x < width / 2 && y > height / 3 && y < (2 * height) / 3;
+      data[i] = inSquare ? 240 : (255 * x) / width;
+      data[i + 1] = inSquare ? 220 : (255 * y) / height;
+      data[i + 2] = 128 + 100 * Math.sin((x + y) / 9);
+      data[i + 3] = 255;
+    }
+  }
+  return { width, height, data };
+}
+
+function send(message: unknown): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) resolve();
+    else process.send(message, undefined, undefined, () => resolve());
+  });
+}
+
+async function measureModel(spec: ChildSpec): Promise<ModelBench> {
+  const engine = await Engine.create({ backend: 'auto' });
+  const loadStart = performance.now();
+  const description = await engine.describe(spec.modelPath);
+  const loadMs = performance.now() - loadStart;
+  const [height, width] = description.inputShape;
+  const image = testImage(width, height);
+  const reps = repetitions(spec.quick);
+  const ms = {} as Record<Measure, number>;
+  const wallMs = {} as Record<Measure, number>;
+
+  const forwardTimes: number[] = [];
+  await engine.predict(spec.modelPath, image); // warm-up
+  for (let r = 0; r < reps.forward; r++) {
+    const t0 = performance.now();
+    await engine.predict(spec.modelPath, image);
+    forwardTimes.push(performance.now() - t0);
+  }
+  ms.forward = median(forwardTimes);
+  wallMs.forward = ms.forward;
+  void send({ kind: 'progress', text: `forward ${ms.forward.toFixed(1)} ms (${engine.backend})` });
+
+  for (const measure of Object.keys(EXPLAIN) as Array<keyof typeof EXPLAIN>) {
+    const options = EXPLAIN[measure];
+    const method: MethodId = options.methods[0]!;
+    const mapTimes: number[] = [];
+    const wallTimes: number[] = [];
+    for (let r = -1; r < reps[measure]; r++) {
+      const t0 = performance.now();
+      const result = await engine.explain(spec.modelPath, image, options);
+      const wall = performance.now() - t0;
+      if (r < 0) continue; // warm-up
+      const map = result.maps.find((m) => m.summary.method === method);
+      if (!map) throw new Error(`explain(${method}) returned no ${method} map`);
+      mapTimes.push(map.summary.ms);
+      wallTimes.push(wall);
+    }
+    ms[measure] = median(mapTimes);
+    wallMs[measure] = median(wallTimes);
+    void send({ kind: 'progress', text: `${measure} ${ms[measure].toFixed(1)} ms` });
+  }
+
+  return {
+    name: spec.name,
+    modelPath: spec.modelPath,
+    targets: spec.targets,
+    backend: engine.backend,
+    inputShape: [...description.inputShape],
+    params: description.totalParams,
+    loadMs,
+    ms,
+    wallMs,
+    reps,
+    // maxRSS is in kilobytes.
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** Entry point of a forked child: measures one model and sends the result to the parent. */
+export async function runChild(spec: ChildSpec): Promise<void> {
+  try {
+    await send({ kind: 'result', result: await measureModel(spec) });
+  } catch (error) {
+    await send({ kind: 'error', error: error instanceof Error ? error.stack ?? error.message : String(error) });
+  }
+  // The IPC channel would keep the child alive.
+  process.disconnect?.();
+}

@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: costs of Loupe's engine per model, against the performance targets and,
+ * when python3 + torch are installed, against the same MobileNetV2 in PyTorch.
+ *
+ *   node dist/bench.js [--json] [--quick]
+ *
+ * Each model runs in its own child process (this bundle, forked with `--child`) so that
+ * peak RSS is the model's own, not the sum of everything measured before it.
+ */
+import { fork, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runChild, type ChildSpec, type ModelBench } from './child';
+import { saveMobileNetV2 } from './mobilenetv2';
+import { renderTable, targetChecks, type BenchReport, type TorchPeer } from './report';
+import { runTorchPeer } from './torchPeer';
+
+const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** Repository root: dist/bench.js and bench/main.ts both sit one level below it. */
+const ROOT = path.resolve(__dirname, '..');
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function benchInChild(spec: ChildSpec): Promise<ModelBench> {
+  return new Promise((resolve, reject) => {
+    const child = fork(process.argv[1]!, ['--child', JSON.stringify(spec)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: ModelBench | undefined;
+    const timer = setTimeout(() => {
+      log(`${spec.name}: no result after ${CHILD_TIMEOUT_MS / 60000} min, stopping it`);
+      child.kill('SIGKILL');
+    }, CHILD_TIMEOUT_MS);
+    child.on('message', (message) => {
+      const m = message as { kind: string; result?: ModelBench; error?: string; text?: string };
+      if (m.kind === 'progress') log(`${spec.name}: ${m.text}`);
+      else if (m.kind === 'result') result = m.result;
+      else if (m.kind === 'error') reject(new Error(`${spec.name}: ${m.error}`));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (result) resolve(result);
+      else reject(new Error(`${spec.name}: child exited (${signal ?? code}) without a result`));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const childIndex = args.indexOf('--child');
+  if (childIndex >= 0) {
+    await runChild(JSON.parse(args[childIndex + 1]!) as ChildSpec);
+    return;
+  }
+  const json = args.includes('--json');
+  const quick = args.includes('--quick');
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-'));
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    quick,
+    models: [],
+    skipped: [],
+    torch: { available: false, reason: 'not run' },
+  };
+  try {
+    log('saving the MobileNetV2-sized model (random weights)');
+    const mobilenet = await saveMobileNetV2(path.join(tmp, 'mobilenetv2'), { seed: 1 });
+    const specs: ChildSpec[] = [
+      { name: 'digits', modelPath: path.join(ROOT, 'demo/digits/model/model.json'), quick, targets: false },
+      { name: 'shapes', modelPath: path.join(ROOT, 'demo/shapes/model/model.json'), quick, targets: false },
+      { name: 'mobilenetv2', modelPath: mobilenet, quick, targets: true },
+    ];
+    for (const spec of specs) {
+      if (!fs.existsSync(spec.modelPath)) {
+        report.skipped.push({ name: spec.name, reason: `${path.relative(ROOT, spec.modelPath)} does not exist (train the demo models first)` });
+        log(`${spec.name}: skipped, ${spec.modelPath} does not exist`);
+        continue;
+      }
+      log(`${spec.name}: measuring in a child process`);
+      try {
+        report.models.push(await benchInChild(spec));
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        report.skipped.push({ name: spec.name, reason });
+        log(reason);
+      }
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+
+  report.torch = detectAndRunTorch(quick);
+  if (json) process.stdout.write(`${JSON.stringify({ ...report, checks: targetChecks(report) }, null, 2)}\n`);
+  else process.stdout.write(renderTable(report));
+}
+
+function detectAndRunTorch(quick: boolean): TorchPeer {
+  const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    const reason = probe.error ? 'python3 not found' : 'python3 cannot import torch';
+    return { available: false, reason: `${reason} (Debian: apt-get install python3-torch)` };
+  }
+  log('PyTorch peer: measuring the same MobileNetV2 in PyTorch (2 threads)');
+  return runTorchPeer(path.join(ROOT, 'bench/torch_peer.py'), quick);
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.stack ?? error.message : String(error);
+  process.stderr.write(`bench failed: ${message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,126 @@
+import type { Measure, ModelBench } from './child';
+
+export type TorchPeer =
+  | {
+      available: true;
+      torch: string;
+      threads: number;
+      params: number;
+      inputSize: number;
+      maxBatch: number;
+      reps: number;
+      heavyReps: number;
+      ms: Record<Measure, number>;
+      peakRssMB?: number;
+    }
+  | { available: false; reason: string };
+
+export interface BenchReport {
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  quick: boolean;
+  models: ModelBench[];
+  skipped: Array<{ name: string; reason: string }>;
+  torch: TorchPeer;
+}
+
+const LABELS: Record<Measure, string> = {
+  forward: 'forward',
+  gradient: 'gradient',
+  smoothgrad50: 'SmoothGrad-50',
+  ig50: 'IG-50',
+  gradcam: 'Grad-CAM',
+};
+
+/** Ratio shown in the table, and the target it is checked against on the MobileNetV2-sized model. */
+const RATIOS: Partial<Record<Measure, { over: Measure; limit?: number }>> = {
+  gradient: { over: 'forward', limit: 3 },
+  smoothgrad50: { over: 'gradient', limit: 50 },
+  ig50: { over: 'gradient', limit: 50 },
+  gradcam: { over: 'forward' },
+};
+
+export interface TargetCheck {
+  model: string;
+  target: string;
+  ratio: number;
+  pass: boolean;
+}
+
+export function targetChecks(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const model of report.models.filter((m) => m.targets)) {
+    for (const [measure, spec] of Object.entries(RATIOS) as Array<[Measure, { over: Measure; limit?: number }]>) {
+      if (spec.limit === undefined) continue;
+      const ratio = model.ms[measure] / model.ms[spec.over];
+      checks.push({
+        model: model.name,
+        target: `${LABELS[measure]} ≤ ${spec.limit}× ${LABELS[spec.over]}`,
+        ratio,
+        pass: ratio <= spec.limit,
+      });
+    }
+  }
+  return checks;
+}
+
+function fmtMs(ms: number): string {
+  if (ms >= 10000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 100) return ms.toFixed(0);
+  return ms.toFixed(1);
+}
+
+function fmtRatio(r: number): string {
+  return r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
+}
+
+/** The figures as markdown: one row per model × measure, targets as a column. */
+export function renderTable(report: BenchReport): string {
+  const torch = report.torch.available ? report.torch : undefined;
+  const lines: string[] = [];
+  lines.push(`## Loupe benchmark (${report.quick ? 'quick' : 'full'})`);
+  lines.push('');
+  lines.push(`${report.date} · node ${report.node} · ${report.cpus} × ${report.cpuModel}`);
+  lines.push('');
+  lines.push('| model | backend | input | params | load ms | peak RSS |');
+  lines.push('|---|---|---|---:|---:|---:|');
+  for (const m of report.models) {
+    lines.push(`| ${m.name} | ${m.backend} | ${m.inputShape.join('×')} | ${(m.params / 1e6).toFixed(3)} M | ${fmtMs(m.loadMs)} | ${m.peakRssMB.toFixed(0)} MB |`);
+  }
+  lines.push('');
+
+  const header = ['model', 'measure', 'Loupe ms (median)', 'reps', 'ratio', 'target', 'status'];
+  if (torch) header.push('PyTorch ms', 'Loupe / PyTorch');
+  lines.push(`| ${header.join(' | ')} |`);
+  lines.push(`|${header.map((_, i) => (i >= 2 && i !== 5 && i !== 6 ? '---:' : '---')).join('|')}|`);
+  for (const m of report.models) {
+    for (const measure of Object.keys(LABELS) as Measure[]) {
+      const spec = RATIOS[measure];
+      const ratio = spec ? m.ms[measure] / m.ms[spec.over] : undefined;
+      const ratioText = ratio === undefined || !spec ? '—' : `${fmtRatio(ratio)} ${LABELS[spec.over]}`;
+      const hasTarget = m.targets && spec?.limit !== undefined;
+      const target = hasTarget ? `≤ ${spec!.limit}× ${LABELS[spec!.over]}` : '—';
+      const status = hasTarget ? (ratio! <= spec!.limit! ? 'pass' : '**FAIL**') : '';
+      const row = [m.name, LABELS[measure], fmtMs(m.ms[measure]), String(m.reps[measure]), ratioText, target, status];
+      if (torch) {
+        const peer = m.targets ? torch.ms[measure] : undefined;
+        row.push(peer === undefined ? '—' : fmtMs(peer), peer === undefined ? '—' : fmtRatio(m.ms[measure] / peer));
+      }
+      lines.push(`| ${row.join(' | ')} |`);
+    }
+  }
+  lines.push('');
+  lines.push('forward = wall time of `predict()`; the other measures = the time the engine reports for the map (`summary.maps[i].ms`).');
+  if (torch) {
+    lines.push(`PyTorch ${torch.torch}, ${torch.threads} threads, same MobileNetV2 with random weights, SmoothGrad/IG in batches of ${torch.maxBatch}` +
+      (torch.peakRssMB !== undefined ? `, peak RSS ${torch.peakRssMB.toFixed(0)} MB.` : '.'));
+  } else {
+    lines.push(`PyTorch peer not run: ${report.torch.available ? '' : report.torch.reason}.`);
+  }
+  for (const s of report.skipped) lines.push(`Skipped ${s.name}: ${s.reason}.`);
+  const failed = targetChecks(report).filter((c) => !c.pass);
+  if (failed.length > 0) lines.push(`Targets missed: ${failed.map((c) => `${c.target} (${fmtRatio(c.ratio)})`).join('; ')}.`);
+  return `${lines.join('\n')}\n`;
+}

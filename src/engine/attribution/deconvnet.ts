@@ -1,0 +1,13 @@
+import * as tf from '@tensorflow/tfjs';
+import { inputGradient, toArray } from './score';
+import type { AttributionMethod } from './types';
+
+/** Deconvnet (Zeiler & Fergus 2014): every ReLU passes ReLU(dy), whatever its forward input was. */
+export const deconvnet: AttributionMethod = {
+  id: 'deconvnet',
+  title: 'Deconvnet',
+  async run(ctx) {
+    const data = tf.tidy(() => toArray(inputGradient(ctx, ctx.input, 'deconvnet')));
+    return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [] };
+  },
+};

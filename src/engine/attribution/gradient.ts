@@ -1,0 +1,13 @@
+import * as tf from '@tensorflow/tfjs';
+import { inputGradient, toArray } from './score';
+import type { AttributionMethod } from './types';
+
+/** Saliency (Simonyan 2014): ∂f_c/∂x, shown as the max over channels of |∂f_c/∂x|. */
+export const gradient: AttributionMethod = {
+  id: 'gradient',
+  title: 'Gradient',
+  async run(ctx) {
+    const data = tf.tidy(() => toArray(inputGradient(ctx, ctx.input)));
+    return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [] };
+  },
+};

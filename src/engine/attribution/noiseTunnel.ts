@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs';
+import { inBatches, inputGradient } from './score';
+import type { MethodId } from '../../protocol/types';
+import type { AttributionContext, AttributionMethod } from './types';
+
+export type NoiseStatistic = 'mean' | 'meanSquare' | 'variance';
+
+/**
+ * SmoothGrad's sampling (Smilkov 2017): gradients at x + ε, ε ~ N(0, σ²), σ = s·(max(x) − min(x)),
+ * reduced to their mean, mean square (SmoothGrad²) or variance (VarGrad). Running sums only, so memory
+ * does not grow with the number of samples.
+ */
+export async function noiseTunnel(ctx: AttributionContext, statistic: NoiseStatistic, label: string): Promise<{
+  data: Float32Array; sigma: number;
+}> {
+  const { samples, sigma: fraction, seed } = ctx.params;
+  const [min, max] = tf.tidy(() => [ctx.input.min().dataSync()[0]!, ctx.input.max().dataSync()[0]!]);
+  const sigma = fraction * (max - min);
+  const shape = ctx.input.shape.slice(1);
+  let sum = tf.keep(tf.zeros(shape));
+  let sumSq = tf.keep(tf.zeros(shape));
+  try {
+    await inBatches(ctx, samples, label, (start, count) => {
+      const [s, q] = tf.tidy(() => {
+        const noise = tf.randomNormal([count, ...shape], 0, sigma, 'float32', seed + start);
+        const g = inputGradient(ctx, tf.add(ctx.input, noise) as tf.Tensor4D);
+        return [tf.add(sum, g.sum(0)), statistic === 'mean' ? sumSq : tf.add(sumSq, g.square().sum(0))];
+      });
+      if (s !== sum) sum.dispose();
+      if (q !== sumSq) sumSq.dispose();
+      sum = tf.keep(s!);
+      sumSq = tf.keep(q!);
+    });
+    const data = tf.tidy(() => {
+      const mean = tf.div(sum, samples);
+      if (statistic === 'mean') return mean.dataSync() as Float32Array;
+      const meanSq = tf.div(sumSq, samples);
+      return (statistic === 'meanSquare' ? meanSq : tf.sub(meanSq, mean.square())).dataSync() as Float32Array;
+    });
+    return { data: Float32Array.from(data), sigma };
+  } finally {
+    sum.dispose();
+    sumSq.dispose();
+  }
+}
+
+/** A method whose map is one statistic of the noisy gradients. */
+export function noiseTunnelMethod(id: MethodId, title: string, statistic: NoiseStatistic): AttributionMethod {
+  return {
+    id,
+    title,
+    async run(ctx) {
+      const { data, sigma } = await noiseTunnel(ctx, statistic, title);
+      return {
+        data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false,
+        params: { samples: ctx.params.samples, sigmaFraction: ctx.params.sigma, sigma, seed: ctx.params.seed },
+        figures: {}, notes: [],
+      };
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import * as tf from '@tensorflow/tfjs';
+import { throwIfAborted } from '../errors';
+import { runGraph } from '../model/executor';
+import type { ReluRule } from '../model/ir';
+import type { AttributionContext } from './types';
+
+/** Σ over the batch of the target score (logit, or softmax probability) — its gradient is per-sample. */
+export function batchScore(ctx: AttributionContext, x: tf.Tensor, rule: ReluRule = 'standard',
+  feeds?: Map<string, tf.Tensor>): tf.Scalar {
+  const [logits] = runGraph(ctx.model.graph, x, {
+    outputs: [ctx.model.graph.logitsName], rule, weights: ctx.weights, ...(feeds ? { feeds } : {}),
+  });
+  const scores = ctx.target.kind === 'probability' ? tf.softmax(logits!) : logits!;
+  return scores.slice([0, ctx.target.classIndex], [-1, 1]).sum() as tf.Scalar;
+}
+
+/** Per-sample target scores of a batch, as numbers. */
+export function scores(ctx: AttributionContext, x: tf.Tensor): Float32Array {
+  return tf.tidy(() => {
+    const [logits] = runGraph(ctx.model.graph, x, { outputs: [ctx.model.graph.logitsName], weights: ctx.weights });
+    const s = ctx.target.kind === 'probability' ? tf.softmax(logits!) : logits!;
+    return s.slice([0, ctx.target.classIndex], [-1, 1]).dataSync() as Float32Array;
+  });
+}
+
+/** ∂score/∂x for every sample of the batch x ([n, H, W, C]). */
+export function inputGradient(ctx: AttributionContext, x: tf.Tensor4D, rule: ReluRule = 'standard'): tf.Tensor4D {
+  return tf.grad((xi: tf.Tensor) => batchScore(ctx, xi, rule))(x) as tf.Tensor4D;
+}
+
+/** Activations of a layer and ∂score/∂activations, for Grad-CAM style methods. */
+export function layerGradient(ctx: AttributionContext, layer: string): { activation: tf.Tensor4D; gradient: tf.Tensor4D } {
+  const [activation] = runGraph(ctx.model.graph, ctx.input, { outputs: [layer], weights: ctx.weights });
+  const gradient = tf.grad((a: tf.Tensor) => batchScore(ctx, ctx.input, 'standard', new Map([[layer, a]])))(activation!);
+  return { activation: activation as tf.Tensor4D, gradient: gradient as tf.Tensor4D };
+}
+
+const TARGET_BATCH_MS = 150;
+const ACTIVATION_BUDGET_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Runs `total` samples in batches: the batch size is bounded by memory (activations of all layers for
+ * forward + backward) and by time, so cancellation is seen within ~one batch. Between batches the event
+ * loop runs, which is where a cancel message arrives.
+ */
+export async function inBatches(
+  ctx: AttributionContext,
+  total: number,
+  label: string,
+  work: (start: number, count: number) => void,
+): Promise<void> {
+  const perSampleBytes = ctx.model.graph.nodes.reduce((s, n) => s + n.outputShape.reduce((a, b) => a * b, 1), 0) * 4 * 3;
+  const memoryCap = Math.max(1, Math.floor(ACTIVATION_BUDGET_BYTES / Math.max(1, perSampleBytes)));
+  const cap = Math.max(1, Math.min(ctx.params.maxBatch, memoryCap));
+  let batch = 1;
+  for (let start = 0; start < total;) {
+    throwIfAborted(ctx.hooks.signal);
+    const count = Math.min(batch, total - start);
+    const t0 = performance.now();
+    work(start, count);
+    const msPerSample = (performance.now() - t0) / count;
+    start += count;
+    ctx.hooks.onProgress?.(start / total, `${label} ${start}/${total}`);
+    batch = Math.max(1, Math.min(cap, Math.floor(TARGET_BATCH_MS / Math.max(msPerSample, 1e-3))));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throwIfAborted(ctx.hooks.signal);
+}
+
+export function toArray(t: tf.Tensor): Float32Array {
+  return Float32Array.from(t.dataSync() as Float32Array);
+}

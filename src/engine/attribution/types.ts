@@ -1,0 +1,51 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { MethodId, MethodParams, Preprocessing, TargetKind } from '../../protocol/types';
+import type { LoadedModel } from '../model/loader';
+import type { WeightStore } from '../model/weightStore';
+import type { RgbaImage, RunHooks } from '../types';
+
+export interface Target {
+  classIndex: number;
+  kind: TargetKind;
+}
+
+/** Everything a method needs; built once per explanation and shared by all methods. */
+export interface AttributionContext {
+  model: LoadedModel;
+  /** [1, H, W, C], preprocessed. */
+  input: tf.Tensor4D;
+  /** The image as the model sees it (resized, before normalisation). */
+  image: RgbaImage;
+  preprocessing: Preprocessing;
+  target: Target;
+  params: MethodParams;
+  /** Resolved layer for layer-space methods (Grad-CAM). */
+  layer: string;
+  /** Weights to run with: the model's own, or the randomised copy of the sanity check. */
+  weights: WeightStore;
+  hooks: RunHooks;
+}
+
+export type DisplayMode = 'absmax' | 'sum' | 'abssum';
+
+export interface MethodOutput {
+  data: Float32Array;
+  /** [H, W, C] for input-space methods, [H, W] for CAM-style maps. */
+  shape: number[];
+  lowres?: { data: Float32Array; shape: number[] };
+  /** How [H, W, C] reduces to the H × W map shown; ignored for 2-D maps. */
+  display: DisplayMode;
+  /** Whether the displayed map is signed (diverging colormap) or a magnitude. */
+  signed: boolean;
+  params: Record<string, unknown>;
+  figures: Record<string, number>;
+  notes: string[];
+  layer?: string;
+}
+
+/** One attribution method (one file each, registered in registry.ts). */
+export interface AttributionMethod {
+  id: MethodId;
+  title: string;
+  run(ctx: AttributionContext): Promise<MethodOutput>;
+}

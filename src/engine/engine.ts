@@ -1,0 +1,215 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type {
+  BackendName, BackendPreference, ExplainOptions, MapSummary, MethodId, ModelDescription, Prediction,
+} from '../protocol/types';
+import { METHODS } from './attribution/registry';
+import type { AttributionContext, MethodOutput } from './attribution/types';
+import { initBackend } from './backend';
+import { LoupeError, throwIfAborted } from './errors';
+import { readImageFile } from './image/decode';
+import { toModelInput } from './image/preprocess';
+import { resizeImage } from './image/resize';
+import { runGraph } from './model/executor';
+import { loadModel, type LoadedModel } from './model/loader';
+import { reduceForDisplay } from './output/display';
+import { resolveParams } from './params';
+import { randomizeTopLayers, spearman } from './sanity';
+import type { AttributionOutput, ExplainResult, RgbaImage, RunHooks } from './types';
+
+export interface EngineOptions {
+  backend?: BackendPreference;
+  /** Largest decoded image accepted, in pixels. */
+  maxImagePixels?: number;
+}
+
+export const DEFAULT_MAX_IMAGE_PIXELS = 40e6;
+export const SANITY_LAYERS = 2;
+
+interface CachedModel { mtimeMs: number; loaded: Promise<LoadedModel> }
+interface Prepared { image: RgbaImage; input: tf.Tensor4D; source: string }
+
+/** The engine the worker and the CLI share: models cached by path + mtime, one analysis at a time. */
+export class Engine {
+  private readonly models = new Map<string, CachedModel>();
+
+  private constructor(readonly backend: BackendName, private readonly maxImagePixels: number) {}
+
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const backend = await initBackend(options.backend ?? 'auto');
+    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS);
+  }
+
+  async describe(modelPath: string): Promise<ModelDescription> {
+    return (await this.model(modelPath)).description;
+  }
+
+  async predict(modelPath: string, image: string | RgbaImage, topK = 5): Promise<Prediction[]> {
+    const model = await this.model(modelPath);
+    const prepared = await this.prepare(model, image);
+    try {
+      return this.topK(model, prepared.input, topK);
+    } finally {
+      prepared.input.dispose();
+    }
+  }
+
+  async explain(modelPath: string, image: string | RgbaImage, options: ExplainOptions, hooks: RunHooks = {}): Promise<ExplainResult> {
+    const model = await this.model(modelPath);
+    const description = model.description;
+    const methods = validateMethods(options.methods);
+    const params = resolveParams(options.params);
+    const layer = this.resolveLayer(model, options.layer);
+    const prepared = await this.prepare(model, image);
+    try {
+      const predictions = this.topK(model, prepared.input, Math.max(1, options.topK ?? 5));
+      const all = this.topK(model, prepared.input, description.numClasses);
+      const classIndex = options.classIndex ?? predictions[0]!.index;
+      if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= description.numClasses) {
+        throw new LoupeError('BAD_REQUEST', `class ${classIndex} does not exist: the model has classes 0–${description.numClasses - 1}`);
+      }
+      const targetPrediction = all.find((p) => p.index === classIndex)!;
+      const ctx: AttributionContext = {
+        model, input: prepared.input, image: prepared.image, preprocessing: description.preprocessing,
+        target: { classIndex, kind: options.target ?? 'logit' }, params, layer: layer ?? '', weights: model.graph.weights, hooks: {},
+      };
+      const sanity = options.sanity ? randomizeTopLayers(model.graph, SANITY_LAYERS, params.seed + 1) : undefined;
+      const maps: AttributionOutput[] = [];
+      const skipped: { method: MethodId; reason: string }[] = [];
+      try {
+        for (const [i, id] of methods.entries()) {
+          const reason = this.inapplicable(model, id, layer);
+          if (reason) {
+            skipped.push({ method: id, reason });
+            continue;
+          }
+          const share = (f: number, message: string) => hooks.onProgress?.((i + f) / methods.length, message);
+          const t0 = performance.now();
+          const output = await METHODS.get(id)!.run({ ...ctx, hooks: { ...hooks, onProgress: share } });
+          const ms = performance.now() - t0;
+          const display = reduceForDisplay(output.data, output.shape, output.display);
+          if (sanity) {
+            throwIfAborted(hooks.signal);
+            const randomized = await METHODS.get(id)!.run({ ...ctx, weights: sanity.store, hooks: { signal: hooks.signal } as RunHooks });
+            output.figures.sanitySpearman = spearman(display, reduceForDisplay(randomized.data, randomized.shape, randomized.display));
+            output.notes.push(`sanity check: weights of ${sanity.layers.join(', ')} re-initialised; Spearman rank correlation with the original map ${output.figures.sanitySpearman.toFixed(3)} (below 0.5 means the map depends on what those layers learned)`);
+          }
+          maps.push(toOutput(id, output, display, ms, targetPrediction, ctx, this.backend));
+        }
+      } finally {
+        sanity?.store.dispose();
+      }
+      hooks.onProgress?.(1, 'done');
+      return {
+        summary: {
+          model: description.path, image: prepared.source, backend: this.backend, inputShape: description.inputShape,
+          predictions, maps: maps.map((m) => m.summary), skipped,
+        },
+        maps,
+        image: prepared.image,
+      };
+    } finally {
+      prepared.input.dispose();
+    }
+  }
+
+  forget(modelPath?: string): void {
+    for (const [key, cached] of this.models) {
+      if (modelPath && key !== path.resolve(modelPath)) continue;
+      this.models.delete(key);
+      cached.loaded.then((m) => m.dispose(), () => undefined);
+    }
+  }
+
+  /** The loaded model for a path; reloaded when model.json changed on disk. */
+  async model(modelPath: string): Promise<LoadedModel> {
+    const key = path.resolve(modelPath);
+    let mtimeMs = -1;
+    try {
+      mtimeMs = fs.statSync(key).mtimeMs;
+    } catch {
+      // readModelFiles reports the missing file with the right error.
+    }
+    const cached = this.models.get(key);
+    if (cached && cached.mtimeMs === mtimeMs) return cached.loaded;
+    if (cached) this.forget(key);
+    const loaded = loadModel(key);
+    this.models.set(key, { mtimeMs, loaded });
+    loaded.catch(() => { if (this.models.get(key)?.loaded === loaded) this.models.delete(key); });
+    return loaded;
+  }
+
+  private async prepare(model: LoadedModel, image: string | RgbaImage): Promise<Prepared> {
+    const [h, w, c] = model.graph.inputShape;
+    const source = typeof image === 'string' ? path.resolve(image) : '<image>';
+    const decoded = typeof image === 'string' ? await readImageFile(source, { maxPixels: this.maxImagePixels }) : image;
+    const resized = resizeImage(decoded, w, h);
+    const data = toModelInput(resized, model.description.preprocessing, c);
+    return { image: resized, input: tf.tensor4d(data, [1, h, w, c]), source };
+  }
+
+  private topK(model: LoadedModel, input: tf.Tensor4D, k: number): Prediction[] {
+    const [logits, probs] = tf.tidy(() => {
+      const [out] = runGraph(model.graph, input, { outputs: [model.graph.logitsName] });
+      return [out!.dataSync() as Float32Array, tf.softmax(out!).dataSync() as Float32Array];
+    });
+    const labels = model.description.labels;
+    return Array.from(probs.keys())
+      .sort((a, b) => probs[b]! - probs[a]!)
+      .slice(0, k)
+      .map((index) => ({ index, label: labels[index] ?? `class ${index}`, probability: probs[index]!, logit: logits[index]! }));
+  }
+
+  private resolveLayer(model: LoadedModel, requested: string | undefined): string | undefined {
+    const layer = requested ?? model.description.defaultCamLayer;
+    if (requested === undefined) return layer;
+    const info = model.description.layers.find((l) => l.name === requested);
+    const spatial = model.description.layers.filter((l) => l.outputShape.length === 3 && l.className !== 'InputLayer').map((l) => l.name);
+    if (!info || info.outputShape.length !== 3 || info.className === 'InputLayer') {
+      throw new LoupeError('BAD_REQUEST', `'${requested}' is not a layer with a spatial (H×W×C) output in this model`,
+        model.description.path, `choose one of: ${spatial.join(', ')}`);
+    }
+    return layer;
+  }
+
+  private inapplicable(model: LoadedModel, id: MethodId, layer: string | undefined): string | undefined {
+    if (id === 'cam' && !model.description.cam.available) return model.description.cam.reason;
+    if ((id === 'gradcam' || id === 'guided-gradcam') && !layer) return 'the model has no convolutional feature map';
+    return undefined;
+  }
+}
+
+function validateMethods(methods: unknown): MethodId[] {
+  if (!Array.isArray(methods) || methods.length === 0) {
+    throw new LoupeError('BAD_REQUEST', 'no attribution method requested', undefined, `choose from ${[...METHODS.keys()].join(', ')}`);
+  }
+  for (const m of methods) {
+    if (!METHODS.has(m as MethodId)) {
+      throw new LoupeError('BAD_REQUEST', `unknown method '${m}'`, undefined, `choose from ${[...METHODS.keys()].join(', ')}`);
+    }
+  }
+  return [...new Set(methods as MethodId[])];
+}
+
+function toOutput(id: MethodId, output: MethodOutput, display: Float32Array, ms: number, target: Prediction,
+  ctx: AttributionContext, backend: BackendName): AttributionOutput {
+  const summary: MapSummary = {
+    method: id,
+    params: output.params,
+    targetClass: target.index,
+    label: target.label,
+    target: ctx.target.kind,
+    logit: target.logit,
+    probability: target.probability,
+    ms,
+    backend,
+    shape: output.shape,
+    ...(output.lowres ? { lowresShape: output.lowres.shape } : {}),
+    signed: output.signed,
+    ...(output.layer ? { layer: output.layer } : {}),
+    figures: output.figures,
+    notes: output.notes,
+  };
+  return { summary, data: output.data, display, ...(output.lowres ? { lowres: output.lowres.data } : {}) };
+}

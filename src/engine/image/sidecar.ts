@@ -1,0 +1,211 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Preprocessing } from '../../protocol/types';
+import { LoupeError } from '../errors';
+
+/** Name of the optional file beside model.json that says how to feed the model and name its classes. */
+export const SIDECAR_NAME = 'loupe.json';
+/** Labels file looked for beside model.json when the sidecar names none. */
+export const DEFAULT_LABELS_NAME = 'labels.txt';
+
+/**
+ * What Loupe assumes without a sidecar: pixels scaled to [0, 1], no mean/std normalisation,
+ * channels from the model's input (1 → 'gray', 3 → 'rgb'). `channels` here is the 3-channel
+ * default; use defaultPreprocessing(C) for the value matching a model.
+ */
+export const DEFAULT_PREPROCESSING: Readonly<Preprocessing> = Object.freeze({
+  range: [0, 1] as [number, number],
+  mean: [0],
+  std: [1],
+  channels: 'rgb' as const,
+});
+
+export function defaultPreprocessing(channels: number): Preprocessing {
+  return {
+    range: [...DEFAULT_PREPROCESSING.range],
+    mean: [...DEFAULT_PREPROCESSING.mean],
+    std: [...DEFAULT_PREPROCESSING.std],
+    channels: channels === 1 ? 'gray' : 'rgb',
+  };
+}
+
+export interface SidecarResult {
+  preprocessing: Preprocessing;
+  labels: string[];
+  /** The loupe.json read, when there was one. */
+  sidecarFile?: string;
+}
+
+const TOP_KEYS = ['input', 'labels'];
+const INPUT_KEYS = ['range', 'mean', 'std', 'channels'];
+const EXAMPLE =
+  'e.g. {"input": {"range": [0, 1], "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "channels": "rgb"}, "labels": "labels.txt"}';
+
+/**
+ * Reads `loupe.json` beside model.json (optional):
+ *   {"input": {"range": [min, max], "mean": [...], "std": [...], "channels": "rgb"|"bgr"|"gray"},
+ *    "labels": "labels.txt" | ["cat", "dog", ...]}
+ * Every key is optional (see DEFAULT_PREPROCESSING); labels default to labels.txt beside the
+ * model, else "class 0", "class 1", … Anything malformed is a SIDECAR_INVALID error naming the file.
+ */
+export async function readSidecar(
+  modelJsonPath: string,
+  inputShape: [number, number, number],
+  numClasses: number,
+): Promise<SidecarResult> {
+  const dir = path.dirname(path.resolve(modelJsonPath));
+  const channels = inputShape[2];
+  if (channels !== 1 && channels !== 3) {
+    throw new LoupeError(
+      'UNSUPPORTED_MODEL',
+      `the model takes ${channels}-channel input; Loupe feeds images as gray (1 channel) or colour (3 channels)`,
+      modelJsonPath,
+      'use a model whose input is H×W×1 or H×W×3',
+    );
+  }
+  const sidecarFile = path.join(dir, SIDECAR_NAME);
+  const text = await readIfExists(sidecarFile);
+  const preprocessing = defaultPreprocessing(channels);
+  if (text === undefined) {
+    return { preprocessing, labels: await defaultLabels(dir, numClasses) };
+  }
+
+  const bad = (problem: string, hint = EXAMPLE): LoupeError => new LoupeError('SIDECAR_INVALID', problem, sidecarFile, hint);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw bad(`not valid JSON: ${(err as Error).message}`, 'fix the JSON syntax');
+  }
+  if (!isObject(json)) throw bad('must hold a JSON object');
+  checkKeys(json, TOP_KEYS, '', bad);
+
+  if (json.input !== undefined) {
+    const input = json.input;
+    if (!isObject(input)) throw bad('"input" must be an object');
+    checkKeys(input, INPUT_KEYS, 'input.', bad);
+    if (input.range !== undefined) {
+      const r = input.range;
+      if (!Array.isArray(r) || r.length !== 2 || !r.every(isFiniteNumber)) {
+        throw bad('"input.range" must be two numbers [min, max]', 'e.g. "range": [0, 1] or [-1, 1] or [0, 255]');
+      }
+      if (!(r[0] < r[1])) throw bad(`"input.range" must have min < max, got [${r[0]}, ${r[1]}]`, 'e.g. "range": [0, 1]');
+      preprocessing.range = [r[0], r[1]];
+    }
+    if (input.mean !== undefined) preprocessing.mean = numberList(input.mean, 'mean', channels, bad);
+    if (input.std !== undefined) {
+      const std = numberList(input.std, 'std', channels, bad);
+      if (std.some((s) => s === 0)) throw bad('"input.std" must not contain 0 (it divides)', 'use 1 for no scaling');
+      preprocessing.std = std;
+    }
+    if (input.channels !== undefined) {
+      const c = input.channels;
+      if (c !== 'rgb' && c !== 'bgr' && c !== 'gray') {
+        throw bad(`"input.channels" must be "rgb", "bgr" or "gray", got ${JSON.stringify(c)}`, 'e.g. "channels": "rgb"');
+      }
+      if ((c === 'gray') !== (channels === 1)) {
+        throw bad(
+          `"input.channels" is "${c}" but the model input has ${channels} channel${channels === 1 ? '' : 's'}`,
+          channels === 1 ? 'use "gray"' : 'use "rgb" or "bgr"',
+        );
+      }
+      preprocessing.channels = c;
+    }
+  }
+
+  let labels: string[];
+  if (json.labels === undefined) {
+    labels = await defaultLabels(dir, numClasses);
+  } else if (Array.isArray(json.labels)) {
+    if (!json.labels.every((l) => typeof l === 'string')) throw bad('"labels" must be a file name or an array of strings');
+    labels = json.labels as string[];
+    if (labels.length !== numClasses) {
+      throw bad(`"labels" lists ${labels.length} names but the model has ${numClasses} classes`, `give exactly ${numClasses} names`);
+    }
+  } else if (typeof json.labels === 'string') {
+    labels = await labelsFromFile(dir, json.labels, numClasses, bad);
+  } else {
+    throw bad('"labels" must be a file name or an array of strings', 'e.g. "labels": "labels.txt"');
+  }
+  return { preprocessing, labels, sidecarFile };
+}
+
+type Bad = (problem: string, hint?: string) => LoupeError;
+
+function numberList(v: unknown, name: string, channels: number, bad: Bad): number[] {
+  const list = typeof v === 'number' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || !list.every(isFiniteNumber)) {
+    throw bad(`"input.${name}" must be a list of numbers`, `give 1 or ${channels} numbers`);
+  }
+  if (list.length !== 1 && list.length !== channels) {
+    throw bad(`"input.${name}" has ${list.length} values but the model input has ${channels} channels`, `give 1 or ${channels} numbers`);
+  }
+  return list as number[];
+}
+
+async function labelsFromFile(dir: string, name: string, numClasses: number, bad: Bad): Promise<string[]> {
+  const file = path.resolve(dir, name);
+  const rel = path.relative(dir, file);
+  if (name === '' || rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw bad(`"labels" points outside the model folder: ${JSON.stringify(name)}`, 'put the labels file beside model.json');
+  }
+  // A symlink inside the folder may still lead out of it.
+  const [realDir, realFile] = await Promise.all([fs.realpath(dir), fs.realpath(file).catch(() => undefined)]);
+  if (realFile === undefined) throw bad(`the labels file ${JSON.stringify(name)} does not exist`, 'create it or fix the name');
+  const realRel = path.relative(realDir, realFile);
+  if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
+    throw bad(`"labels" points outside the model folder: ${JSON.stringify(name)}`, 'put the labels file beside model.json');
+  }
+  return parseLabels(await fs.readFile(file, 'utf8'), file, numClasses);
+}
+
+async function defaultLabels(dir: string, numClasses: number): Promise<string[]> {
+  const file = path.join(dir, DEFAULT_LABELS_NAME);
+  const text = await readIfExists(file);
+  if (text === undefined) return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
+  return parseLabels(text, file, numClasses);
+}
+
+/** One label per line; CRLF and trailing blank lines are fine, a blank label in between is not. */
+function parseLabels(text: string, file: string, numClasses: number): string[] {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trim());
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const blank = lines.indexOf('');
+  if (blank >= 0) {
+    throw new LoupeError('SIDECAR_INVALID', `line ${blank + 1} is empty`, file, 'write one class name per line');
+  }
+  if (lines.length !== numClasses) {
+    throw new LoupeError(
+      'SIDECAR_INVALID',
+      `has ${lines.length} labels but the model has ${numClasses} classes`,
+      file,
+      `write exactly ${numClasses} lines, one class name each, in class-index order`,
+    );
+  }
+  return lines;
+}
+
+function checkKeys(obj: Record<string, unknown>, known: string[], prefix: string, bad: Bad): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) {
+      throw bad(`unknown key "${prefix}${key}"`, `known keys: ${known.map((k) => prefix + k).join(', ')}`);
+    }
+  }
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new LoupeError('SIDECAR_INVALID', `cannot read: ${(err as Error).message}`, file, 'check its permissions');
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}

@@ -1,0 +1,38 @@
+import { nodeIndex } from './executor';
+import type { IRGraph, IRNode } from './ir';
+
+const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Identity', 'Flatten']);
+const NOT_FEATURE_MAPS = new Set(['InputLayer', 'MaxPooling2D', 'AveragePooling2D', 'ZeroPadding2D', 'Cropping2D',
+  'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Identity', 'Reshape']);
+
+export type CamHead =
+  | { ok: true; layer: string; dense: string; kernel: string }
+  | { ok: false; reason: string };
+
+/** CAM (Zhou 2016) needs class scores = Dense(GlobalAveragePooling(A)); find A and the Dense layer. */
+export function camHead(graph: IRGraph): CamHead {
+  const byName = nodeIndex(graph);
+  const logits = byName.get(graph.logitsName)!;
+  if (logits.className !== 'Dense' || logits.inputs.length !== 1) {
+    return { ok: false, reason: `the class scores come from '${logits.name}' (${logits.className}), not from a dense layer on global average pooling` };
+  }
+  const linear = logits.activation === undefined || logits.activation === 'linear' || logits.activation === 'softmax';
+  if (!linear) return { ok: false, reason: `the dense layer '${logits.name}' has a '${logits.activation}' activation` };
+  let node: IRNode = byName.get(logits.inputs[0]!)!;
+  while (PASS_THROUGH.has(node.className) && node.inputs.length === 1) node = byName.get(node.inputs[0]!)!;
+  if (node.className !== 'GlobalAveragePooling2D') {
+    return { ok: false, reason: `'${logits.name}' is fed by '${node.name}' (${node.className}), not by global average pooling` };
+  }
+  return { ok: true, layer: node.inputs[0]!, dense: logits.name, kernel: `${logits.name}/kernel` };
+}
+
+/** Grad-CAM's default: the last convolutional feature map before the classifier head. */
+export function defaultCamLayer(graph: IRGraph): string | undefined {
+  const candidates = graph.nodes.filter((n) => n.outputShape.length === 3 && !NOT_FEATURE_MAPS.has(n.className));
+  const lastConv = [...graph.nodes].reverse().find((n) => n.isConv);
+  if (!lastConv) return candidates.at(-1)?.name;
+  // The conv layer's own output, or what directly follows it (BN, activation, add) when that is later.
+  const after = candidates.filter((n) => graph.nodes.indexOf(n) > graph.nodes.indexOf(lastConv)
+    && n.outputShape.join() === lastConv.outputShape.join());
+  return (after.at(-1) ?? lastConv).name;
+}

@@ -1,0 +1,47 @@
+import { LoupeError } from '../errors';
+import type { ExecContext, IRGraph, IRNode } from './ir';
+
+interface GraphDraft extends Omit<IRGraph, 'logitsName' | 'head' | 'numClasses'> {
+  outputName: string;
+  file: string;
+}
+
+/**
+ * Attributions target the class logit, so a final softmax is taken off: a softmax layer is skipped,
+ * and a softmax activation inside the last layer is replaced by the identity.
+ */
+export function finishGraph(draft: GraphDraft): IRGraph {
+  const { outputName, file, ...rest } = draft;
+  const nodes = draft.nodes;
+  const out = nodes.find((n) => n.name === outputName);
+  if (!out) throw new Error(`internal: output node '${outputName}' not found`);
+  if (out.outputShape.length !== 1) {
+    throw new LoupeError('UNSUPPORTED_MODEL', `the model's output '${outputName}' has shape [${out.outputShape.join(', ')}]`, file,
+      'Loupe explains classifiers whose output is [batch, classes]');
+  }
+  const numClasses = out.outputShape[0]!;
+  let logitsName = outputName;
+  let head: IRGraph['head'] = 'logits';
+  const isSoftmaxNode = (out.className === 'Softmax' || out.className === 'Activation') && out.activation === 'softmax';
+  if (isSoftmaxNode && out.inputs.length === 1) {
+    logitsName = out.inputs[0]!;
+    head = 'softmax';
+  } else if (out.activation === 'softmax') {
+    head = 'softmax';
+    const inner = out.apply;
+    const stripped: IRNode = {
+      ...out,
+      apply: (inputs, ctx) => inner(inputs, withoutSoftmax(ctx)),
+    };
+    nodes[nodes.indexOf(out)] = stripped;
+  }
+  return { ...rest, nodes, logitsName, head, numClasses };
+}
+
+function withoutSoftmax(ctx: ExecContext): ExecContext {
+  return {
+    rule: ctx.rule,
+    weights: ctx.weights,
+    activation: (x, spec) => (spec.kind === 'softmax' ? x : ctx.activation(x, spec)),
+  };
+}

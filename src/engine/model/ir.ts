@@ -1,0 +1,66 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { LayerInfo, ModelFormat } from '../../protocol/types';
+import type { WeightStore } from './weightStore';
+
+/** How ReLU-family units pass gradients backwards (guided backprop and deconvnet replace the rule). */
+export type ReluRule = 'standard' | 'guided' | 'deconvnet';
+
+/** The nonlinearities the executor knows; ReLU-family ones obey the ReluRule. */
+export type ActivationSpec =
+  | { kind: 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'elu' | 'selu' | 'softplus' | 'softsign'
+      | 'hardSigmoid' | 'swish' | 'mish' | 'gelu' | 'softmax' }
+  | { kind: 'leakyrelu'; alpha: number }
+  | { kind: 'clippedrelu'; max: number };
+
+export interface ExecContext {
+  readonly rule: ReluRule;
+  readonly weights: WeightStore;
+  activation(x: tf.Tensor, spec: ActivationSpec): tf.Tensor;
+}
+
+/**
+ * One node of Loupe's model graph: a Keras layer, or a graph-model op.
+ * Loupe runs models through this graph instead of tfjs-layers / tfjs-converter so that it controls
+ * every backward rule: input gradients without filter gradients, ReLU rules, taps at any layer.
+ */
+export interface IRNode {
+  name: string;
+  className: string;
+  inputs: string[];
+  /** Output shape without the batch dimension. */
+  outputShape: number[];
+  params: number;
+  activation?: string;
+  isConv: boolean;
+  /** Names (in the WeightStore) of this node's weights, for the model-randomisation check. */
+  weightNames: string[];
+  apply(inputs: tf.Tensor[], ctx: ExecContext): tf.Tensor;
+}
+
+export interface IRGraph {
+  format: ModelFormat;
+  name: string;
+  inputName: string;
+  inputShape: [number, number, number];
+  /** Topologically ordered; nodes[0] is the input. */
+  nodes: IRNode[];
+  /** Node whose output is the class scores before any final softmax. */
+  logitsName: string;
+  head: 'logits' | 'softmax';
+  numClasses: number;
+  weights: WeightStore;
+  /** Layers Loupe ran through a library implementation (no custom backward rules inside them). */
+  opaque: string[];
+}
+
+export function toLayerInfo(node: IRNode): LayerInfo {
+  return {
+    name: node.name,
+    className: node.className,
+    outputShape: node.outputShape,
+    params: node.params,
+    ...(node.activation ? { activation: node.activation } : {}),
+    isConv: node.isConv,
+    inputs: node.inputs,
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The JSON-RPC protocol between a host (extension, tests, bench) and the Loupe worker process.
+ * Transport: vscode-jsonrpc over the Node IPC channel of `child_process.fork`.
+ * Cancellation: jsonrpc's own `$/cancelRequest`; the worker turns it into an AbortSignal.
+ */
+import { NotificationType, RequestType } from 'vscode-jsonrpc';
+import type { LoupeErrorCode } from '../engine/errors';
+import type {
+  BackendName,
+  BackendPreference,
+  ExplainOptions,
+  ExplainSummary,
+  MapSummary,
+  ModelDescription,
+  Prediction,
+} from './types';
+
+/** jsonrpc error code of a reply that carries a LoupeError in `data`. */
+export const LOUPE_ERROR_CODE = -32001;
+
+/** `data` of every error reply the worker sends: enough for the client to rebuild the LoupeError. */
+export interface WorkerErrorData {
+  code: LoupeErrorCode;
+  file?: string;
+  hint?: string;
+  /** The error's message without the file prefix and hint suffix (LoupeError's constructor argument). */
+  detail: string;
+}
+
+export interface HelloParams {
+  /** Backend the worker should use; only honoured before the engine exists. Default: env LOUPE_BACKEND, else auto. */
+  backend?: BackendPreference;
+}
+export interface HelloResult {
+  backend: BackendName;
+  pid: number;
+  versions: { node: string; tfjs: string; loupe: string };
+}
+
+export interface DescribeParams {
+  modelPath: string;
+}
+
+export interface PredictParams {
+  modelPath: string;
+  imagePath: string;
+  topK?: number;
+}
+
+export interface ExplainParams {
+  modelPath: string;
+  imagePath: string;
+  options: ExplainOptions;
+  /** When set, the worker also writes the files of `writeExplainOutputs` into this folder. */
+  outDir?: string;
+  /** Client-chosen id echoed in `loupe/progress` (jsonrpc's own id is not visible to handlers). */
+  requestId?: string;
+}
+
+/** One map with its Float32Arrays as base64 strings of their little-endian bytes. */
+export interface WireMap {
+  summary: MapSummary;
+  data: string;
+  lowres?: string;
+  display: string;
+}
+
+export interface WireExplainResult {
+  summary: ExplainSummary;
+  maps: WireMap[];
+  /** The image as the model sees it, RGBA bytes (values rounded to 0..255) as base64. */
+  image: { width: number; height: number; rgba: string };
+  /** Files written when `outDir` was given, in the order written. */
+  written?: string[];
+}
+
+export interface ForgetParams {
+  modelPath?: string;
+}
+
+export interface ProgressParams {
+  requestId: string;
+  fraction: number;
+  message: string;
+}
+
+/** client → worker: start the engine (if not yet) and report backend, pid and versions. */
+export const HelloRequest = new RequestType<HelloParams, HelloResult, WorkerErrorData>('loupe/hello');
+/** client → worker: the model's layers, input shape, labels and preprocessing. */
+export const DescribeRequest = new RequestType<DescribeParams, ModelDescription, WorkerErrorData>('loupe/describe');
+/** client → worker: the top-K predictions for one image. */
+export const PredictRequest = new RequestType<PredictParams, Prediction[], WorkerErrorData>('loupe/predict');
+/** client → worker: compute attribution maps (cancellable; sends loupe/progress). */
+export const ExplainRequest = new RequestType<ExplainParams, WireExplainResult, WorkerErrorData>('loupe/explain');
+/** client → worker: drop cached models (all when no modelPath). */
+export const ForgetRequest = new RequestType<ForgetParams, void, WorkerErrorData>('loupe/forget');
+/** worker → client: progress of the request whose `requestId` the client chose. */
+export const ProgressNotification = new NotificationType<ProgressParams>('loupe/progress');

@@ -1,0 +1,164 @@
+/**
+ * The worker's request handlers. Every handler replies, success or error; nothing a request
+ * carries can take the process down.
+ */
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
+import { version as loupeVersion } from '../../package.json';
+import { Engine } from '../engine/engine';
+import { LoupeError } from '../engine/errors';
+import { writeExplainOutputs } from '../engine/output/write';
+import type { BackendPreference, MethodId } from '../protocol/types';
+import {
+  DescribeRequest,
+  ExplainRequest,
+  ForgetRequest,
+  HelloRequest,
+  PredictRequest,
+  ProgressNotification,
+} from '../protocol/worker';
+import { errorToWire, explainResultToWire } from './wire';
+
+const BACKENDS: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+/** Progress notifications closer together than this are dropped (the last one always goes). */
+const PROGRESS_INTERVAL_MS = 50;
+
+export interface ServerOptions {
+  backend: BackendPreference;
+  log: (line: string) => void;
+}
+
+export function parseBackend(value: string | undefined, source: string): BackendPreference {
+  if (value === undefined || value === '') return 'auto';
+  if ((BACKENDS as readonly string[]).includes(value)) return value as BackendPreference;
+  throw new LoupeError('BAD_REQUEST', `${source} is '${value}'`, undefined, `use one of ${BACKENDS.join(', ')}`);
+}
+
+function badRequest(message: string): LoupeError {
+  return new LoupeError('BAD_REQUEST', message);
+}
+
+function requirePath(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw badRequest(`${name} must be a non-empty string`);
+  return path.resolve(value);
+}
+
+function optionalTopK(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw badRequest('topK must be a positive integer');
+  return value;
+}
+
+export function registerHandlers(connection: MessageConnection, options: ServerOptions): void {
+  let preference = options.backend;
+  let engine: Promise<Engine> | undefined;
+  const getEngine = (): Promise<Engine> => {
+    if (!engine) {
+      const started = Date.now();
+      engine = Engine.create({ backend: preference });
+      engine.then(
+        (e) => options.log(`engine ready on backend ${e.backend} in ${Date.now() - started} ms`),
+        () => { engine = undefined; }, // a failed start is retried by the next request
+      );
+    }
+    return engine;
+  };
+
+  // One computation at a time: TF.js scopes and memory are per process, and interleaved runs
+  // would only share the CPU anyway.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  const handle = async <T>(method: string, fn: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      const result = await fn();
+      options.log(`${method} done in ${Date.now() - started} ms`);
+      return result;
+    } catch (err) {
+      if (err instanceof LoupeError) options.log(`${method} failed (${err.code}): ${err.message}`);
+      else options.log(`${method} failed with an internal error: ${(err as Error)?.stack ?? String(err)}`);
+      throw errorToWire(err);
+    }
+  };
+
+  connection.onRequest(HelloRequest, (params) => handle('hello', async () => {
+    if (params?.backend !== undefined) {
+      const wanted = parseBackend(params.backend, 'hello.backend');
+      if (engine && wanted !== preference) {
+        const current = await engine;
+        if (wanted !== 'auto' && wanted !== current.backend) {
+          throw new LoupeError('BAD_REQUEST', `the worker already runs on backend ${current.backend}`, undefined,
+            'start a new worker to change the backend');
+        }
+      } else {
+        preference = wanted;
+      }
+    }
+    const e = await getEngine();
+    return {
+      backend: e.backend,
+      pid: process.pid,
+      versions: { node: process.versions.node, tfjs: tf.version.tfjs, loupe: loupeVersion },
+    };
+  }));
+
+  connection.onRequest(DescribeRequest, (params) => handle('describe', () => serial(async () => {
+    const modelPath = requirePath(params?.modelPath, 'modelPath');
+    return (await getEngine()).describe(modelPath);
+  })));
+
+  connection.onRequest(PredictRequest, (params) => handle('predict', () => serial(async () => {
+    const modelPath = requirePath(params?.modelPath, 'modelPath');
+    const imagePath = requirePath(params?.imagePath, 'imagePath');
+    return (await getEngine()).predict(modelPath, imagePath, optionalTopK(params.topK));
+  })));
+
+  connection.onRequest(ExplainRequest, (params, token: CancellationToken) => handle('explain', () => {
+    const abort = new AbortController();
+    // Registered before queueing, so a request cancelled while it waits never starts.
+    const sub = token.onCancellationRequested(() => abort.abort());
+    if (token.isCancellationRequested) abort.abort();
+    return serial(async () => {
+      const modelPath = requirePath(params?.modelPath, 'modelPath');
+      const imagePath = requirePath(params?.imagePath, 'imagePath');
+      const opts = params.options;
+      if (typeof opts !== 'object' || opts === null || !Array.isArray(opts.methods) || opts.methods.length === 0
+        || !opts.methods.every((m: MethodId) => typeof m === 'string')) {
+        throw badRequest('options.methods must be a non-empty list of method names');
+      }
+      const outDir = params.outDir === undefined ? undefined : requirePath(params.outDir, 'outDir');
+      const requestId = typeof params.requestId === 'string' ? params.requestId : undefined;
+      let lastSent = 0;
+      const onProgress = (fraction: number, message: string): void => {
+        if (requestId === undefined) return;
+        const now = Date.now();
+        if (fraction < 1 && now - lastSent < PROGRESS_INTERVAL_MS) return;
+        lastSent = now;
+        void connection.sendNotification(ProgressNotification, { requestId, fraction, message }).catch(() => undefined);
+      };
+      const result = await (await getEngine()).explain(modelPath, imagePath, opts, { signal: abort.signal, onProgress });
+      let written: string[] | undefined;
+      if (outDir !== undefined) {
+        try {
+          written = await writeExplainOutputs(result, outDir);
+        } catch (err) {
+          if (err instanceof LoupeError) throw err;
+          throw new LoupeError('BAD_REQUEST', `cannot write the outputs: ${(err as Error).message}`, outDir,
+            'choose a folder Loupe can write to');
+        }
+      }
+      return explainResultToWire(result, written);
+    }).finally(() => sub.dispose());
+  }));
+
+  connection.onRequest(ForgetRequest, (params) => handle('forget', () => serial(async () => {
+    const modelPath = params?.modelPath === undefined ? undefined : requirePath(params.modelPath, 'modelPath');
+    if (engine) (await engine).forget(modelPath);
+  })));
+}
