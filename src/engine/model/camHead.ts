@@ -1,7 +1,7 @@
 import { nodeIndex } from './executor';
 import type { IRGraph, IRNode } from './ir';
 
-const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Identity', 'Flatten']);
+const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Identity']);
 const NOT_FEATURE_MAPS = new Set(['InputLayer', 'MaxPooling2D', 'AveragePooling2D', 'ZeroPadding2D', 'Cropping2D',
   'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Identity', 'Reshape']);
 
@@ -19,11 +19,16 @@ export function camHead(graph: IRGraph): CamHead {
   const linear = logits.activation === undefined || logits.activation === 'linear' || logits.activation === 'softmax';
   if (!linear) return { ok: false, reason: `the dense layer '${logits.name}' has a '${logits.activation}' activation` };
   let node: IRNode = byName.get(logits.inputs[0]!)!;
-  while (PASS_THROUGH.has(node.className) && node.inputs.length === 1) node = byName.get(node.inputs[0]!)!;
+  const passes = (n: IRNode) => n.inputs.length === 1
+    && (PASS_THROUGH.has(n.className) || (n.className === 'Flatten' && n.outputShape.length === 1
+      && byName.get(n.inputs[0]!)!.outputShape.length === 1));
+  while (passes(node)) node = byName.get(node.inputs[0]!)!;
   if (node.className !== 'GlobalAveragePooling2D') {
     return { ok: false, reason: `'${logits.name}' is fed by '${node.name}' (${node.className}), not by global average pooling` };
   }
-  return { ok: true, layer: node.inputs[0]!, dense: logits.name, kernel: `${logits.name}/kernel` };
+  const kernel = logits.weightNames[0];
+  if (!kernel) return { ok: false, reason: `the dense layer '${logits.name}' has no weights` };
+  return { ok: true, layer: node.inputs[0]!, dense: logits.name, kernel };
 }
 
 /** Grad-CAM's default: the last convolutional feature map before the classifier head. */
