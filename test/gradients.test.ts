@@ -61,3 +61,34 @@ test('input gradient equals tfjs-layers autodiff on the cpu backend (an independ
     await tf.setBackend(backend);
   }
 });
+
+test('fused conv → batch norm → activation units: same gradients as the unfused graph for every rule, and as tfjs-layers', async () => {
+  const { buildFusableModel } = await import('./helpers/models');
+  const { runGraph } = await import('../src/engine/model/executor');
+  const model = await engine.model(await saveModel(buildFusableModel()));
+  const graph = model.graph;
+  const r = rng(2);
+  const x = tf.tensor4d(Float32Array.from({ length: 12 * 12 * 3 }, () => r() * 2), [1, 12, 12, 3]);
+  const everyNode = graph.nodes.map((n) => n.name).filter((n) => n !== graph.inputName);
+  for (const rule of ['standard', 'guided', 'deconvnet'] as const) {
+    const grad = (outputs: string[]) => tf.tidy(() => tf.grad((xi: tf.Tensor) =>
+      runGraph(graph, xi, { outputs: [graph.logitsName, ...outputs], rule })[0]!.slice([0, 1], [1, 1]).sum() as tf.Scalar)(x).dataSync());
+    const fused = grad([]);
+    const unfused = grad(everyNode); // asking for every node's value disables fusion
+    const err = relativeError(fused, unfused);
+    assert.ok(err < 1e-5, `${rule}: fused vs unfused relative error ${err}`);
+    assert.ok(fused.some((v) => v !== 0));
+  }
+  const backend = tf.getBackend();
+  await tf.setBackend('cpu');
+  try {
+    const reference = buildFusableModel();
+    const theirs = tf.tidy(() => tf.grad((xi: tf.Tensor) =>
+      (reference.apply(xi) as tf.Tensor).slice([0, 1], [1, 1]).sum() as tf.Scalar)(tf.tensor(x.dataSync(), x.shape)).dataSync());
+    await tf.setBackend(backend);
+    const ours = tf.tidy(() => inputGradient(contextFor(model, x, { classIndex: 1 }), x).dataSync());
+    assert.ok(relativeError(ours, theirs) < 1e-4, `vs tfjs-layers: ${relativeError(ours, theirs)}`);
+  } finally {
+    await tf.setBackend(backend);
+  }
+});

@@ -74,3 +74,21 @@ export function buildCoverageModel(options: { dilation?: number; pool?: 'same' |
   seedWeights(model, 11, 0.4);
   return model;
 }
+
+/** conv → BN → ReLU6, depthwise → BN → LeakyReLU, conv(relu), with a residual: what the executor fuses. */
+export function buildFusableModel(): tf.LayersModel {
+  const input = tf.input({ shape: [12, 12, 3], name: 'image' });
+  let x = tf.layers.conv2d({ name: 'c1', filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({ name: 'bn1' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU({ name: 'r1', maxValue: 6 }).apply(x) as tf.SymbolicTensor;
+  let y = tf.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, padding: 'same' }).apply(x) as tf.SymbolicTensor;
+  y = tf.layers.batchNormalization({ name: 'bn2' }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.leakyReLU({ name: 'r2', alpha: 0.1 }).apply(y) as tf.SymbolicTensor;
+  const sum = tf.layers.add({ name: 'res' }).apply([x, y]) as tf.SymbolicTensor;
+  const z = tf.layers.conv2d({ name: 'c3', filters: 6, kernelSize: 1, activation: 'relu' }).apply(sum) as tf.SymbolicTensor;
+  const gap = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(z) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ name: 'logits', units: 3 }).apply(gap) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out, name: 'fusable' });
+  seedWeights(model, 5, 0.5);
+  return model;
+}

@@ -1,5 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { applyActivation } from './activations';
+import { convUnit } from './convOps';
+import { fusedChains } from './fusion';
 import type { ExecContext, IRGraph, IRNode, ReluRule } from './ir';
 import type { WeightStore } from './weightStore';
 
@@ -31,10 +33,20 @@ export function runGraph(graph: IRGraph, input: tf.Tensor, options: RunOptions):
     needed.add(name);
     if (!feeds.has(name)) stack.push(...byName.get(name)!.inputs);
   }
+  const chains = fusedChains(graph, new Set(options.outputs), new Set(feeds.keys()));
+  const interior = new Set<string>();
+  for (const chain of chains.values()) chain.nodes.slice(0, -1).forEach((n) => interior.add(n.name));
   const values = new Map<string, tf.Tensor>(feeds);
   if (!values.has(graph.inputName)) values.set(graph.inputName, input);
   for (const node of graph.nodes) {
     if (!needed.has(node.name) || values.has(node.name)) continue;
+    const chain = chains.get(node.name);
+    if (chain) {
+      const x = values.get(node.inputs[0]!) as tf.Tensor4D;
+      values.set(chain.nodes.at(-1)!.name, convUnit(x, ctx.weights, chain.unit, rule));
+      continue;
+    }
+    if (interior.has(node.name)) continue;
     values.set(node.name, node.apply(node.inputs.map((n) => values.get(n)!), ctx));
   }
   return options.outputs.map((n) => values.get(n)!);

@@ -5,7 +5,8 @@ import { runGraph } from './executor';
 import { activationByName } from './activations';
 import { avgPool, conv2d, depthwiseConv2d, type ConvAttrs, type Padding } from './convOps';
 import { finishGraph } from './head';
-import type { ActivationSpec, ExecContext, IRNode } from './ir';
+import type { ActivationSpec, ExecContext, FusionInfo, IRNode } from './ir';
+import { batchNormAffine } from './batchNorm';
 import { WeightStore } from './weightStore';
 
 interface AttrValue {
@@ -69,7 +70,12 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
     const built = opFor(def, constInputs, file);
     const constNames = constInputs;
     const apply: IRNode['apply'] = (xs, ctx) => built.apply(xs, constNames.map((c) => ctx.weights.get(c)), ctx);
-    nodes.push({ ...node(def, built.className, dynamic, built.weightNames ?? constNames, apply), ...(built.activation ? { activation: built.activation } : {}), isConv: built.isConv ?? false });
+    nodes.push({
+      ...node(def, built.className, dynamic, built.weightNames ?? constNames, apply),
+      ...(built.activation ? { activation: built.activation } : {}),
+      ...(built.fusion ? { fusion: built.fusion } : {}),
+      isConv: built.isConv ?? false,
+    });
   }
   const outputs = nodes.filter((n) => n.className !== 'InputLayer' && !consumed.has(n.name));
   if (outputs.length !== 1) {
@@ -111,7 +117,7 @@ function inferShapes(draft: { nodes: IRNode[]; inputShape: number[]; inputName: 
   });
 }
 
-interface BuiltOp { className: string; apply: Apply; isConv?: boolean; activation?: string; weightNames?: string[] }
+interface BuiltOp { className: string; apply: Apply; isConv?: boolean; activation?: string; weightNames?: string[]; fusion?: FusionInfo }
 
 function opFor(def: GraphNodeDef, constInputs: string[], file: string): BuiltOp {
   const a = def.attr ?? {};
@@ -147,6 +153,7 @@ function opFor(def: GraphNodeDef, constInputs: string[], file: string): BuiltOp 
       const kernel = constInputs[0]!;
       return {
         className: 'Conv2D', isConv: true, ...(act ? { activation: act } : {}),
+        fusion: { role: 'conv', depthwise: false, kernel, ...(hasBias ? { bias: constInputs[1]! } : {}), attrs, activation: spec },
         apply: ([x], c, ctx) => ctx.activation(bias(conv2d(x as tf.Tensor4D, ctx.weights, kernel, attrs), c, 1), spec),
       };
     }
@@ -155,6 +162,7 @@ function opFor(def: GraphNodeDef, constInputs: string[], file: string): BuiltOp 
       const kernel = constInputs[0]!;
       return {
         className: 'DepthwiseConv2D', isConv: true, ...(act ? { activation: act } : {}),
+        fusion: { role: 'conv', depthwise: true, kernel, ...(hasBias ? { bias: constInputs[1]! } : {}), attrs, activation: spec },
         apply: ([x], c, ctx) => ctx.activation(bias(depthwiseConv2d(x as tf.Tensor4D, ctx.weights, kernel, attrs), c, 1), spec),
       };
     }
@@ -176,11 +184,17 @@ function opFor(def: GraphNodeDef, constInputs: string[], file: string): BuiltOp 
       return { className: 'Divide', apply: (xs, c) => tf.div([...xs, ...c][0]!, [...xs, ...c][1]!) };
     case 'Relu': case 'Relu6': case 'Elu': case 'Sigmoid': case 'Tanh': case 'Selu': case 'Softplus': case 'Softmax': {
       const s = activationByName(def.op === 'Softmax' ? 'softmax' : def.op.toLowerCase(), def.name, file);
-      return { className: def.op === 'Softmax' ? 'Softmax' : 'Activation', activation: def.op.toLowerCase(), apply: ([x], _c, ctx) => ctx.activation(x!, s) };
+      return {
+        className: def.op === 'Softmax' ? 'Softmax' : 'Activation', activation: def.op.toLowerCase(),
+        fusion: { role: 'activation', activation: s }, apply: ([x], _c, ctx) => ctx.activation(x!, s),
+      };
     }
     case 'LeakyRelu': {
       const s: ActivationSpec = { kind: 'leakyrelu', alpha: Number(a.alpha?.f ?? 0.2) };
-      return { className: 'LeakyReLU', activation: 'leakyrelu', apply: ([x], _c, ctx) => ctx.activation(x!, s) };
+      return {
+        className: 'LeakyReLU', activation: 'leakyrelu', fusion: { role: 'activation', activation: s },
+        apply: ([x], _c, ctx) => ctx.activation(x!, s),
+      };
     }
     case 'MaxPool': case 'AvgPool': {
       const k = ints(a.ksize);
@@ -214,10 +228,15 @@ function opFor(def: GraphNodeDef, constInputs: string[], file: string): BuiltOp 
         apply: ([x], c) => tf.pad(x!, (tf.tidy(() => c[0]!.arraySync()) as number[][]).map((p) => [p[0]!, p[1]!] as [number, number])),
       };
     case 'FusedBatchNorm': case 'FusedBatchNormV3': {
-      const eps = Number(a.epsilon?.f ?? 1e-3);
+      const [gamma, beta, mean, variance] = constInputs;
+      const weights = { gamma: gamma!, beta: beta!, mean: mean!, variance: variance!, epsilon: Number(a.epsilon?.f ?? 1e-3) };
+      const affine = (store: WeightStore) => batchNormAffine(store, def.name, weights);
       return {
-        className: 'BatchNormalization',
-        apply: ([x], c) => tf.batchNorm(x!, c[2]!, c[3]!, c[1]!, c[0]!, eps),
+        className: 'BatchNormalization', fusion: { role: 'affine', affine },
+        apply: ([x], _c, ctx) => {
+          const { scale, offset } = affine(ctx.weights);
+          return tf.add(tf.mul(x!, scale), offset);
+        },
       };
     }
     default:

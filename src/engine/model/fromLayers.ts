@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { LoupeError } from '../errors';
 import type { ModelFiles } from '../io/modelFiles';
 import { activationByName } from './activations';
+import { batchNormAffine, type BatchNormWeights } from './batchNorm';
 import { avgPool, conv2d, depthwiseConv2d, type ConvAttrs, type Padding } from './convOps';
-import type { ActivationSpec, ExecContext, IRGraph, IRNode } from './ir';
+import type { ActivationSpec, ExecContext, FusionInfo, IRGraph, IRNode } from './ir';
 import { finishGraph } from './head';
 import { WeightStore } from './weightStore';
 
@@ -77,6 +78,7 @@ function buildGraph(model: tf.LayersModel, file: string): IRGraph {
       isConv: CONV_CLASSES.has(className),
       weightNames,
       apply,
+      ...(opaque.includes(layer.name) ? {} : fusionFor(className, config, layer.name, file)),
     });
   }
   return finishGraph({
@@ -90,6 +92,48 @@ function buildGraph(model: tf.LayersModel, file: string): IRGraph {
     opaque,
     file,
   });
+}
+
+/** How the executor may fuse this layer with its neighbours (see executor.ts). */
+function fusionFor(className: string, config: Config, name: string, file: string): { fusion?: FusionInfo } {
+  switch (className) {
+    case 'Conv2D':
+    case 'DepthwiseConv2D': {
+      const depthwise = className === 'DepthwiseConv2D';
+      return {
+        fusion: {
+          role: 'conv', depthwise, kernel: `${name}/${depthwise ? 'depthwise_kernel' : 'kernel'}`,
+          ...(config.useBias !== false ? { bias: `${name}/bias` } : {}),
+          attrs: convAttrs(config, name, file), activation: activationByName(config.activation as string | undefined, name, file),
+        },
+      };
+    }
+    case 'BatchNormalization': {
+      const axis = Number(config.axis ?? -1);
+      if (axis !== -1 && axis !== 3) return {};
+      const weights = bnWeights(config, name);
+      return { fusion: { role: 'affine', affine: (store) => batchNormAffine(store, name, weights) } };
+    }
+    case 'ReLU': {
+      const max = config.maxValue == null ? undefined : Number(config.maxValue);
+      if (max !== undefined && max !== 6) return {};
+      return { fusion: { role: 'activation', activation: { kind: max === 6 ? 'relu6' : 'relu' } } };
+    }
+    case 'LeakyReLU':
+      return { fusion: { role: 'activation', activation: { kind: 'leakyrelu', alpha: Number(config.alpha ?? 0.3) } } };
+    case 'Activation':
+      return { fusion: { role: 'activation', activation: activationByName(config.activation as string | undefined, name, file) } };
+    default:
+      return {};
+  }
+}
+
+function bnWeights(config: Config, name: string): BatchNormWeights {
+  return {
+    ...(config.scale !== false ? { gamma: `${name}/gamma` } : {}),
+    ...(config.center !== false ? { beta: `${name}/beta` } : {}),
+    mean: `${name}/moving_mean`, variance: `${name}/moving_variance`, epsilon: Number(config.epsilon ?? 1e-3),
+  };
 }
 
 /** tfjs-layers keeps weights in build order; these are their roles per class. */
@@ -168,19 +212,9 @@ function applyFor(className: string, config: Config, name: string, file: string)
     case 'BatchNormalization': {
       const axis = Number(config.axis ?? -1);
       if (axis !== -1 && axis !== 3) return undefined;
-      const eps = Number(config.epsilon ?? 1e-3);
-      const scaled = config.scale !== false;
-      const centered = config.center !== false;
+      const weights = bnWeights(config, name);
       return ([x], ctx) => {
-        const w = ctx.weights;
-        const scale = w.derived(`${name}#scale`, () => {
-          const inv = tf.rsqrt(tf.add(w.get(`${name}/moving_variance`), eps));
-          return scaled ? tf.mul(inv, w.get(`${name}/gamma`)) : inv;
-        });
-        const offset = w.derived(`${name}#offset`, () => {
-          const shifted = tf.neg(tf.mul(w.get(`${name}/moving_mean`), scale));
-          return centered ? tf.add(shifted, w.get(`${name}/beta`)) : shifted;
-        });
+        const { scale, offset } = batchNormAffine(ctx.weights, name, weights);
         return tf.add(tf.mul(x!, scale), offset);
       };
     }

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { LayerInfo, ModelFormat } from '../../protocol/types';
+import type { ConvAttrs } from './convOps';
 import type { WeightStore } from './weightStore';
 
 /** How ReLU-family units pass gradients backwards (guided backprop and deconvnet replace the rule). */
@@ -35,7 +36,14 @@ export interface IRNode {
   /** Names (in the WeightStore) of this node's weights, for the model-randomisation check. */
   weightNames: string[];
   apply(inputs: tf.Tensor[], ctx: ExecContext): tf.Tensor;
+  /** What the executor may fuse: conv (+ per-channel affine) (+ ReLU-family activation) into one unit. */
+  fusion?: FusionInfo;
 }
+
+export type FusionInfo =
+  | { role: 'conv'; depthwise: boolean; kernel: string; bias?: string; attrs: ConvAttrs; activation: ActivationSpec }
+  | { role: 'affine'; affine: (weights: WeightStore) => { scale: tf.Tensor; offset: tf.Tensor } }
+  | { role: 'activation'; activation: ActivationSpec };
 
 export interface IRGraph {
   format: ModelFormat;
