@@ -15,6 +15,11 @@ const common = {
 };
 
 const entries = [
+  { entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js' },
+  {
+    entryPoints: ['webview/explain/main.ts'], outfile: 'dist/webview/explain.js',
+    platform: 'browser', format: 'iife', target: 'es2022', external: [],
+  },
   { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' },

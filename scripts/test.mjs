@@ -9,6 +9,7 @@ function run(cmd, args) {
 }
 
 run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+if (fs.existsSync('webview/explain/main.ts')) run('npx', ['tsc', '-p', 'webview/tsconfig.json', '--noEmit']);
 run('node', ['esbuild.mjs']);
 const files = fs.readdirSync('test').filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/${f}`);
 run('node', ['--import', 'tsx', '--test', '--test-concurrency=1', ...files]);

@@ -41,6 +41,9 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
     else ok = await tf.setBackend('cpu');
     if (ok) {
       await tf.ready();
+      if (preference === 'auto' && name === 'cpu') {
+        console.warn('loupe: neither @tensorflow/tfjs-node nor the wasm backend could start; running on the slow cpu backend');
+      }
       chosen = name;
       return name;
     }

@@ -63,8 +63,8 @@ export class Engine {
     const layer = this.resolveLayer(model, options.layer);
     const prepared = await this.prepare(model, image);
     try {
-      const predictions = this.topK(model, prepared.input, Math.max(1, options.topK ?? 5));
       const all = this.topK(model, prepared.input, description.numClasses);
+      const predictions = all.slice(0, Math.max(1, options.topK ?? 5));
       const classIndex = options.classIndex ?? predictions[0]!.index;
       if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= description.numClasses) {
         throw new LoupeError('BAD_REQUEST', `class ${classIndex} does not exist: the model has classes 0–${description.numClasses - 1}`);
