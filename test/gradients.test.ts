@@ -64,15 +64,16 @@ test('input gradient equals tfjs-layers autodiff on the cpu backend (an independ
 
 test('fused conv → batch norm → activation units: same gradients as the unfused graph for every rule, and as tfjs-layers', async () => {
   const { buildFusableModel } = await import('./helpers/models');
-  const { runGraph } = await import('../src/engine/model/executor');
+  const { gradients } = await import('../src/engine/model/executor');
   const model = await engine.model(await saveModel(buildFusableModel()));
   const graph = model.graph;
   const r = rng(2);
   const x = tf.tensor4d(Float32Array.from({ length: 12 * 12 * 3 }, () => r() * 2), [1, 12, 12, 3]);
   const everyNode = graph.nodes.map((n) => n.name).filter((n) => n !== graph.inputName);
   for (const rule of ['standard', 'guided', 'deconvnet'] as const) {
-    const grad = (outputs: string[]) => tf.tidy(() => tf.grad((xi: tf.Tensor) =>
-      runGraph(graph, xi, { outputs: [graph.logitsName, ...outputs], rule })[0]!.slice([0, 1], [1, 1]).sum() as tf.Scalar)(x).dataSync());
+    const grad = (outputs: string[]) => tf.tidy(() => gradients(graph, x, {
+      outputs: [graph.logitsName, ...outputs], wrt: graph.inputName, rule, seed: () => tf.tensor2d([[0, 1, 0]]),
+    }).gradient.dataSync());
     const fused = grad([]);
     const unfused = grad(everyNode); // asking for every node's value disables fusion
     const err = relativeError(fused, unfused);

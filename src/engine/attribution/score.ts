@@ -1,18 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { throwIfAborted } from '../errors';
-import { runGraph } from '../model/executor';
+import { gradients, runGraph } from '../model/executor';
 import type { ReluRule } from '../model/ir';
 import type { AttributionContext } from './types';
-
-/** Σ over the batch of the target score (logit, or softmax probability) — its gradient is per-sample. */
-export function batchScore(ctx: AttributionContext, x: tf.Tensor, rule: ReluRule = 'standard',
-  feeds?: Map<string, tf.Tensor>): tf.Scalar {
-  const [logits] = runGraph(ctx.model.graph, x, {
-    outputs: [ctx.model.graph.logitsName], rule, weights: ctx.weights, ...(feeds ? { feeds } : {}),
-  });
-  const scores = ctx.target.kind === 'probability' ? tf.softmax(logits!) : logits!;
-  return scores.slice([0, ctx.target.classIndex], [-1, 1]).sum() as tf.Scalar;
-}
 
 /** Per-sample target scores of a batch, as numbers. */
 export function scores(ctx: AttributionContext, x: tf.Tensor): Float32Array {
@@ -23,16 +13,29 @@ export function scores(ctx: AttributionContext, x: tf.Tensor): Float32Array {
   });
 }
 
+/** d score / d logits per sample: one-hot for the logit, p_c (onehot − p) for the probability. */
+function seed(ctx: AttributionContext, logits: tf.Tensor): tf.Tensor {
+  const onehot = tf.oneHot(tf.fill([logits.shape[0]!], ctx.target.classIndex, 'int32'), logits.shape[1]!).toFloat();
+  if (ctx.target.kind === 'logit') return onehot;
+  const p = tf.softmax(logits);
+  return tf.mul(p.slice([0, ctx.target.classIndex], [-1, 1]), tf.sub(onehot, p));
+}
+
 /** ∂score/∂x for every sample of the batch x ([n, H, W, C]). */
 export function inputGradient(ctx: AttributionContext, x: tf.Tensor4D, rule: ReluRule = 'standard'): tf.Tensor4D {
-  return tf.grad((xi: tf.Tensor) => batchScore(ctx, xi, rule))(x) as tf.Tensor4D;
+  const graph = ctx.model.graph;
+  return gradients(graph, x, {
+    outputs: [graph.logitsName], wrt: graph.inputName, rule, weights: ctx.weights, seed: (logits) => seed(ctx, logits),
+  }).gradient as tf.Tensor4D;
 }
 
 /** Activations of a layer and ∂score/∂activations, for Grad-CAM style methods. */
 export function layerGradient(ctx: AttributionContext, layer: string): { activation: tf.Tensor4D; gradient: tf.Tensor4D } {
-  const [activation] = runGraph(ctx.model.graph, ctx.input, { outputs: [layer], weights: ctx.weights });
-  const gradient = tf.grad((a: tf.Tensor) => batchScore(ctx, ctx.input, 'standard', new Map([[layer, a]])))(activation!);
-  return { activation: activation as tf.Tensor4D, gradient: gradient as tf.Tensor4D };
+  const graph = ctx.model.graph;
+  const { values, gradient } = gradients(graph, ctx.input, {
+    outputs: [graph.logitsName], wrt: layer, weights: ctx.weights, seed: (logits) => seed(ctx, logits),
+  });
+  return { activation: values.get(layer) as tf.Tensor4D, gradient: gradient as tf.Tensor4D };
 }
 
 const TARGET_BATCH_MS = 150;
