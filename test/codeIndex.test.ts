@@ -127,15 +127,15 @@ test('PyTorch: attributes, nested Sequential, OrderedDict, ModuleList, ModuleDic
     'features.1:ReLU@12:12',
     'features.2:Sequential@13:12',
     'features.2.0:Conv2d@13:27',
-    'features.2.1:Block@13:47',
+    'features.2.1:Block@13:50',
     'head:Sequential@15:20',
     'head.fc:Linear@16:19',
     'blocks:ModuleList@18:22',
-    'blocks.0:Block@18:37',
-    'blocks.1:Block@18:46',
+    'blocks.0:Block@18:38',
+    'blocks.1:Block@18:47',
     'extra:ModuleDict@19:21',
-    'extra.proj:Linear@19:41',
-    'late:BatchNorm2d@20:33',
+    'extra.proj:Linear@19:45',
+    'late:BatchNorm2d@20:32',
   ]);
   assert.ok(defs.every((d) => d.framework === 'pytorch'));
 });
