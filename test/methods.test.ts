@@ -102,3 +102,13 @@ test('bad requests name what is wrong', async () => {
   await assert.rejects(engine.explain(linear, image, { methods: ['gradient'], params: { samples: -1 } }), /samples must be an integer/);
   await assert.rejects(engine.explain(linear, image, { methods: ['gradcam'], layer: 'fc' }), /'fc' is not a layer with a spatial/);
 });
+
+test('SmoothGrad is reproducible for a seed whatever the batching, and changes with the seed', async () => {
+  const modelPath = await saveModel(buildCoverageModel());
+  const img = randomImage(12, 13, 6);
+  const run = (maxBatch: number, seed: number) =>
+    engine.explain(modelPath, img, { methods: ['smoothgrad'], params: { samples: 6, maxBatch, seed } });
+  const [one, many, other] = await Promise.all([run(1, 3), run(16, 3), run(16, 4)].map((p) => p.then((r) => r.maps[0]!.data)));
+  close(many!, one!, 1e-5, 'batch 16 vs batch 1');
+  assert.ok(other!.some((v, i) => Math.abs(v - one![i]!) > 1e-5), 'another seed gives another map');
+});

@@ -147,6 +147,7 @@ export class WorkerClient {
     if (!session) return;
     this.detach(session);
     session.stopReason = reason;
+    setRef(session.child, true); // whoever awaits stop() must see the exit
     session.connection.dispose();
     // Disconnecting the IPC channel makes the worker exit on its own; kill it if it does not.
     try { session.child.disconnect(); } catch { /* already disconnected */ }
@@ -224,7 +225,8 @@ export class WorkerClient {
       signal?.addEventListener('abort', onAbort, { once: true });
       let reply: Promise<R>;
       try {
-        reply = session.connection.sendRequest(type, params, cts.token);
+        // `never`: jsonrpc's conditional parameter type does not resolve for a generic P.
+        reply = session.connection.sendRequest(type, params as never, cts.token);
       } catch {
         // The connection closed under us: the worker is going away and its exit fails this entry.
         return;

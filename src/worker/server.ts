@@ -54,15 +54,15 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
   let preference = options.backend;
   let engine: Promise<Engine> | undefined;
   const getEngine = (): Promise<Engine> => {
-    if (!engine) {
-      const started = Date.now();
-      engine = Engine.create({ backend: preference });
-      engine.then(
-        (e) => options.log(`engine ready on backend ${e.backend} in ${Date.now() - started} ms`),
-        () => { engine = undefined; }, // a failed start is retried by the next request
-      );
-    }
-    return engine;
+    if (engine) return engine;
+    const started = Date.now();
+    const created = Engine.create({ backend: preference });
+    engine = created;
+    created.then(
+      (e) => options.log(`engine ready on backend ${e.backend} in ${Date.now() - started} ms`),
+      () => { if (engine === created) engine = undefined; }, // a failed start is retried by the next request
+    );
+    return created;
   };
 
   // One computation at a time: TF.js scopes and memory are per process, and interleaved runs

@@ -22,7 +22,9 @@ export async function noiseTunnel(ctx: AttributionContext, statistic: NoiseStati
   try {
     await inBatches(ctx, samples, label, (start, count) => {
       const [s, q] = tf.tidy(() => {
-        const noise = tf.randomNormal([count, ...shape], 0, sigma, 'float32', seed + start);
+        // One draw per sample (seeded by its index), so the map does not depend on how samples were batched.
+        const noise = tf.stack(Array.from({ length: count }, (_, i) =>
+          tf.randomNormal(shape, 0, sigma, 'float32', seed + start + i)));
         const g = inputGradient(ctx, tf.add(ctx.input, noise) as tf.Tensor4D);
         return [tf.add(sum, g.sum(0)), statistic === 'mean' ? sumSq : tf.add(sumSq, g.square().sum(0))];
       });

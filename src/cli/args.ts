@@ -1,0 +1,172 @@
+/** Command-line parsing for `loupe`: turns argv into a command or a UsageError (exit code 2). */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { BackendPreference, ExplainOptions, IgBaseline, MethodId, MethodParams, TargetKind } from '../protocol/types';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Methods the CLI accepts, in the order they run by default. */
+export const CLI_METHODS: readonly MethodId[] = [
+  'gradient', 'gradxinput', 'smoothgrad', 'smoothgrad-sq', 'vargrad', 'ig', 'guided-backprop', 'deconvnet',
+  'cam', 'gradcam', 'guided-gradcam', 'occlusion',
+];
+/** Default: every method of the brief's list except occlusion (slow: one forward pass per window). */
+export const DEFAULT_METHODS: readonly MethodId[] = [
+  'gradient', 'gradxinput', 'smoothgrad', 'ig', 'guided-backprop', 'deconvnet', 'cam', 'gradcam', 'guided-gradcam',
+];
+const TARGETS: readonly TargetKind[] = ['logit', 'probability'];
+const BASELINES: readonly IgBaseline[] = ['black', 'blurred', 'uniform'];
+const BACKENDS: readonly BackendPreference[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
+
+export const HELP = `loupe — explain what an image model looks at
+
+Usage:
+  loupe explain --model MODEL.json --image IMAGE --out DIR [options]
+  loupe describe --model MODEL.json [--json]
+  loupe --help | --version
+
+explain options:
+  --method LIST      comma-separated, from: ${CLI_METHODS.join(', ')}
+                     (default: ${DEFAULT_METHODS.join(',')})
+  --class INDEX      target class (default: the top prediction)
+  --target KIND      logit | probability (default: logit)
+  --layer NAME       layer for Grad-CAM (default: the last convolutional layer)
+  --samples N        SmoothGrad samples (default 25)
+  --sigma S          SmoothGrad noise, fraction of the input range (default 0.15)
+  --steps N          Integrated Gradients steps (default 50)
+  --baseline B       Integrated Gradients baseline: black | blurred | uniform (default black)
+  --window N         occlusion window side in pixels (default: 1/8 of the image)
+  --stride N         occlusion stride in pixels (default: half a window)
+  --seed N           seed of every random draw (default 0)
+  --top-k N          predictions listed in summary.json (default 5)
+  --sanity           also run the model-randomisation sanity check (Adebayo et al. 2018)
+  --backend B        auto | wasm | cpu | tensorflow (default auto)
+  --out DIR          folder for <method>.npy, <method>.png, input.png, summary.json
+
+describe options:
+  --json             print the full model description as JSON
+
+Exit codes: 0 success, 1 the model/image/run failed, 2 usage error.
+`;
+
+export interface ExplainCommand {
+  kind: 'explain';
+  model: string;
+  image: string;
+  out: string;
+  backend: BackendPreference;
+  options: ExplainOptions;
+}
+export interface DescribeCommand { kind: 'describe'; model: string; json: boolean; backend: BackendPreference }
+export type Command = ExplainCommand | DescribeCommand | { kind: 'help' } | { kind: 'version' };
+
+const EXPLAIN_OPTIONS = {
+  model: { type: 'string' }, image: { type: 'string' }, out: { type: 'string' },
+  method: { type: 'string' }, class: { type: 'string' }, target: { type: 'string' }, layer: { type: 'string' },
+  samples: { type: 'string' }, sigma: { type: 'string' }, steps: { type: 'string' }, baseline: { type: 'string' },
+  window: { type: 'string' }, stride: { type: 'string' }, seed: { type: 'string' }, 'top-k': { type: 'string' },
+  sanity: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+const DESCRIBE_OPTIONS = {
+  model: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+function choice<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`--${flag} must be one of ${allowed.join(', ')} (got '${value}')`);
+  }
+  return value as T;
+}
+
+function integer(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} needs a non-negative integer (got '${value}')`);
+  return Number(value);
+}
+
+function positiveNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} needs a positive number (got '${value}')`);
+  return n;
+}
+
+function required(value: string | undefined, flag: string, command: string): string {
+  if (value === undefined || value === '') throw new UsageError(`${command} needs --${flag}`);
+  return value;
+}
+
+/** parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown or malformed flags. */
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
+    throw err;
+  }
+}
+
+export function parseCommand(argv: string[]): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
+  if (first === '--version' || first === '-v') return { kind: 'version' };
+
+  if (first === 'describe') {
+    const { values } = parse(rest, DESCRIBE_OPTIONS);
+    if (values.help) return { kind: 'help' };
+    return {
+      kind: 'describe',
+      model: required(values.model, 'model', 'describe'),
+      json: values.json ?? false,
+      backend: choice(values.backend, BACKENDS, 'backend') ?? 'auto',
+    };
+  }
+
+  if (first === 'explain') {
+    const { values: v } = parse(rest, EXPLAIN_OPTIONS);
+    if (v.help) return { kind: 'help' };
+    const methods = v.method === undefined
+      ? [...DEFAULT_METHODS]
+      : v.method.split(',').map((m) => m.trim()).filter((m) => m !== '')
+        .map((m) => choice(m, CLI_METHODS, 'method')!);
+    if (methods.length === 0) throw new UsageError('--method needs at least one method');
+    const params: Partial<MethodParams> = {};
+    const samples = integer(v.samples, 'samples');
+    if (samples !== undefined) params.samples = samples;
+    const sigma = positiveNumber(v.sigma, 'sigma');
+    if (sigma !== undefined) params.sigma = sigma;
+    const steps = integer(v.steps, 'steps');
+    if (steps !== undefined) params.steps = steps;
+    const baseline = choice(v.baseline, BASELINES, 'baseline');
+    if (baseline !== undefined) params.baseline = baseline;
+    const window = integer(v.window, 'window');
+    if (window !== undefined) params.window = window;
+    const stride = integer(v.stride, 'stride');
+    if (stride !== undefined) params.stride = stride;
+    const seed = integer(v.seed, 'seed');
+    if (seed !== undefined) params.seed = seed;
+
+    const options: ExplainOptions = { methods, params };
+    const classIndex = integer(v.class, 'class');
+    if (classIndex !== undefined) options.classIndex = classIndex;
+    const target = choice(v.target, TARGETS, 'target');
+    if (target !== undefined) options.target = target;
+    if (v.layer !== undefined) options.layer = v.layer;
+    if (v.sanity) options.sanity = true;
+    const topK = integer(v['top-k'], 'top-k');
+    if (topK !== undefined) options.topK = topK;
+    return {
+      kind: 'explain',
+      model: required(v.model, 'model', 'explain'),
+      image: required(v.image, 'image', 'explain'),
+      out: required(v.out, 'out', 'explain'),
+      backend: choice(v.backend, BACKENDS, 'backend') ?? 'auto',
+      options,
+    };
+  }
+
+  throw new UsageError(`unknown command '${first}' (commands: explain, describe)`);
+}

@@ -1,0 +1,59 @@
+/** Plain-text tables for the terminal. */
+import type { ExplainSummary, ModelDescription } from '../protocol/types';
+
+/** Left-aligned columns; columns listed in `right` are right-aligned (numbers). */
+export function table(header: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells
+    .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+    .join('  ')
+    .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** Three significant digits, without exponent noise for ordinary magnitudes. */
+export function num(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x !== 0 && (Math.abs(x) >= 1e5 || Math.abs(x) < 1e-3)) return x.toExponential(2);
+  return String(Number(x.toPrecision(3)));
+}
+
+export function describeTable(d: ModelDescription): string {
+  const rows = d.layers.map((l) => [
+    l.name,
+    l.className,
+    `[${l.outputShape.join(', ')}]`,
+    String(l.params),
+    l.activation ?? '',
+    l.isConv ? 'yes' : '',
+  ]);
+  const head = [
+    `model   ${d.path} (${d.format}, ${d.name})`,
+    `input   ${d.inputShape.join('×')}, ${d.numClasses} classes, head ${d.head}, ${d.totalParams} parameters`,
+    `cam     ${d.cam.available ? `available (layer ${d.cam.layer ?? d.defaultCamLayer ?? '?'})` : `not available: ${d.cam.reason}`}`,
+    '',
+  ].join('\n');
+  return head + '\n' + table(['layer', 'class', 'output shape', 'params', 'activation', 'conv'], rows, new Set([3]));
+}
+
+export function explainTable(s: ExplainSummary, outDir: string, files: number): string {
+  const top = s.predictions[0];
+  const first = s.maps[0];
+  const lines = [
+    `model   ${s.model} (backend ${s.backend})`,
+    `image   ${s.image}`,
+    top ? `top-1   ${top.index} ${JSON.stringify(top.label)} p=${num(top.probability)} logit=${num(top.logit)}` : '',
+    first ? `target  class ${first.targetClass} ${JSON.stringify(first.label)} (${first.target})` : '',
+    '',
+  ].filter((l, i, all) => l !== '' || i === all.length - 1);
+  const rows = s.maps.map((m) => [
+    m.method,
+    String(Math.round(m.ms)),
+    `[${m.shape.join(', ')}]`,
+    Object.entries(m.figures).map(([k, v]) => `${k}=${num(v)}`).join(' '),
+  ]);
+  let out = lines.join('\n') + '\n' + table(['method', 'ms', 'shape', 'figures'], rows, new Set([1]));
+  for (const skip of s.skipped ?? []) out += `skipped ${skip.method}: ${skip.reason}\n`;
+  out += `wrote ${files} files to ${outDir}\n`;
+  return out;
+}

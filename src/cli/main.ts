@@ -1,0 +1,74 @@
+/**
+ * `loupe`: the engine from a terminal (no worker: one run per process).
+ * Exit codes: 0 success, 1 a LoupeError (bad model, image, parameters), 2 a usage error.
+ */
+import { version } from '../../package.json';
+import { LoupeError } from '../engine/errors';
+import { HELP, parseCommand, UsageError, type DescribeCommand, type ExplainCommand } from './args';
+import { describeTable, explainTable } from './format';
+
+const out = (text: string) => process.stdout.write(text);
+const err = (text: string) => process.stderr.write(text);
+
+/** Loaded on demand: TF.js takes ~0.4 s to import, which --help and usage errors should not pay. */
+async function createEngine(backend: DescribeCommand['backend']) {
+  const { Engine } = await import('../engine/engine');
+  return Engine.create({ backend });
+}
+
+async function describe(cmd: DescribeCommand): Promise<void> {
+  const engine = await createEngine(cmd.backend);
+  const description = await engine.describe(cmd.model);
+  out(cmd.json ? JSON.stringify(description, null, 2) + '\n' : describeTable(description));
+}
+
+async function explain(cmd: ExplainCommand): Promise<void> {
+  const engine = await createEngine(cmd.backend);
+  const { writeExplainOutputs } = await import('../engine/output/write');
+  const showProgress = process.stderr.isTTY === true;
+  const result = await engine.explain(cmd.model, cmd.image, cmd.options, {
+    onProgress: showProgress
+      ? (fraction, message) => err(`\r\x1b[K${Math.round(fraction * 100)}% ${message}`)
+      : undefined,
+  });
+  if (showProgress) err('\r\x1b[K');
+  let written: string[];
+  try {
+    written = await writeExplainOutputs(result, cmd.out);
+  } catch (e) {
+    if (e instanceof LoupeError) throw e;
+    throw new LoupeError('BAD_REQUEST', `cannot write the outputs: ${(e as Error).message}`, cmd.out,
+      'choose a folder you can write to');
+  }
+  out(explainTable(result.summary, cmd.out, written.length));
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const cmd = parseCommand(argv);
+    switch (cmd.kind) {
+      case 'help': out(HELP); return 0;
+      case 'version': out(`${version}\n`); return 0;
+      case 'describe': await describe(cmd); return 0;
+      case 'explain': await explain(cmd); return 0;
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`loupe: ${e.message}\n(see loupe --help)\n`);
+      return 2;
+    }
+    if (e instanceof LoupeError) {
+      err(`loupe: ${e.message}\n`);
+      return 1;
+    }
+    err(`loupe: internal error (a bug in Loupe): ${(e as Error)?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+// TF.js prints banners with console.log; stdout is for results only (describe --json is parsed).
+console.log = (...args: unknown[]) => err(args.map(String).join(' ') + '\n');
+console.info = console.log;
+console.warn = console.log;
+
+run(process.argv.slice(2)).then((code) => process.exit(code));
