@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readModelFiles } from '../src/engine/io/modelFiles';
+import { layersInOrder } from '../src/engine/model/fromLayers';
 
 interface NodeDef { name: string; op: string; input: string[]; attr: Record<string, unknown> }
 
@@ -35,7 +36,7 @@ export async function layersToGraph(modelJson: string, outDir: string): Promise<
     if (!op) throw new Error(`layersToGraph: activation ${act} of ${name}`);
     nodes.push({ name, op, input: [input], attr: extra });
   };
-  for (const layer of [...model.inputLayers, ...model.layers.filter((l) => !model.inputLayers.includes(l))]) {
+  for (const layer of layersInOrder(model)) {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Record<string, unknown>;
     const name = layer.name;

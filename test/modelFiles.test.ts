@@ -86,3 +86,15 @@ test('a dtype the manifest cannot describe, and shapes that do not fit the layer
     return true;
   });
 });
+
+test('a Sequential model (whose input layer is implicit) loads, and its softmax head is stripped', async () => {
+  const model = tf.sequential({ layers: [
+    tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, name: 'c1', activation: 'relu' }),
+    tf.layers.flatten({ name: 'flat' }),
+    tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
+  ] });
+  const description = await (await Engine.create()).describe(await saveModel(model));
+  assert.deepEqual(description.layers.map((l) => l.name).slice(1), ['c1', 'flat', 'out']);
+  assert.equal(description.head, 'softmax');
+  assert.equal(description.defaultCamLayer, 'c1');
+});

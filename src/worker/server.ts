@@ -56,7 +56,8 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
   const getEngine = (): Promise<Engine> => {
     if (engine) return engine;
     const started = Date.now();
-    const created = Engine.create({ backend: preference });
+    const maxPixels = Number(process.env.LOUPE_MAX_IMAGE_PIXELS);
+    const created = Engine.create({ backend: preference, ...(maxPixels > 0 ? { maxImagePixels: maxPixels } : {}) });
     engine = created;
     created.then(
       (e) => options.log(`engine ready on backend ${e.backend} in ${Date.now() - started} ms`),

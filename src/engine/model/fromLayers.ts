@@ -47,7 +47,7 @@ function buildGraph(model: tf.LayersModel, file: string): IRGraph {
   const tensors = new Map<string, tf.Tensor>();
   const nodes: IRNode[] = [];
   const opaque: string[] = [];
-  const layers = [...model.inputLayers, ...model.layers.filter((l) => !model.inputLayers.includes(l))];
+  const layers = layersInOrder(model);
   for (const layer of layers) {
     if (layer.inboundNodes.length > 1) {
       throw new LoupeError('UNSUPPORTED_MODEL', `layer '${layer.name}' is applied ${layer.inboundNodes.length} times (a shared layer)`, file,
@@ -84,14 +84,20 @@ function buildGraph(model: tf.LayersModel, file: string): IRGraph {
   return finishGraph({
     format: 'layers',
     name: model.name,
-    inputName: model.inputLayers[0]!.name,
+    inputName: model.inputs[0]!.sourceLayer.name,
     inputShape: inputShape.slice(1) as [number, number, number],
     nodes,
-    outputName: model.outputLayers[0]!.name,
+    outputName: model.outputs[0]!.sourceLayer.name,
     weights: new WeightStore(tensors),
     opaque,
     file,
   });
+}
+
+/** Input layer first, then the layers in topological order (a Sequential model does not list its input layer). */
+export function layersInOrder(model: tf.LayersModel): tf.layers.Layer[] {
+  const input = model.inputs[0]!.sourceLayer as tf.layers.Layer;
+  return [input, ...model.layers.filter((l) => l !== input)];
 }
 
 /** How the executor may fuse this layer with its neighbours (see executor.ts). */
