@@ -75,7 +75,7 @@ test('a dtype the manifest cannot describe, and shapes that do not fit the layer
   expectError(() => readModelFiles(dtype), 'MODEL_INVALID', /dtype 'complex64'/, dtype);
   // Same byte count, wrong shape: the kernel [3,3,1,2] declared as [3,3,2,1].
   const shape = damagedCopy((j) => {
-    const kernel = j.weightsManifest[0].weights.find((w: { name: string }) => w.name.endsWith('kernel') && w.shape.length === 4);
+    const kernel = j.weightsManifest[0].weights.find((w: { name: string; shape: number[] }) => w.name.endsWith('kernel') && w.shape.length === 4);
     kernel.shape = [3, 3, 2, 1];
   });
   const engine = await Engine.create();

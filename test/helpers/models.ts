@@ -40,13 +40,14 @@ export function randomImage(width: number, height: number, seed: number): RgbaIm
 export function seedWeights(model: tf.LayersModel, seed: number, scale = 0.3): void {
   const r = rng(seed);
   model.setWeights(model.weights.map((w) => {
-    const size = w.shape.reduce((a, b) => a * b, 1);
+    const shape = w.shape as number[];
+    const size = shape.reduce((a, b) => a * b, 1);
     const positive = /variance/.test(w.name);
     const values = Float32Array.from({ length: size }, () => {
       const v = (r() + r() + r() - 1.5) * 2 * scale;
       return positive ? 0.5 + Math.abs(v) : v;
     });
-    return tf.tensor(values, w.shape);
+    return tf.tensor(values, shape);
   }));
 }
 
