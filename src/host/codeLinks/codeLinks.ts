@@ -1,0 +1,146 @@
+/**
+ * Links between the active model's layers and the source lines that define them:
+ * `definitions` / `open` for commands and panels, a CodeLens above each linked line and a hover on it.
+ */
+import * as vscode from 'vscode';
+import { scanFile, type RankedDefinition } from '../codeIndex';
+import type { ModelDescription } from '../../protocol/types';
+import { codeLensTitle, layerMarkdown } from '../format';
+import type { ModelStore } from '../models/modelStore';
+import type { WorkspaceIndexer } from './indexer';
+import { linksFile } from './rank';
+
+export const SOURCE_SELECTOR: vscode.DocumentSelector = [
+  { scheme: 'file', pattern: '**/*.{py,pyw,js,mjs,cjs,ts,mts,cts,jsx,tsx}' },
+];
+
+export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider, vscode.Disposable {
+  private readonly lensesChanged = new vscode.EventEmitter<void>();
+  private readonly disposables: vscode.Disposable[] = [this.lensesChanged];
+  readonly onDidChangeCodeLenses = this.lensesChanged.event;
+
+  constructor(
+    private readonly indexer: WorkspaceIndexer,
+    private readonly models: ModelStore,
+  ) {
+    this.disposables.push(
+      indexer.onDidChange(() => this.lensesChanged.fire()),
+      models.onDidChange(() => this.lensesChanged.fire()),
+    );
+  }
+
+  definitions(layer: string): RankedDefinition[] {
+    const active = this.models.active();
+    if (!active) return [];
+    return this.indexer.index.rank(layer, {
+      modelPath: active.uri.fsPath,
+      ...(rootOf(active.uri) ? { workspaceRoot: rootOf(active.uri)! } : {}),
+    });
+  }
+
+  async open(layer: string): Promise<void> {
+    await this.indexer.whenReady();
+    const ranked = this.definitions(layer);
+    if (ranked.length === 0) {
+      void vscode.window.showInformationMessage(
+        `Loupe: no source file in the workspace defines a layer named "${layer}" (searched ${this.indexer.index.fileCount} Python/JS/TS files; layers need an explicit name= or a module attribute to be found).`);
+      return;
+    }
+    if (ranked.length === 1) {
+      await showDefinition(ranked[0]!, false);
+      return;
+    }
+    // Several candidates: preview the best at once, let the user move through the others with the reason for each.
+    type Item = vscode.QuickPickItem & { ranked: RankedDefinition };
+    const items: Item[] = ranked.map((r, i) => ({
+      label: `${i === 0 ? '$(star-full) ' : ''}${vscode.workspace.asRelativePath(r.definition.file)}:${r.definition.line + 1}`,
+      description: `${r.definition.className} (${r.definition.framework})`,
+      detail: r.reason,
+      ranked: r,
+    }));
+    const pick = vscode.window.createQuickPick<Item>();
+    pick.title = `Definitions of layer "${layer}" — best match first`;
+    pick.placeholder = 'The first file is the one that produced the active model, as far as Loupe can tell';
+    pick.items = items;
+    pick.activeItems = [items[0]!];
+    pick.matchOnDetail = true;
+    const chosen = await new Promise<Item | undefined>((resolve) => {
+      pick.onDidChangeActive((active) => { if (active[0]) void showDefinition(active[0].ranked, true); });
+      pick.onDidAccept(() => { resolve(pick.selectedItems[0] ?? pick.activeItems[0]); pick.hide(); });
+      pick.onDidHide(() => { resolve(undefined); pick.dispose(); });
+      pick.show();
+    });
+    if (chosen) await showDefinition(chosen.ranked, false);
+  }
+
+  provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
+    return this.linked(document).map(({ layer, range }) => new vscode.CodeLens(range, {
+      title: codeLensTitle(layer),
+      tooltip: 'Show this layer in the Loupe Layers view',
+      command: 'loupe.revealLayer',
+      arguments: [layer.name],
+    }));
+  }
+
+  provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
+    const description = this.describedNow();
+    if (!description) return undefined;
+    const hit = this.linked(document).find((l) => l.hoverRanges.some((r) => r.contains(position)));
+    if (!hit) return undefined;
+    const md = new vscode.MarkdownString(layerMarkdown(hit.layer, description));
+    const args = encodeURIComponent(JSON.stringify([hit.layer.name]));
+    md.appendMarkdown(`\n\n[Show in Layers view](command:loupe.revealLayer?${args}) · [Grad-CAM at this layer](command:loupe.gradcamAtLayer?${args})`);
+    md.isTrusted = { enabledCommands: ['loupe.revealLayer', 'loupe.gradcamAtLayer'] };
+    return new vscode.Hover(md, hit.hoverRanges[0]);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+
+  /** The active model's description if known; otherwise asks for it (the store fires a change when it arrives). */
+  private describedNow(): ModelDescription | undefined {
+    const active = this.models.active();
+    return active ? this.models.knownOrRequest(active.uri) : undefined;
+  }
+
+  /** Definitions in the document (its current text) of layers that the active model has. */
+  private linked(document: vscode.TextDocument): { layer: ModelDescription['layers'][number]; range: vscode.Range; hoverRanges: vscode.Range[] }[] {
+    const { definitions } = scanFile(document.uri.fsPath, document.getText());
+    if (definitions.length === 0) return [];
+    const description = this.describedNow();
+    if (!description) return [];
+    const layers = new Map(description.layers.map((l) => [l.name, l]));
+    const out = [];
+    for (const d of definitions) {
+      const layer = layers.get(d.name);
+      if (!layer || !linksFile(this.definitions(d.name), document.uri.fsPath)) continue;
+      const callLine = document.lineAt(Math.min(d.line, document.lineCount - 1));
+      const nameEnd = d.nameColumn + d.name.length + 2; // the name plus its quotes (or `self.` is before nameColumn)
+      out.push({
+        layer,
+        range: callLine.range,
+        hoverRanges: [
+          new vscode.Range(d.nameLine, d.nameColumn, d.nameLine, nameEnd),
+          new vscode.Range(d.line, d.column, d.line, callLine.text.length),
+        ],
+      });
+    }
+    return out;
+  }
+}
+
+async function showDefinition(r: RankedDefinition, preview: boolean): Promise<void> {
+  const d = r.definition;
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(d.file));
+  const at = new vscode.Position(d.nameLine, d.nameColumn);
+  await vscode.window.showTextDocument(doc, {
+    selection: new vscode.Range(at, at),
+    preview: true,
+    preserveFocus: preview,
+  });
+}
+
+function rootOf(uri: vscode.Uri): string | undefined {
+  return vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}

@@ -1,0 +1,181 @@
+/**
+ * The extension's commands. Each one starts the worker if needed (the client does so lazily) and
+ * turns failures into error notifications: a LoupeError's message names the file and what to do.
+ */
+import * as vscode from 'vscode';
+import { CancelledError, LoupeError } from '../engine/errors';
+import type { LayerInfo } from '../protocol/types';
+import { EXCLUDED_GLOB } from './codeIndex';
+import type { LoupeContext } from './context';
+import { isSpatial, layerSummary, shortModelName } from './format';
+import type { LoupeServices } from './loupeContext';
+import { explainImage } from './panels/explainPanel';
+import { LayerItem, type LayersProvider } from './views/layersView';
+
+const IMAGE_GLOB = '**/*.{png,jpg,jpeg,PNG,JPG,JPEG}';
+const IMAGE_EXT = /\.(png|jpe?g)$/i;
+const MAX_IMAGES_LISTED = 500;
+
+export function registerCommands(services: LoupeServices, layers: LayersProvider): vscode.Disposable[] {
+  const { ctx, models } = services;
+  const command = (id: string, fn: (...args: unknown[]) => Promise<unknown>): vscode.Disposable =>
+    vscode.commands.registerCommand(id, (...args: unknown[]) => run(ctx, id, () => fn(...args)));
+
+  return [
+    command('loupe.explainImage', async (arg, all) => {
+      const image = uriArg(arg, all) ?? activeImage() ?? (await pickImage(ctx, 'Image to explain'));
+      if (!image) return;
+      if (!IMAGE_EXT.test(image.path)) throw new LoupeError('IMAGE_INVALID', 'Loupe explains PNG and JPEG images', image.fsPath, 'pick a .png, .jpg or .jpeg file');
+      await requireModel(ctx);
+      ctx.images.remember(image);
+      await explainImage(ctx, image);
+    }),
+
+    command('loupe.selectModel', async (arg) => {
+      let uri = uriArg(arg);
+      if (!uri) {
+        if (models.list().length === 0) await models.refresh();
+        const items = models.list().map((m) => ({
+          label: `${models.isActive(m) ? '$(pass-filled) ' : ''}${shortModelName(vscode.workspace.asRelativePath(m, true))}`,
+          description: vscode.workspace.asRelativePath(m, true),
+          uri: m,
+        }));
+        if (items.length === 0) throw noModelError();
+        uri = (await vscode.window.showQuickPick(items, { title: 'Loupe: active model', placeHolder: 'TF.js models in this workspace' }))?.uri;
+        if (!uri) return;
+      }
+      await models.setActive(uri);
+      // Describe now so that a broken model is reported when it is picked, not later in a view.
+      await models.describe(uri);
+    }),
+
+    command('loupe.refreshModels', async () => {
+      models.invalidate();
+      await models.refresh();
+      layers.refresh();
+    }),
+
+    command('loupe.showLog', async () => ctx.log.show()),
+
+    command('loupe.restartWorker', async () => {
+      const backend = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Loupe: restarting the worker…' },
+        () => services.restartWorker());
+      layers.refresh();
+      void vscode.window.showInformationMessage(`Loupe: worker restarted (backend ${backend}).`);
+    }),
+
+    command('loupe.revealLayer', async (arg) => {
+      const name = layerName(arg);
+      if (name && !(await layers.reveal(name))) {
+        void vscode.window.showInformationMessage(`Loupe: the active model has no layer named "${name}".`);
+      }
+    }),
+
+    command('loupe.goToLayerDefinition', async (arg) => {
+      const name = layerName(arg) ?? (await pickLayer(ctx, 'Layer whose definition to open', () => true))?.name;
+      if (name) await ctx.codeLinks.open(name);
+    }),
+
+    command('loupe.gradcamAtLayer', async (arg) => {
+      await requireModel(ctx);
+      const description = await ctx.describeActive();
+      let name = layerName(arg);
+      if (!name) name = (await pickLayer(ctx, 'Layer for Grad-CAM', isSpatial))?.name;
+      if (!name || !description) return;
+      const layer = description.layers.find((l) => l.name === name);
+      if (!layer) throw new LoupeError('BAD_REQUEST', `the model has no layer named "${name}"`, description.path);
+      if (!isSpatial(layer)) {
+        throw new LoupeError('BAD_REQUEST', `layer "${name}" outputs ${layer.outputShape.length}-D values; Grad-CAM needs a spatial (H×W×C) layer`,
+          description.path, 'pick a convolution or pooling layer');
+      }
+      const image = await pickImage(ctx, `Image for Grad-CAM at ${name}`);
+      if (!image) return;
+      ctx.images.remember(image);
+      await explainImage(ctx, image, { layer: name });
+    }),
+  ];
+}
+
+/** Runs a command body; reports what went wrong the way the user can act on it. */
+export async function run(ctx: LoupeContext, id: string, body: () => Promise<unknown>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    if (err instanceof CancelledError) {
+      ctx.log.info(`${id}: cancelled`);
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.log.error(`${id} failed: ${err instanceof Error && !(err instanceof LoupeError) ? err.stack ?? message : message}`);
+    const choice = await vscode.window.showErrorMessage(`Loupe: ${message}`, 'Show Log');
+    if (choice === 'Show Log') ctx.log.show();
+  }
+}
+
+async function requireModel(ctx: LoupeContext): Promise<void> {
+  if (!ctx.activeModel()) throw noModelError();
+}
+
+function noModelError(): LoupeError {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  return new LoupeError('MODEL_NOT_FOUND', 'no TensorFlow.js model.json (with "modelTopology") was found in this workspace', folder,
+    'open a folder that contains a model saved with tf.LayersModel.save or tensorflowjs_converter, then run "Loupe: Refresh Models"');
+}
+
+/** The image the command was invoked on: Explorer passes (clicked, selection), editor/title passes the resource. */
+function uriArg(arg: unknown, all?: unknown): vscode.Uri | undefined {
+  if (arg instanceof vscode.Uri) return arg;
+  if (Array.isArray(all) && all[0] instanceof vscode.Uri) return all[0];
+  return undefined;
+}
+
+/** The image shown in the active editor (VS Code's image preview is a custom editor). */
+function activeImage(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (input instanceof vscode.TabInputCustom && IMAGE_EXT.test(input.uri.path)) return input.uri;
+  const editor = vscode.window.activeTextEditor?.document.uri;
+  return editor && IMAGE_EXT.test(editor.path) ? editor : undefined;
+}
+
+function layerName(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (arg instanceof LayerItem) return arg.layer.name;
+  return undefined;
+}
+
+async function pickImage(ctx: LoupeContext, title: string): Promise<vscode.Uri | undefined> {
+  type Item = vscode.QuickPickItem & { uri?: vscode.Uri };
+  const seen = new Set<string>();
+  const items: Item[] = [];
+  const add = (uri: vscode.Uri, description?: string): void => {
+    if (seen.has(uri.toString())) return;
+    seen.add(uri.toString());
+    items.push({ label: vscode.workspace.asRelativePath(uri, true), ...(description ? { description } : {}), uri });
+  };
+  const last = ctx.images.last();
+  if (last) add(last, 'last explained');
+  const open = activeImage();
+  if (open) add(open, 'open in the editor');
+  const found = await vscode.workspace.findFiles(IMAGE_GLOB, EXCLUDED_GLOB, MAX_IMAGES_LISTED);
+  found.sort((a, b) => a.path.localeCompare(b.path)).forEach((u) => add(u));
+  items.push({ label: '$(folder-opened) Browse…', alwaysShow: true });
+  const picked = await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, placeHolder: 'PNG or JPEG image', matchOnDescription: true });
+  if (!picked) return undefined;
+  if (picked.uri) return picked.uri;
+  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: `Loupe: ${title}` });
+  return chosen?.[0];
+}
+
+async function pickLayer(ctx: LoupeContext, title: string, filter: (l: LayerInfo) => boolean): Promise<LayerInfo | undefined> {
+  await requireModel(ctx);
+  const description = await ctx.describeActive();
+  if (!description) return undefined;
+  const items = description.layers.filter(filter).map((l) => ({
+    label: l.name,
+    description: layerSummary(l),
+    ...(l.name === description.defaultCamLayer ? { detail: 'Grad-CAM default (last convolutional layer)' } : {}),
+    layer: l,
+  }));
+  return (await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, matchOnDescription: true }))?.layer;
+}

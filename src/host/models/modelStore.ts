@@ -1,0 +1,232 @@
+/**
+ * The workspace's TF.js models, which one is active, and the active model's description.
+ * Discovery reads only the beginning of each model.json (see discovery.ts). The active model is
+ * the `loupe.activeModel` setting when it names a found model, else the one picked last in this
+ * workspace (workspace state), else the first found.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ModelDescription } from '../../protocol/types';
+import type { ModelEntry } from '../context';
+import type { HostWorkerClient } from '../hostClient';
+import {
+  chooseActive, isModelJsonText, isSearchablePath, MODEL_EXCLUDE_GLOB, MODEL_GLOB, SNIFF_BYTES, sniffModelJson,
+} from './discovery';
+
+const STATE_KEY = 'loupe.activeModel';
+/** Files whose change means a model's description may have changed. */
+const MODEL_FILES_GLOB = '**/{model.json,*.bin,loupe.json,labels.txt}';
+/** model.json files larger than this that the sniff could not decide are not models worth reading whole. */
+const MAX_FULL_READ = 50 * 1024 * 1024;
+
+export class ModelStore implements vscode.Disposable {
+  private models: vscode.Uri[] = [];
+  private activeKey: string | undefined;
+  private readonly descriptions = new Map<string, Promise<ModelDescription>>();
+  private readonly described = new Map<string, ModelDescription>();
+  /** Models whose last describe failed; passive callers (lenses, hovers) do not retry until a file changes. */
+  private readonly failed = new Set<string>();
+  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  /** Fires when the list, the active model or its description changes. */
+  readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly state: vscode.Memento,
+    private readonly client: () => HostWorkerClient,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly configuredPath: () => string,
+  ) {
+    const watcher = vscode.workspace.createFileSystemWatcher(MODEL_FILES_GLOB);
+    const onFile = (uri: vscode.Uri): void => {
+      if (!isSearchablePath(uri.fsPath)) return;
+      const modelJson = path.join(path.dirname(uri.fsPath), 'model.json');
+      this.invalidate(modelJson);
+      // The engine notices a new model.json by its mtime, not new shards: make it reload. A stopped
+      // worker has nothing cached, and must not be started just for this.
+      const client = this.client();
+      if (client.pid !== undefined) client.forget(modelJson).catch((err: Error) => this.log.debug(`forget failed: ${err.message}`));
+      this.scheduleRefresh();
+    };
+    this.disposables.push(
+      watcher, watcher.onDidCreate(onFile), watcher.onDidChange(onFile), watcher.onDidDelete(onFile),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.scheduleRefresh()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('loupe.activeModel')) this.pickActive();
+      }),
+    );
+  }
+
+  list(): readonly vscode.Uri[] {
+    return this.models;
+  }
+
+  active(): ModelEntry | undefined {
+    const uri = this.models.find((m) => m.toString() === this.activeKey);
+    return uri ? { uri } : undefined;
+  }
+
+  isActive(uri: vscode.Uri): boolean {
+    return uri.toString() === this.activeKey;
+  }
+
+  /** The description if the worker already gave it (no worker call). */
+  known(uri: vscode.Uri): ModelDescription | undefined {
+    return this.described.get(uri.fsPath);
+  }
+
+  /**
+   * The description if known; otherwise starts describing (unless the last attempt failed and no file
+   * changed since) and returns undefined: `onDidChange` fires when it arrives.
+   */
+  knownOrRequest(uri: vscode.Uri): ModelDescription | undefined {
+    const d = this.described.get(uri.fsPath);
+    if (!d && !this.failed.has(uri.fsPath) && !this.descriptions.has(uri.fsPath)) {
+      this.describe(uri).catch((err: Error) => this.log.warn(`could not describe ${uri.fsPath}: ${err.message}`));
+    }
+    return d;
+  }
+
+  /** Describes a model through the worker; cached until one of its files changes. Rejects with the worker's LoupeError. */
+  describe(uri: vscode.Uri): Promise<ModelDescription> {
+    let pending = this.descriptions.get(uri.fsPath);
+    if (!pending) {
+      pending = this.client().describe(uri.fsPath);
+      this.descriptions.set(uri.fsPath, pending);
+      // A failure is not cached: fixing the file (or the worker) and asking again must retry.
+      const key = uri.fsPath;
+      pending.then(
+        (d) => { this.described.set(key, d); this.failed.delete(key); this.changed.fire(); },
+        () => { this.descriptions.delete(key); this.failed.add(key); this.changed.fire(); },
+      );
+    }
+    return pending;
+  }
+
+  async describeActive(): Promise<ModelDescription | undefined> {
+    const active = this.active();
+    return active ? this.describe(active.uri) : undefined;
+  }
+
+  async setActive(uri: vscode.Uri): Promise<void> {
+    if (!this.models.some((m) => m.toString() === uri.toString())) {
+      // A model.json picked outside the list (e.g. from the Explorer): accept it if it is a model.
+      if (!(await isTfjsModel(uri))) {
+        throw new Error(`${uri.fsPath} is not a TensorFlow.js model.json (it has no "modelTopology")`);
+      }
+      this.models = sortUris([...this.models, uri]);
+    }
+    this.activeKey = uri.toString();
+    await this.state.update(STATE_KEY, this.activeKey);
+    // Keep an explicit workspace setting in step, so the setting and the view never disagree.
+    const inspected = vscode.workspace.getConfiguration('loupe').inspect<string>('activeModel');
+    if (inspected?.workspaceValue !== undefined || inspected?.workspaceFolderValue !== undefined) {
+      await vscode.workspace.getConfiguration('loupe').update('activeModel', vscode.workspace.asRelativePath(uri, false),
+        vscode.ConfigurationTarget.Workspace);
+    }
+    this.log.info(`active model: ${uri.fsPath}`);
+    this.changed.fire();
+  }
+
+  /** Re-scans the workspace. Concurrent calls share one scan, with one more if files changed meanwhile. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        await this.scan();
+      } while (this.refreshAgain);
+    })().finally(() => { this.refreshing = undefined; });
+    return this.refreshing;
+  }
+
+  /** Forgets cached descriptions (all, or one model's) so the next describe asks the worker again. */
+  invalidate(modelJsonPath?: string): void {
+    for (const map of [this.descriptions, this.described, this.failed]) {
+      if (modelJsonPath === undefined) map.clear();
+      else map.delete(modelJsonPath);
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.refreshTimer);
+    for (const d of this.disposables) d.dispose();
+  }
+
+  private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => void this.refresh().catch((err: Error) => this.log.error(`model scan failed: ${err.message}`)), 300);
+  }
+
+  private async scan(): Promise<void> {
+    const started = Date.now();
+    const candidates = await vscode.workspace.findFiles(MODEL_GLOB, MODEL_EXCLUDE_GLOB);
+    const checks = await Promise.all(candidates.filter((u) => isSearchablePath(vscode.workspace.asRelativePath(u, false)))
+      .map(async (u) => ((await isTfjsModel(u).catch(() => false)) ? u : undefined)));
+    const models = sortUris(checks.filter((u): u is vscode.Uri => u !== undefined));
+    this.log.info(`found ${models.length} TF.js model(s) among ${candidates.length} model.json file(s) in ${Date.now() - started} ms`);
+    this.models = models;
+    this.pickActive();
+    this.changed.fire();
+  }
+
+  private pickActive(): void {
+    const configured = this.configuredPath();
+    const configuredKey = configured ? this.resolveSetting(configured)?.toString() : undefined;
+    if (configured && !configuredKey) this.log.warn(`loupe.activeModel "${configured}" is not a TF.js model found in the workspace`);
+    const previous = this.activeKey;
+    this.activeKey = chooseActive(this.models.map((m) => m.toString()), configuredKey, this.state.get<string>(STATE_KEY));
+    if (previous !== this.activeKey) this.changed.fire();
+  }
+
+  /** The found model that a `loupe.activeModel` value names (absolute, or relative to a workspace folder; a folder means its model.json). */
+  private resolveSetting(value: string): vscode.Uri | undefined {
+    const wanted = new Set<string>();
+    const add = (p: string): void => {
+      wanted.add(path.normalize(p));
+      wanted.add(path.normalize(path.join(p, 'model.json')));
+    };
+    if (path.isAbsolute(value)) add(value);
+    else for (const folder of vscode.workspace.workspaceFolders ?? []) add(path.join(folder.uri.fsPath, value));
+    return this.models.find((m) => wanted.has(path.normalize(m.fsPath)));
+  }
+}
+
+/** Reads the beginning of a model.json (all of it only when the beginning cannot decide). */
+export async function isTfjsModel(uri: vscode.Uri): Promise<boolean> {
+  let head: string;
+  let complete: boolean;
+  if (uri.scheme === 'file') {
+    const handle = await fs.open(uri.fsPath, 'r');
+    try {
+      const size = (await handle.stat()).size;
+      const buffer = Buffer.alloc(Math.min(size, SNIFF_BYTES));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      head = buffer.subarray(0, bytesRead).toString('utf8');
+      complete = bytesRead >= size;
+      if (!complete && sniffModelJson(head, false) === 'unsure' && size <= MAX_FULL_READ) {
+        return isModelJsonText(await fs.readFile(uri.fsPath, 'utf8'));
+      }
+    } finally {
+      await handle.close();
+    }
+  } else {
+    // Remote file systems have no partial read; the size check keeps this bounded.
+    const stat = await vscode.workspace.fs.stat(uri);
+    if (stat.size > MAX_FULL_READ) return false;
+    head = Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+    complete = true;
+  }
+  return sniffModelJson(head, complete) === 'model';
+}
+
+function sortUris(uris: vscode.Uri[]): vscode.Uri[] {
+  return [...uris].sort((a, b) => a.toString().localeCompare(b.toString()));
+}

@@ -1,0 +1,373 @@
+/**
+ * The Explain panel (view type `loupe.explain`): one panel per window, reused by each "Explain Image".
+ * The host keeps the raw result (for JSON export and for merging on-demand runs); the webview gets
+ * display maps only. A reload restores the panel from the small `PanelState` the webview persists
+ * and recomputes the maps in the worker.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CancelledError } from '../../engine/errors';
+import type { MethodId } from '../../protocol/types';
+import {
+  DEFAULT_UI,
+  describeBadMessage,
+  isFromWebview,
+  isPanelState,
+  type FromWebview,
+  type PanelState,
+  type ToWebview,
+  type WebviewResult,
+} from '../../protocol/webview';
+import { explainOptionsFrom } from '../config';
+import type { LoupeContext } from '../context';
+import type { ClientExplainResult } from '../workerClient';
+import { mapJson, mergeResults, pngFromDataUrl, spatialLayers, toWebviewResult } from './explainData';
+import { buildPanelHtml, makeNonce } from './html';
+
+export const EXPLAIN_VIEW_TYPE = 'loupe.explain';
+
+const GRADCAM_METHODS: readonly MethodId[] = ['gradcam', 'guided-gradcam'];
+
+export interface ExplainImageOptions {
+  classIndex?: number;
+  layer?: string;
+  methods?: MethodId[];
+}
+
+/** What one run computes; the panel's state supplies the rest. */
+interface RunRequest {
+  methods: MethodId[];
+  classIndex?: number;
+  layer?: string;
+}
+
+export function registerExplainPanel(ctx: LoupeContext): vscode.Disposable {
+  return vscode.window.registerWebviewPanelSerializer(EXPLAIN_VIEW_TYPE, {
+    async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+      if (!isPanelState(state)) {
+        // Nothing to recompute from (an older or damaged state): a blank panel would only confuse.
+        ctx.log.warn(`Explain panel: cannot restore from the saved state (${describeBadMessage(state)}); closing it`);
+        panel.dispose();
+        return;
+      }
+      const restored = new ExplainPanel(ctx, panel, state);
+      ctx.log.info(`Explain panel restored for ${state.imagePath}; recomputing`);
+      // Not awaited: the panel shows (with its busy state) while the worker recomputes.
+      void restored.run({ methods: state.methods, ...request(state) }, 'replace');
+    },
+  });
+}
+
+/**
+ * Runs "Explain Image" for `imageUri` with the active model, then shows the result in the panel
+ * (created, or reused and revealed). Failures become error notifications; a cancel is only logged.
+ */
+export async function explainImage(ctx: LoupeContext, imageUri: vscode.Uri, options: ExplainImageOptions = {}): Promise<void> {
+  const model = ctx.activeModel();
+  if (!model) {
+    await showError(ctx, 'Loupe: no active model: open a folder with a TensorFlow.js model.json, or pick one with "Loupe: Select Active Model".');
+    return;
+  }
+  const state: PanelState = {
+    modelPath: model.uri.fsPath,
+    imagePath: imageUri.fsPath,
+    methods: options.methods ?? [...ctx.config().methods],
+    ui: ExplainPanel.current?.state.ui ?? { ...DEFAULT_UI },
+    ...(options.classIndex !== undefined ? { classIndex: options.classIndex } : {}),
+    ...(options.layer !== undefined ? { layer: options.layer } : {}),
+  };
+  // This run's result replaces whatever the panel shows: a panel run still going would overwrite it.
+  ExplainPanel.current?.cancel();
+  const result = await analyse(ctx, state, { methods: state.methods, ...request(state) }, undefined);
+  if (!result) return;
+  const panel = ExplainPanel.current ?? ExplainPanel.create(ctx, state);
+  panel.panel.reveal(undefined, true);
+  await panel.show(result, state);
+}
+
+function request(state: PanelState): Omit<RunRequest, 'methods'> {
+  return {
+    ...(state.classIndex !== undefined ? { classIndex: state.classIndex } : {}),
+    ...(state.layer !== undefined ? { layer: state.layer } : {}),
+  };
+}
+
+async function showError(ctx: LoupeContext, message: string): Promise<void> {
+  const choice = await vscode.window.showErrorMessage(message, 'Show Log');
+  if (choice === 'Show Log') ctx.log.show();
+}
+
+/**
+ * One analysis in the worker under a cancellable progress notification.
+ * Resolves undefined when it failed (after telling the user) or was cancelled.
+ */
+async function analyse(ctx: LoupeContext, state: PanelState, req: RunRequest, controller: AbortController | undefined,
+  onError?: (message: string) => void): Promise<ClientExplainResult | undefined> {
+  const abort = controller ?? new AbortController();
+  const image = path.basename(state.imagePath);
+  const started = performance.now();
+  try {
+    const result = await vscode.window.withProgress({
+      location: vscode.ProgressLocation.Notification,
+      title: `Loupe: explaining ${image}`,
+      cancellable: true,
+    }, async (progress, token) => {
+      token.onCancellationRequested(() => abort.abort());
+      let done = 0;
+      const options = {
+        ...explainOptionsFrom(ctx.config(), req),
+        // Occlusion is already one forward pass per window; doubling it for the check is not worth it.
+        sanity: !req.methods.every((m) => m === 'occlusion'),
+      };
+      return ctx.client.explain(state.modelPath, state.imagePath, options, {
+        signal: abort.signal,
+        onProgress: (fraction, message) => {
+          const f = Math.max(done, Math.min(1, fraction));
+          progress.report({ increment: (f - done) * 100, message });
+          done = f;
+        },
+      });
+    });
+    ctx.log.info(`explained ${state.imagePath} with ${state.modelPath} (${req.methods.join(', ')}) in ${Math.round(performance.now() - started)} ms`
+      + ` on ${result.summary.backend}: ${result.maps.map((m) => `${m.summary.method} ${Math.round(m.summary.ms)} ms`).join(', ')}`);
+    for (const s of result.summary.skipped) ctx.log.info(`  ${s.method} skipped: ${s.reason}`);
+    return result;
+  } catch (err) {
+    if (err instanceof CancelledError || abort.signal.aborted) {
+      ctx.log.info(`explaining ${state.imagePath}: cancelled`);
+      return undefined;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.log.error(`explaining ${state.imagePath} failed: ${err instanceof Error ? err.stack ?? message : message}`);
+    onError?.(message);
+    await showError(ctx, `Loupe: ${message}`);
+    return undefined;
+  }
+}
+
+export class ExplainPanel {
+  /** The panel "Explain Image" reuses. */
+  static current: ExplainPanel | undefined;
+
+  private result: ClientExplainResult | undefined;
+  private wire: WebviewResult | undefined;
+  private layers: string[] = [];
+  private numClasses: number | undefined;
+  private ready = false;
+  private busy: string | undefined;
+  private lastError: string | undefined;
+  private running: AbortController | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  static create(ctx: LoupeContext, state: PanelState): ExplainPanel {
+    const panel = vscode.window.createWebviewPanel(EXPLAIN_VIEW_TYPE, title(state),
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(ctx));
+    return new ExplainPanel(ctx, panel, state);
+  }
+
+  constructor(private readonly ctx: LoupeContext, readonly panel: vscode.WebviewPanel, public state: PanelState) {
+    ExplainPanel.current = this;
+    const { webview } = panel;
+    webview.options = webviewOptions(ctx);
+    panel.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'loupe.svg');
+    panel.title = title(state);
+    webview.html = buildPanelHtml({
+      cspSource: webview.cspSource,
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, 'dist', 'webview', 'explain.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, 'media', 'explain.css')).toString(),
+      nonce: makeNonce(),
+      title: title(state),
+    });
+    this.disposables.push(
+      webview.onDidReceiveMessage((msg: unknown) => {
+        if (!isFromWebview(msg)) {
+          ctx.log.warn(`Explain panel: ignored a malformed ${describeBadMessage(msg)}`);
+          return;
+        }
+        void this.handle(msg).catch((err: Error) => {
+          ctx.log.error(`Explain panel: handling "${msg.type}" failed: ${err.stack ?? err.message}`);
+          void showError(ctx, `Loupe: ${err.message}`);
+        });
+      }),
+      // Without retainContextWhenHidden the page is rebuilt when shown again; it says `ready` then.
+      panel.onDidChangeViewState(() => { if (!panel.visible) this.ready = false; }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  /** Shows `result` (computed for `state`) and refreshes the layer list for its model. */
+  async show(result: ClientExplainResult, state: PanelState): Promise<void> {
+    this.state = state;
+    this.panel.title = title(state);
+    this.lastError = undefined;
+    this.setResult(result);
+    this.layers = await this.spatialLayersOf(state.modelPath);
+    this.postShow();
+  }
+
+  /** Runs `req` for this panel's model and image; 'replace' shows the new result, 'merge' adds its maps. */
+  async run(req: RunRequest, mode: 'replace' | 'merge', next: Partial<PanelState> = {}): Promise<void> {
+    this.running?.abort();
+    const controller = new AbortController();
+    this.running = controller;
+    this.busy = `Computing ${req.methods.join(', ')}…`;
+    this.post({ type: 'busy', busy: true, message: this.busy });
+    const result = await analyse(this.ctx, this.state, req, controller, (message) => {
+      this.lastError = message;
+      this.post({ type: 'error', message });
+    });
+    if (this.running !== controller) return; // a newer run replaced this one
+    this.running = undefined;
+    this.busy = undefined;
+    this.post({ type: 'busy', busy: false });
+    if (!result) return;
+    const merged = mode === 'merge' && this.result ? mergeResults(this.result, result) : result;
+    const state = { ...this.state, ...next };
+    if (mode === 'merge') state.methods = [...new Set([...this.state.methods, ...req.methods])];
+    await this.show(merged, state);
+  }
+
+  /** Stops this panel's own run, if one is going. */
+  cancel(): void {
+    this.running?.abort();
+  }
+
+  private setResult(result: ClientExplainResult): void {
+    this.result = result;
+    this.wire = toWebviewResult(result);
+  }
+
+  private async spatialLayersOf(modelPath: string): Promise<string[]> {
+    try {
+      const active = this.ctx.activeModel();
+      const description = active?.uri.fsPath === modelPath
+        ? await this.ctx.describeActive()
+        : await this.ctx.client.describe(modelPath);
+      this.numClasses = description?.numClasses;
+      return description ? spatialLayers(description.layers) : [];
+    } catch (err) {
+      this.ctx.log.warn(`Explain panel: could not list the layers of ${modelPath}: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  /** The class the maps shown explain (the top-1 class when none was asked for). */
+  private targetClass(): number | undefined {
+    return this.state.classIndex ?? this.result?.maps[0]?.summary.targetClass ?? this.result?.summary.predictions[0]?.index;
+  }
+
+  private currentLayer(): string | undefined {
+    return this.state.layer ?? this.result?.maps.find((m) => GRADCAM_METHODS.includes(m.summary.method))?.summary.layer;
+  }
+
+  private postShow(): void {
+    if (!this.wire) return;
+    const layer = this.currentLayer();
+    this.post({ type: 'show', result: this.wire, layers: this.layers, state: this.state, ...(layer !== undefined ? { layer } : {}) });
+  }
+
+  private post(message: ToWebview): void {
+    if (!this.ready) return; // `ready` triggers a full post of the current state
+    void this.panel.webview.postMessage(message).then(undefined, (err: Error) => this.ctx.log.warn(`Explain panel: postMessage failed: ${err.message}`));
+  }
+
+  private async handle(msg: FromWebview): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        this.ready = true;
+        this.postShow();
+        if (this.busy) this.post({ type: 'busy', busy: true, message: this.busy });
+        else if (this.lastError) this.post({ type: 'error', message: this.lastError });
+        return;
+      case 'explainClass': {
+        if (this.numClasses !== undefined && msg.classIndex >= this.numClasses) {
+          this.ctx.log.warn(`Explain panel: ignored class ${msg.classIndex}: the model has ${this.numClasses} classes`);
+          return;
+        }
+        const req: RunRequest = { methods: this.state.methods, classIndex: msg.classIndex, ...(this.state.layer ? { layer: this.state.layer } : {}) };
+        await this.run(req, 'replace', { classIndex: msg.classIndex });
+        return;
+      }
+      case 'setLayer': {
+        if (!this.layers.includes(msg.layer)) {
+          this.ctx.log.warn(`Explain panel: ignored layer "${msg.layer.slice(0, 80)}": not a spatial layer of the model`);
+          return;
+        }
+        const shown = this.result?.maps.map((m) => m.summary.method) ?? [];
+        const methods = GRADCAM_METHODS.filter((m) => shown.includes(m));
+        const target = this.targetClass();
+        await this.run({
+          methods: methods.length ? methods : ['gradcam'],
+          layer: msg.layer,
+          ...(target !== undefined ? { classIndex: target } : {}),
+        }, 'merge', { layer: msg.layer });
+        return;
+      }
+      case 'runOcclusion': {
+        const target = this.targetClass();
+        await this.run({ methods: ['occlusion'], ...(target !== undefined ? { classIndex: target } : {}) }, 'merge');
+        return;
+      }
+      case 'exportPng':
+        await this.exportPng(msg.method, msg.dataUrl);
+        return;
+      case 'exportJson':
+        await this.exportJson(msg.method);
+        return;
+      case 'openLayer':
+        await this.ctx.codeLinks.open(msg.layer);
+        return;
+      case 'ui':
+        this.state = { ...this.state, ui: msg.ui };
+        return;
+    }
+  }
+
+  private async exportPng(method: MethodId, dataUrl: string): Promise<void> {
+    const png = pngFromDataUrl(dataUrl);
+    if (!png) {
+      this.ctx.log.warn(`Explain panel: refused a ${method} PNG export that is not a PNG image`);
+      return;
+    }
+    await this.save(png, `${method}.png`, { 'PNG image': ['png'] });
+  }
+
+  private async exportJson(method: MethodId): Promise<void> {
+    const json = this.result && mapJson(this.result, method);
+    if (!json) {
+      this.ctx.log.warn(`Explain panel: no ${method} map to export`);
+      return;
+    }
+    await this.save(Buffer.from(`${JSON.stringify(json)}\n`, 'utf8'), `${method}.json`, { JSON: ['json'] });
+  }
+
+  private async save(bytes: Uint8Array, suffix: string, filters: Record<string, string[]>): Promise<void> {
+    const stem = path.basename(this.state.imagePath).replace(/\.[^.]+$/, '');
+    const defaultUri = vscode.Uri.file(path.join(path.dirname(this.state.imagePath), `${stem}_${suffix}`));
+    const target = await vscode.window.showSaveDialog({ defaultUri, filters, title: `Loupe: save ${suffix}` });
+    if (!target) return;
+    await vscode.workspace.fs.writeFile(target, bytes);
+    this.ctx.log.info(`Explain panel: wrote ${target.fsPath} (${bytes.length} bytes)`);
+    void vscode.window.showInformationMessage(`Loupe: saved ${vscode.workspace.asRelativePath(target)}`);
+  }
+
+  private dispose(): void {
+    this.running?.abort();
+    if (ExplainPanel.current === this) ExplainPanel.current = undefined;
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+function title(state: PanelState): string {
+  return `Loupe: ${path.basename(state.imagePath)}`;
+}
+
+function webviewOptions(ctx: LoupeContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    localResourceRoots: [
+      vscode.Uri.joinPath(ctx.extensionUri, 'dist', 'webview'),
+      vscode.Uri.joinPath(ctx.extensionUri, 'media'),
+    ],
+  };
+}

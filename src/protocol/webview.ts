@@ -1,0 +1,170 @@
+/**
+ * Messages between the extension host and the Explain panel's webview (webview/explain).
+ * Everything the webview sends is untrusted: the host checks each message with `isFromWebview`
+ * before acting on it, and checks the state a reload hands back with `isPanelState`.
+ * Pure TypeScript, no Node or DOM types: both rooms compile it.
+ */
+import type { ExplainSummary, MapSummary, MethodId } from './types';
+
+export const METHOD_IDS: readonly MethodId[] = [
+  'gradient', 'gradxinput', 'smoothgrad', 'smoothgrad-sq', 'vargrad', 'ig', 'guided-backprop',
+  'deconvnet', 'cam', 'gradcam', 'guided-gradcam', 'occlusion',
+];
+
+/** Colormaps for magnitude maps (sequential; low = dark). */
+export const SEQUENTIAL_COLORMAPS = ['inferno', 'viridis', 'magma', 'plasma', 'turbo', 'greys'] as const;
+/** Colormaps for signed maps (diverging; negative blue-ish, zero light, positive red-ish). */
+export const DIVERGING_COLORMAPS = ['RdBu', 'PiYG', 'PuOr', 'BrBG'] as const;
+export type SequentialColormap = (typeof SEQUENTIAL_COLORMAPS)[number];
+export type DivergingColormap = (typeof DIVERGING_COLORMAPS)[number];
+
+/** The panel's display choices; they survive a reload. */
+export interface PanelUiState {
+  sequential: SequentialColormap;
+  diverging: DivergingColormap;
+  /** Opacity of the map over the image, 0..1. */
+  opacity: number;
+}
+
+export const DEFAULT_UI: PanelUiState = { sequential: 'inferno', diverging: 'RdBu', opacity: 0.6 };
+
+/**
+ * What a panel persists across a window reload (webview `setState`, handed back to the serializer):
+ * enough to recompute the analysis, never the maps themselves.
+ */
+export interface PanelState {
+  /** fsPath of the model.json. */
+  modelPath: string;
+  /** fsPath of the image. */
+  imagePath: string;
+  classIndex?: number;
+  layer?: string;
+  methods: MethodId[];
+  ui: PanelUiState;
+}
+
+/** One map as the webview draws it: the H×W display values, float32 little-endian, base64. */
+export interface WebviewMap {
+  summary: MapSummary;
+  width: number;
+  height: number;
+  display: string;
+}
+
+export interface WebviewResult {
+  summary: ExplainSummary;
+  /** The image as the model sees it: RGBA bytes, base64. */
+  image: { width: number; height: number; rgba: string };
+  maps: WebviewMap[];
+}
+
+/** Messages host → webview. */
+export type ToWebview =
+  /** A result to show, with the layers Grad-CAM can use and the state the webview must persist. */
+  | { type: 'show'; result: WebviewResult; layers: string[]; layer?: string; state: PanelState }
+  /** An analysis for this panel started (message) or ended (no message). */
+  | { type: 'busy'; busy: boolean; message?: string }
+  /** The last analysis for this panel failed; the result shown (if any) is unchanged. */
+  | { type: 'error'; message: string };
+
+/** Messages webview → host. */
+export type FromWebview =
+  /** The webview's script runs and can receive `show`. */
+  | { type: 'ready' }
+  /** Explain class `classIndex` with the methods shown. */
+  | { type: 'explainClass'; classIndex: number }
+  /** Re-run Grad-CAM (and guided Grad-CAM when shown) at `layer`. */
+  | { type: 'setLayer'; layer: string }
+  /** Compute occlusion and add its map. */
+  | { type: 'runOcclusion' }
+  /** Save this map's rendering (a PNG data URL the webview drew) to a file the user picks. */
+  | { type: 'exportPng'; method: MethodId; dataUrl: string }
+  /** Save this map's summary and raw numbers as JSON to a file the user picks. */
+  | { type: 'exportJson'; method: MethodId }
+  /** Open the source definition of `layer`. */
+  | { type: 'openLayer'; layer: string }
+  /** The user changed colormaps or opacity. */
+  | { type: 'ui'; ui: PanelUiState };
+
+/** Longest layer name accepted from the webview (real names are short; this bounds what we log). */
+const MAX_NAME = 512;
+/** A PNG data URL larger than this is refused (an upscaled 4k map is well below). */
+export const MAX_PNG_DATA_URL = 64 * 1024 * 1024;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function hasOnly(o: Obj, keys: readonly string[]): boolean {
+  return Object.keys(o).every((k) => keys.includes(k));
+}
+
+export function isMethodId(v: unknown): v is MethodId {
+  return typeof v === 'string' && (METHOD_IDS as readonly string[]).includes(v);
+}
+
+function isName(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME;
+}
+
+function isClassIndex(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 1_000_000;
+}
+
+export function isPanelUiState(v: unknown): v is PanelUiState {
+  return isObj(v) && hasOnly(v, ['sequential', 'diverging', 'opacity'])
+    && (SEQUENTIAL_COLORMAPS as readonly unknown[]).includes(v.sequential)
+    && (DIVERGING_COLORMAPS as readonly unknown[]).includes(v.diverging)
+    && typeof v.opacity === 'number' && Number.isFinite(v.opacity) && v.opacity >= 0 && v.opacity <= 1;
+}
+
+/** Checks the state a reload hands back (it was written by the webview: untrusted). */
+export function isPanelState(v: unknown): v is PanelState {
+  return isObj(v)
+    && hasOnly(v, ['modelPath', 'imagePath', 'classIndex', 'layer', 'methods', 'ui'])
+    && typeof v.modelPath === 'string' && v.modelPath.length > 0 && v.modelPath.length <= 4096
+    && typeof v.imagePath === 'string' && v.imagePath.length > 0 && v.imagePath.length <= 4096
+    && (v.classIndex === undefined || isClassIndex(v.classIndex))
+    && (v.layer === undefined || isName(v.layer))
+    && Array.isArray(v.methods) && v.methods.length > 0 && v.methods.length <= METHOD_IDS.length
+    && v.methods.every(isMethodId)
+    && isPanelUiState(v.ui);
+}
+
+const PNG_DATA_URL = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
+
+export function isPngDataUrl(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= MAX_PNG_DATA_URL && PNG_DATA_URL.test(v);
+}
+
+/** The type guard the host applies to every message from the webview. Extra keys are refused. */
+export function isFromWebview(v: unknown): v is FromWebview {
+  if (!isObj(v) || typeof v.type !== 'string') return false;
+  switch (v.type) {
+    case 'ready':
+    case 'runOcclusion':
+      return hasOnly(v, ['type']);
+    case 'explainClass':
+      return hasOnly(v, ['type', 'classIndex']) && isClassIndex(v.classIndex);
+    case 'setLayer':
+    case 'openLayer':
+      return hasOnly(v, ['type', 'layer']) && isName(v.layer);
+    case 'exportPng':
+      return hasOnly(v, ['type', 'method', 'dataUrl']) && isMethodId(v.method) && isPngDataUrl(v.dataUrl);
+    case 'exportJson':
+      return hasOnly(v, ['type', 'method']) && isMethodId(v.method);
+    case 'ui':
+      return hasOnly(v, ['type', 'ui']) && isPanelUiState(v.ui);
+    default:
+      return false;
+  }
+}
+
+/** A short description of a refused message for the log (never the whole payload). */
+export function describeBadMessage(v: unknown): string {
+  if (!isObj(v)) return `a ${v === null ? 'null' : typeof v} instead of an object`;
+  const type = typeof v.type === 'string' ? JSON.stringify(v.type.slice(0, 40)) : 'no type';
+  return `message ${type} with keys ${Object.keys(v).slice(0, 10).join(', ')}`;
+}

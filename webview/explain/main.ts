@@ -1,0 +1,232 @@
+/**
+ * The Explain panel's page. Flow: post `ready`; the host answers with `show` (the result, the
+ * layers Grad-CAM can use, the state to persist); user actions post requests back. The DOM is rebuilt
+ * on `show`; colormap and opacity changes only repaint the canvases (focus stays where it is).
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import {
+  DEFAULT_UI,
+  DIVERGING_COLORMAPS,
+  SEQUENTIAL_COLORMAPS,
+  type PanelState,
+  type PanelUiState,
+  type ToWebview,
+} from '../../src/protocol/webview';
+import { drawImage, drawLegend, drawOverlay } from './canvas';
+import { divergingLut, sequentialLut, type Lut } from './colormap';
+import { base64ToBytes, base64ToFloat32 } from './decode';
+import { el } from './dom';
+import { layerLink, mapCard, predictionList, type CardMap } from './view';
+import { persist, post, savedState } from './vscodeApi';
+
+type Show = Extract<ToWebview, { type: 'show' }>;
+
+interface Decoded {
+  image: Uint8Array;
+  maps: CardMap[];
+}
+
+let shown: Show | undefined;
+let decoded: Decoded | undefined;
+let state: PanelState | undefined = savedState();
+let ui: PanelUiState = state?.ui ?? { ...DEFAULT_UI };
+let luts = { sequential: sequentialLut(ui.sequential), diverging: divergingLut(ui.diverging) };
+/** Repaints every map canvas and legend with the current ui (filled by render). */
+let repaint: () => void = () => undefined;
+
+const app = document.getElementById('app')!;
+const status = el('div', { class: 'status', testid: 'status', attrs: { role: 'status', 'aria-live': 'polite' } });
+const errorBox = el('div', { class: 'error', testid: 'error', attrs: { role: 'alert' } });
+errorBox.hidden = true;
+
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+  const msg = event.data;
+  switch (msg?.type) {
+    case 'show':
+      shown = msg;
+      state = { ...msg.state, ui };
+      persist(state);
+      decoded = decode(msg);
+      errorBox.hidden = true;
+      render();
+      break;
+    case 'busy':
+      setBusy(msg.busy ? msg.message ?? 'Working…' : undefined);
+      break;
+    case 'error':
+      errorBox.textContent = msg.message;
+      errorBox.hidden = false;
+      if (!shown) render();
+      break;
+  }
+});
+
+post({ type: 'ready' });
+
+function decode(msg: Show): Decoded {
+  const r = msg.result;
+  return {
+    image: base64ToBytes(r.image.rgba),
+    maps: r.maps.map((m) => ({ summary: m.summary, width: m.width, height: m.height, values: base64ToFloat32(m.display) })),
+  };
+}
+
+function setBusy(message: string | undefined): void {
+  status.replaceChildren();
+  app.setAttribute('aria-busy', message ? 'true' : 'false');
+  if (message) {
+    status.append(el('vscode-progress-ring', { attrs: { 'aria-hidden': 'true' } }), el('span', { text: message }));
+    errorBox.hidden = true;
+  }
+}
+
+function updateUi(next: Partial<PanelUiState>): void {
+  ui = { ...ui, ...next };
+  luts = { sequential: sequentialLut(ui.sequential), diverging: divergingLut(ui.diverging) };
+  if (state) {
+    state = { ...state, ui };
+    persist(state);
+  }
+  post({ type: 'ui', ui });
+  repaint();
+}
+
+function lutFor(signed: boolean): Lut {
+  return signed ? luts.diverging : luts.sequential;
+}
+
+function render(): void {
+  app.replaceChildren();
+  if (!shown || !decoded) {
+    app.append(el('header', {}, [status, errorBox]), el('p', { class: 'placeholder', text: 'No analysis yet.' }));
+    return;
+  }
+  const { result } = shown;
+  const s = result.summary;
+  const top = s.predictions[0];
+  const target = decoded.maps[0]?.summary;
+
+  const header = el('header', {}, [
+    el('h1', {}, [
+      el('span', { class: 'top-label', testid: 'top-label', text: top ? top.label : '(no prediction)' }),
+      ...(top ? [el('span', { class: 'top-prob', text: ` ${(top.probability * 100).toFixed(1)} %` })] : []),
+    ]),
+    el('p', { class: 'subtitle', text: `${baseName(s.image)} · ${baseName(s.model)} · ${s.backend}` }),
+    ...(target ? [el('p', { class: 'target' }, [
+      'Explaining ',
+      el('strong', { testid: 'target-label', text: target.label }),
+      ` (class ${target.targetClass}, ${target.target} ${target.logit.toFixed(3)}, p ${(target.probability * 100).toFixed(1)} %)`,
+    ])] : []),
+    status,
+    errorBox,
+  ]);
+
+  const input = el('canvas', { class: 'input-image', testid: 'input-image', attrs: { role: 'img', 'aria-label': `model input ${result.image.width}×${result.image.height}` } });
+  input.width = result.image.width;
+  input.height = result.image.height;
+  input.style.width = `${result.image.width * Math.max(1, Math.floor(224 / result.image.width))}px`;
+  input.classList.toggle('pixelated', result.image.width < 224);
+  drawImage(input, decoded.image);
+
+  const side = el('aside', { class: 'side' }, [
+    el('section', { class: 'input' }, [el('h2', { text: 'Input' }), input]),
+    el('section', { class: 'predictions' }, [
+      el('h2', { text: 'Predictions' }),
+      predictionList(s.predictions, target?.targetClass, (classIndex) => post({ type: 'explainClass', classIndex })),
+    ]),
+    controls(),
+  ]);
+
+  const cards: Array<{ redraw: () => void }> = [];
+  const grid = el('section', { class: 'maps', attrs: { 'aria-label': 'Attribution maps' } });
+  for (const map of decoded.maps) {
+    const card = mapCard(map, {
+      image: decoded.image,
+      lut: () => lutFor(map.summary.signed),
+      opacity: () => ui.opacity,
+      draw: drawOverlay,
+      legend: drawLegend,
+      post,
+    });
+    cards.push(card);
+    grid.append(card.node);
+  }
+  if (decoded.maps.length === 0) grid.append(el('p', { class: 'placeholder', text: 'No maps were computed.' }));
+
+  const skipped = s.skipped.length
+    ? el('section', { class: 'skipped' }, [
+      el('h2', { text: 'Not computed' }),
+      el('ul', {}, s.skipped.map((k) => el('li', { testid: `skipped-${k.method}` }, [el('strong', { text: k.method }), `: ${k.reason}`]))),
+    ])
+    : undefined;
+
+  app.append(header, el('div', { class: 'layout' }, [side, el('div', { class: 'main' }, [grid, ...(skipped ? [skipped] : [])])]));
+  repaint = () => cards.forEach((c) => c.redraw());
+  repaint();
+}
+
+function select(label: string, testid: string, values: readonly string[], selected: string | undefined, onChange: (value: string) => void): HTMLElement {
+  const id = `select-${testid}`;
+  const control = el('vscode-single-select', { testid, attrs: { id, 'aria-label': label } },
+    values.map((v) => el('vscode-option', { text: v, attrs: { value: v, ...(v === selected ? { selected: '' } : {}) } })));
+  control.addEventListener('change', () => {
+    const value = (control as HTMLElement & { value: string }).value;
+    if (value && value !== selected) {
+      selected = value;
+      onChange(value);
+    }
+  });
+  return el('div', { class: 'control' }, [el('label', { text: label, attrs: { for: id } }), control]);
+}
+
+function controls(): HTMLElement {
+  const opacityId = 'opacity-input';
+  const opacity = el('input', {
+    testid: 'opacity',
+    attrs: { id: opacityId, type: 'range', min: '0', max: '100', step: '5', value: String(Math.round(ui.opacity * 100)), 'aria-valuetext': `${Math.round(ui.opacity * 100)} %` },
+  });
+  const opacityValue = el('span', { class: 'value', text: `${Math.round(ui.opacity * 100)} %` });
+  opacity.addEventListener('input', () => {
+    const v = Number(opacity.value) / 100;
+    opacityValue.textContent = `${Math.round(v * 100)} %`;
+    opacity.setAttribute('aria-valuetext', `${Math.round(v * 100)} %`);
+    updateUi({ opacity: v });
+  });
+
+  const section = el('section', { class: 'controls' }, [
+    el('h2', { text: 'Display' }),
+    select('Colormap (magnitude)', 'colormap-sequential', SEQUENTIAL_COLORMAPS, ui.sequential,
+      (v) => updateUi({ sequential: v as PanelUiState['sequential'] })),
+    select('Colormap (signed)', 'colormap-diverging', DIVERGING_COLORMAPS, ui.diverging,
+      (v) => updateUi({ diverging: v as PanelUiState['diverging'] })),
+    el('div', { class: 'control' }, [el('label', { text: 'Opacity', attrs: { for: opacityId } }), el('div', { class: 'range' }, [opacity, opacityValue])]),
+  ]);
+
+  const methodsShown = new Set(decoded?.maps.map((m) => m.summary.method));
+  const run = el('section', { class: 'controls' }, [el('h2', { text: 'Analysis' })]);
+  if (shown && shown.layers.length > 0) {
+    const layerSelect = select('Grad-CAM layer', 'layer-select', shown.layers, shown.layer, (layer) => post({ type: 'setLayer', layer }));
+    run.append(layerSelect);
+    if (shown.layer) {
+      const layer = shown.layer;
+      run.append(el('p', { class: 'hint' }, ['Definition: ', layerLink(layer, post)]));
+    }
+  }
+  const occlusion = el('vscode-button', {
+    testid: 'run-occlusion',
+    text: methodsShown.has('occlusion') ? 'Recompute occlusion' : 'Occlusion',
+    attrs: { title: 'Occlude windows of the image and measure the score drop (one forward pass per window)' },
+    on: { click: () => post({ type: 'runOcclusion' }) },
+  });
+  run.append(occlusion);
+  return el('div', {}, [section, run]);
+}
+
+function baseName(p: string): string {
+  return p.split(/[\\/]/).pop() ?? p;
+}
+
+render();
