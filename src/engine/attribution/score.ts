@@ -38,7 +38,7 @@ export function layerGradient(ctx: AttributionContext, layer: string): { activat
   return { activation: values.get(layer) as tf.Tensor4D, gradient: gradient as tf.Tensor4D };
 }
 
-const TARGET_BATCH_MS = 150;
+const TARGET_BATCH_MS = 100;
 const ACTIVATION_BUDGET_BYTES = 512 * 1024 * 1024;
 
 /**
@@ -64,7 +64,8 @@ export async function inBatches(
     const msPerSample = (performance.now() - t0) / count;
     start += count;
     ctx.hooks.onProgress?.(start / total, `${label} ${start}/${total}`);
-    batch = Math.max(1, Math.min(cap, Math.floor(TARGET_BATCH_MS / Math.max(msPerSample, 1e-3))));
+    // At most double per step, so one fast batch cannot schedule a long uninterruptible one.
+    batch = Math.max(1, Math.min(cap, 2 * count, Math.floor(TARGET_BATCH_MS / Math.max(msPerSample, 1e-3))));
     await new Promise((resolve) => setImmediate(resolve));
   }
   throwIfAborted(ctx.hooks.signal);

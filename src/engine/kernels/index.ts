@@ -1,1 +1,23 @@
-export function registerWasmGradientKernels(): void {}
+import * as tf from '@tensorflow/tfjs';
+import { conv2DBackpropFilterConfig } from './conv2dBackpropFilter';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwiseConv2dBackpropFilter';
+import { depthwiseConv2dNativeBackpropInputConfig } from './depthwiseConv2dBackpropInput';
+import { unsortedSegmentSumConfig } from './unsortedSegmentSum';
+
+/** Kernels that gradients need and tfjs-backend-wasm 4.22 lacks. */
+export const wasmGradientKernels: readonly tf.KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  unsortedSegmentSumConfig,
+];
+
+/**
+ * Adds the missing kernels to the wasm backend. Idempotent; a kernel the backend already has
+ * (a later tfjs-backend-wasm may ship its own) is left alone.
+ */
+export function registerWasmGradientKernels(): void {
+  for (const config of wasmGradientKernels) {
+    if (tf.getKernel(config.kernelName, 'wasm') == null) tf.registerKernel(config);
+  }
+}

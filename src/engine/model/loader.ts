@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
 import type { ModelDescription, ModelFormat } from '../../protocol/types';
 import { LoupeError } from '../errors';
 import { readSidecar } from '../image/sidecar';
@@ -6,6 +7,7 @@ import { readModelFiles, type ModelFiles } from '../io/modelFiles';
 import { camHead, defaultCamLayer } from './camHead';
 import { graphModelToGraph } from './fromGraph';
 import { layersModelToGraph } from './fromLayers';
+import { gradients } from './executor';
 import { toLayerInfo, type IRGraph } from './ir';
 
 export interface LoadedModel {
@@ -61,6 +63,7 @@ export async function loadModel(modelJsonPath: string): Promise<LoadedModel> {
       preprocessing: sidecar.preprocessing,
       totalParams: layers.reduce((s, l) => s + l.params, 0),
     };
+    warmUp(graph);
     return {
       graph,
       description,
@@ -77,3 +80,20 @@ export async function loadModel(modelJsonPath: string): Promise<LoadedModel> {
   }
 }
 
+
+/**
+ * One input gradient on a blank image at load time: it builds the folded and flipped kernels and lets
+ * the backend prepare its convolution operators. Without it the first gradient of a session takes several
+ * times longer, as one uninterruptible step that a cancel cannot stop.
+ */
+function warmUp(graph: IRGraph): void {
+  try {
+    tf.tidy(() => {
+      gradients(graph, tf.zeros([1, ...graph.inputShape]), {
+        outputs: [graph.logitsName], wrt: graph.inputName, seed: (logits) => tf.onesLike(logits),
+      });
+    });
+  } catch {
+    // A model whose gradient cannot run still describes and predicts; each analysis reports its own error.
+  }
+}
