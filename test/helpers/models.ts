@@ -54,7 +54,7 @@ export function seedWeights(model: tf.LayersModel, seed: number, scale = 0.3): v
 /**
  * A small smooth network touching every layer type whose backward pass Loupe writes itself:
  * conv (same / valid, stride 2, dilation 2), depthwise (stride 2, multiplier 2), separable, batch norm,
- * pooling, add, concatenate, zero padding, dense. Smooth activations keep finite differences accurate.
+ * pooling, add, concatenate, zero padding, dropout (identity at inference), dense. Smooth activations keep finite differences accurate.
  */
 export function buildCoverageModel(options: { dilation?: number; pool?: 'same' | 'valid' } = {}): tf.LayersModel {
   const input = tf.input({ shape: [13, 12, 3], name: 'image' });
@@ -69,7 +69,8 @@ export function buildCoverageModel(options: { dilation?: number; pool?: 'same' |
   const proj = tf.layers.conv2d({ name: 'proj', filters: 16, kernelSize: 1, activation: 'tanh' }).apply(cat) as tf.SymbolicTensor;
   const add = tf.layers.add({ name: 'add' }).apply([proj, tf.layers.conv2d({ name: 'skip', filters: 16, kernelSize: 1 }).apply(cat) as tf.SymbolicTensor]) as tf.SymbolicTensor;
   const pool = tf.layers.averagePooling2d({ name: 'pool', poolSize: 2, padding: options.pool ?? 'same' }).apply(add) as tf.SymbolicTensor;
-  const flat = tf.layers.flatten({ name: 'flat' }).apply(pool) as tf.SymbolicTensor;
+  const dropped = tf.layers.dropout({ name: 'drop', rate: 0.5 }).apply(pool) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten({ name: 'flat' }).apply(dropped) as tf.SymbolicTensor;
   const out = tf.layers.dense({ name: 'logits', units: 4, activation: 'softmax' }).apply(flat) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out, name: 'coverage' });
   seedWeights(model, 11, 0.4);

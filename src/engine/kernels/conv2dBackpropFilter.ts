@@ -16,8 +16,8 @@ export function setIm2colBlockFloats(floats: number): number {
 /**
  * dw[kh, kw, ci, co] = Σ_{b, oy, ox} x[b, oy·sH + kh − top, ox·sW + kw − left, ci] · dy[b, oy, ox, co]
  * is the matrix product dyᵀ·P with P the im2col matrix [pixels, KH·KW·Ci]. The product runs in the wasm
- * backend's own BatchMatMul (XNNPACK; several times faster than a JS loop, and it only has a fast path
- * for untransposed operands, hence dyᵀ is materialised). Pixels are processed in blocks so P stays small.
+ * backend's own BatchMatMul (XNNPACK; measured 6–30× faster than a tight JS loop on 56×56 layers). Its fast
+ * path needs untransposed operands (transposeA is ~12× slower), hence dyᵀ is materialised. Pixels are processed in blocks so P stays small.
  * A 1×1, stride-1, unpadded convolution uses x itself as P.
  */
 function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
@@ -56,7 +56,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
 
   const pointwise = KH === 1 && KW === 1 && sH === 1 && sW === 1 && top === 0 && left === 0 && OH === H && OW === W;
   const block = Math.max(1, Math.min(N, Math.floor(blockFloats / Math.max(K, CO))));
-  const acc = new Float32Array(K * CO);
+  const acc = new Float64Array(K * CO); // blocks' partial sums
   const out = backend.makeOutput(info.filterShape, 'float32');
 
   for (let n0 = 0; n0 < N; n0 += block) {

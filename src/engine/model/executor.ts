@@ -111,7 +111,9 @@ function nodeStep(node: IRNode, ctx: ExecContext): Step {
     output: node.name,
     inputs: node.inputs,
     forward: (xs) => node.apply(xs, ctx),
-    backward: (dy, xs) => {
+    backward: (dy, xs, y) => {
+      // Identity layers (dropout at inference) return their input: no op to differentiate.
+      if (xs.length === 1 && y === xs[0]) return [dy];
       // Sums pass the gradient through unchanged when nothing was broadcast.
       if (node.className === 'Add' && xs.every((x) => x.shape.join() === dy.shape.join())) return xs.map(() => dy);
       return tf.grads((...args: tf.Tensor[]) => node.apply(args, ctx))(xs, dy);
