@@ -91,18 +91,17 @@ function depthwiseConv2dNativeBackpropInput(args: {
  * For stride 1, dx is the forward depthwise convolution of dy with the spatially flipped filter and the
  * complementary padding (effective kernel − 1 − pad on each side), which the wasm backend's XNNPACK kernel
  * runs several times faster than the loop above. Channel c·M + m of that convolution holds multiplier m's
- * share of dx[…, c]. Returns null when a pad exceeds effective kernel − 1 (a negative complementary pad).
+ * share of dx[…, c]. Returns null when a complementary pad would be negative (a pad beyond effective
+ * kernel − 1): the loop handles those.
  */
 function backpropInputAsForwardConv(backend: BackendWasm, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Conv2DInfo): tf.TensorInfo | null {
   const forward = tf.getKernel(tf.DepthwiseConv2dNative, 'wasm');
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outChannels: CO, filterHeight: KH, filterWidth: KW } = info;
-  const { top, bottom, left, right } = info.padInfo;
-  const pads = [
-    info.effectiveFilterHeight - 1 - top,
-    info.effectiveFilterHeight - 1 - bottom,
-    info.effectiveFilterWidth - 1 - left,
-    info.effectiveFilterWidth - 1 - right,
-  ] as const;
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outChannels: CO, outHeight: OH, outWidth: OW } = info;
+  const { filterHeight: KH, filterWidth: KW, effectiveFilterHeight: EH, effectiveFilterWidth: EW } = info;
+  const { top, left } = info.padInfo;
+  // Bottom and right follow from the output size rather than padInfo: tfjs sizes numeric pads of
+  // non-square filters by the filter height (a tfjs quirk the cpu kernels and dy follow).
+  const pads = [EH - 1 - top, H - OH + top, EW - 1 - left, W - OW + left] as const;
   if (forward == null || pads.some((p) => p < 0)) return null;
 
   const flipped = backend.makeOutput([KH, KW, CO, 1], 'float32');
@@ -121,6 +120,10 @@ function backpropInputAsForwardConv(backend: BackendWasm, dy: tf.TensorInfo, fil
   } as unknown as tf.NamedAttrMap;
   const full = forward.kernelFunc({ inputs: { x: dy, filter: flipped }, backend, attrs }) as tf.TensorInfo;
   backend.disposeData(flipped.dataId);
+  if (full.shape.join() !== [B, H, W, CO].join()) {
+    backend.disposeData(full.dataId);
+    return null;
+  }
   const M = CO / C;
   if (M === 1) return full;
 

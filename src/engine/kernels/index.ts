@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterConfig } from './conv2dBackpropFilter';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwiseConv2dBackpropFilter';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwiseConv2dBackpropInput';
+import { maxPoolGradConfig } from './maxPoolGrad';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum';
 
 /** Kernels that gradients need and tfjs-backend-wasm 4.22 lacks. */
@@ -19,5 +20,10 @@ export const wasmGradientKernels: readonly tf.KernelConfig[] = [
 export function registerWasmGradientKernels(): void {
   for (const config of wasmGradientKernels) {
     if (tf.getKernel(config.kernelName, 'wasm') == null) tf.registerKernel(config);
+  }
+  // Replaced, not added: the backend's own MaxPoolGrad computes wrong gradients.
+  if (tf.getKernel(tf.MaxPoolGrad, 'wasm')?.kernelFunc !== maxPoolGradConfig.kernelFunc) {
+    tf.unregisterKernel(tf.MaxPoolGrad, 'wasm');
+    tf.registerKernel(maxPoolGradConfig);
   }
 }
