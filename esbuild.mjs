@@ -23,6 +23,7 @@ const entries = [
   { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' },
+  { entryPoints: ['test/integration/extension.test.ts'], outfile: 'out/integration/extension.test.js' },
 ];
 
 for (const entry of entries.filter((e) => fs.existsSync(e.entryPoints[0]))) {
