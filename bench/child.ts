@@ -29,6 +29,8 @@ export interface ModelBench {
   wallMs: Record<Measure, number>;
   reps: Record<Measure, number>;
   peakRssMB: number;
+  /** Measures that failed, with the engine's error (their ms are NaN). */
+  errors: Partial<Record<Measure, string>>;
 }
 
 const EXPLAIN: Record<Exclude<Measure, 'forward'>, ExplainOptions> = {
@@ -42,6 +44,20 @@ function repetitions(quick: boolean): Record<Measure, number> {
   return quick
     ? { forward: 3, gradient: 2, smoothgrad50: 1, ig50: 1, gradcam: 2 }
     : { forward: 10, gradient: 5, smoothgrad50: 3, ig50: 3, gradcam: 5 };
+}
+
+/** Fast measures (small models) get more repetitions than `minReps`, so that a median of ~1 ms means something. */
+const MIN_MEASURE_MS = { full: 1000, quick: 300 };
+const MAX_REPS = 200;
+
+async function repeat(minReps: number, quick: boolean, once: () => Promise<number>): Promise<number[]> {
+  const budget = MIN_MEASURE_MS[quick ? 'quick' : 'full'];
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minReps || (performance.now() - start < budget && times.length < MAX_REPS)) {
+    times.push(await once());
+  }
+  return times;
 }
 
 /** A deterministic, structured test image (smooth ramps plus a bright square), not blank. */
@@ -62,8 +78,13 @@ function testImage(width: number, height: number): RgbaImage {
 
 function send(message: unknown): Promise<void> {
   return new Promise((resolve) => {
-    if (!process.send) resolve();
-    else process.send(message, undefined, undefined, () => resolve());
+    // Run by hand (`node dist/bench.js --child '<spec>'`): print instead of sending.
+    if (process.send) {
+      process.send(message, undefined, undefined, () => resolve());
+    } else {
+      process.stdout.write(`${JSON.stringify(message)}\n`);
+      resolve();
+    }
   });
 }
 
@@ -77,35 +98,52 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
   const reps = repetitions(spec.quick);
   const ms = {} as Record<Measure, number>;
   const wallMs = {} as Record<Measure, number>;
+  const errors: Partial<Record<Measure, string>> = {};
 
-  const forwardTimes: number[] = [];
   await engine.predict(spec.modelPath, image); // warm-up
-  for (let r = 0; r < reps.forward; r++) {
+  const forwardTimes = await repeat(reps.forward, spec.quick, async () => {
     const t0 = performance.now();
     await engine.predict(spec.modelPath, image);
-    forwardTimes.push(performance.now() - t0);
-  }
+    return performance.now() - t0;
+  });
   ms.forward = median(forwardTimes);
   wallMs.forward = ms.forward;
+  reps.forward = forwardTimes.length;
   void send({ kind: 'progress', text: `forward ${ms.forward.toFixed(1)} ms (${engine.backend})` });
 
   for (const measure of Object.keys(EXPLAIN) as Array<keyof typeof EXPLAIN>) {
     const options = EXPLAIN[measure];
     const method: MethodId = options.methods[0]!;
-    const mapTimes: number[] = [];
-    const wallTimes: number[] = [];
-    for (let r = -1; r < reps[measure]; r++) {
+    const run = async () => {
       const t0 = performance.now();
       const result = await engine.explain(spec.modelPath, image, options);
       const wall = performance.now() - t0;
-      if (r < 0) continue; // warm-up
       const map = result.maps.find((m) => m.summary.method === method);
-      if (!map) throw new Error(`explain(${method}) returned no ${method} map`);
-      mapTimes.push(map.summary.ms);
-      wallTimes.push(wall);
+      if (!map) {
+        const why = result.summary.skipped?.find((s) => s.method === method)?.reason ?? 'no reason given';
+        throw new Error(`explain(${method}) returned no ${method} map: ${why}`);
+      }
+      return { ms: map.summary.ms, wall };
+    };
+    try {
+      await run(); // warm-up
+      const wallTimes: number[] = [];
+      const mapTimes = await repeat(reps[measure], spec.quick, async () => {
+        const { ms: mapMs, wall } = await run();
+        wallTimes.push(wall);
+        return mapMs;
+      });
+      ms[measure] = median(mapTimes);
+      wallMs[measure] = median(wallTimes);
+      reps[measure] = mapTimes.length;
+    } catch (error) {
+      // One failing method should not hide the figures of the others.
+      errors[measure] = error instanceof Error ? error.message : String(error);
+      ms[measure] = wallMs[measure] = Number.NaN;
+      reps[measure] = 0;
+      void send({ kind: 'progress', text: `${measure} failed: ${error instanceof Error ? error.stack : String(error)}` });
+      continue;
     }
-    ms[measure] = median(mapTimes);
-    wallMs[measure] = median(wallTimes);
     void send({ kind: 'progress', text: `${measure} ${ms[measure].toFixed(1)} ms` });
   }
 
@@ -122,6 +160,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
     reps,
     // maxRSS is in kilobytes.
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    errors,
   };
 }
 
@@ -133,5 +172,5 @@ export async function runChild(spec: ChildSpec): Promise<void> {
     await send({ kind: 'error', error: error instanceof Error ? error.stack ?? error.message : String(error) });
   }
   // The IPC channel would keep the child alive.
-  process.disconnect?.();
+  if (process.connected) process.disconnect();
 }

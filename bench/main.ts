@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     quick,
+    loadAverage: { start: os.loadavg()[0]!, end: 0 },
     models: [],
     skipped: [],
     torch: { available: false, reason: 'not run' },
@@ -98,18 +99,32 @@ async function main(): Promise<void> {
   }
 
   report.torch = detectAndRunTorch(quick);
+  report.loadAverage.end = os.loadavg()[0]!;
   if (json) process.stdout.write(`${JSON.stringify({ ...report, checks: targetChecks(report) }, null, 2)}\n`);
   else process.stdout.write(renderTable(report));
 }
 
-function detectAndRunTorch(quick: boolean): TorchPeer {
-  const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    const reason = probe.error ? 'python3 not found' : 'python3 cannot import torch';
-    return { available: false, reason: `${reason} (Debian: apt-get install python3-torch)` };
+/**
+ * The first python that imports torch. /usr/bin/python3 is tried too because Debian's
+ * python3-torch is invisible to a pyenv/conda python3 that comes first on PATH.
+ */
+function findTorchPython(): string | undefined {
+  const candidates = [process.env.LOUPE_BENCH_PYTHON, 'python3', '/usr/bin/python3'];
+  for (const python of candidates) {
+    if (!python) continue;
+    const probe = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+    if (!probe.error && probe.status === 0) return python;
   }
-  log('PyTorch peer: measuring the same MobileNetV2 in PyTorch (2 threads)');
-  return runTorchPeer(path.join(ROOT, 'bench/torch_peer.py'), quick);
+  return undefined;
+}
+
+function detectAndRunTorch(quick: boolean): TorchPeer {
+  const python = findTorchPython();
+  if (!python) {
+    return { available: false, reason: 'no python3 that can import torch (Debian: apt-get install python3-torch; or set LOUPE_BENCH_PYTHON)' };
+  }
+  log(`PyTorch peer: measuring the same MobileNetV2 in PyTorch (${python}, 2 threads)`);
+  return runTorchPeer(python, path.join(ROOT, 'bench/torch_peer.py'), quick);
 }
 
 main().catch((error: unknown) => {

@@ -21,6 +21,8 @@ export interface BenchReport {
   cpus: number;
   cpuModel: string;
   quick: boolean;
+  /** 1-minute load average before and after the run: other processes skew every figure. */
+  loadAverage: { start: number; end: number };
   models: ModelBench[];
   skipped: Array<{ name: string; reason: string }>;
   torch: TorchPeer;
@@ -54,7 +56,8 @@ export function targetChecks(report: BenchReport): TargetCheck[] {
   for (const model of report.models.filter((m) => m.targets)) {
     for (const [measure, spec] of Object.entries(RATIOS) as Array<[Measure, { over: Measure; limit?: number }]>) {
       if (spec.limit === undefined) continue;
-      const ratio = model.ms[measure] / model.ms[spec.over];
+      const ratio = ratioOf(model.ms[measure], model.ms[spec.over]);
+      if (!Number.isFinite(ratio)) continue;
       checks.push({
         model: model.name,
         target: `${LABELS[measure]} ≤ ${spec.limit}× ${LABELS[spec.over]}`,
@@ -67,12 +70,14 @@ export function targetChecks(report: BenchReport): TargetCheck[] {
 }
 
 function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'failed';
   if (ms >= 10000) return `${(ms / 1000).toFixed(1)} s`;
   if (ms >= 100) return ms.toFixed(0);
   return ms.toFixed(1);
 }
 
 function fmtRatio(r: number): string {
+  if (!Number.isFinite(r)) return '—';
   return r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
 }
 
@@ -82,8 +87,14 @@ export function renderTable(report: BenchReport): string {
   const lines: string[] = [];
   lines.push(`## Loupe benchmark (${report.quick ? 'quick' : 'full'})`);
   lines.push('');
-  lines.push(`${report.date} · node ${report.node} · ${report.cpus} × ${report.cpuModel}`);
+  lines.push(`${report.date} · node ${report.node} · ${report.cpus} × ${report.cpuModel} · ` +
+    `load average ${report.loadAverage.start.toFixed(2)} before the run (${report.loadAverage.end.toFixed(2)} after it, this run included)`);
   lines.push('');
+  // Only the value before the run tells about other processes: the one after includes the bench itself.
+  if (report.loadAverage.start > report.cpus / 2) {
+    lines.push('**Warning: other processes were using the CPU when this run started; the figures may be skewed. Re-run on an idle machine.**');
+    lines.push('');
+  }
   lines.push('| model | backend | input | params | load ms | peak RSS |');
   lines.push('|---|---|---|---:|---:|---:|');
   for (const m of report.models) {
@@ -91,36 +102,49 @@ export function renderTable(report: BenchReport): string {
   }
   lines.push('');
 
-  const header = ['model', 'measure', 'Loupe ms (median)', 'reps', 'ratio', 'target', 'status'];
+  const header = ['model', 'measure', 'Loupe ms (median)', 'call wall ms', 'reps', 'ratio', 'target', 'status'];
   if (torch) header.push('PyTorch ms', 'Loupe / PyTorch');
   lines.push(`| ${header.join(' | ')} |`);
-  lines.push(`|${header.map((_, i) => (i >= 2 && i !== 5 && i !== 6 ? '---:' : '---')).join('|')}|`);
+  lines.push(`|${header.map((_, i) => (i >= 2 && i !== 6 && i !== 7 ? '---:' : '---')).join('|')}|`);
   for (const m of report.models) {
     for (const measure of Object.keys(LABELS) as Measure[]) {
       const spec = RATIOS[measure];
-      const ratio = spec ? m.ms[measure] / m.ms[spec.over] : undefined;
-      const ratioText = ratio === undefined || !spec ? '—' : `${fmtRatio(ratio)} ${LABELS[spec.over]}`;
+      const ratio = spec ? ratioOf(m.ms[measure], m.ms[spec.over]) : undefined;
+      const ratioText = ratio === undefined || !spec || !Number.isFinite(ratio) ? '—' : `${fmtRatio(ratio)} ${LABELS[spec.over]}`;
       const hasTarget = m.targets && spec?.limit !== undefined;
       const target = hasTarget ? `≤ ${spec!.limit}× ${LABELS[spec!.over]}` : '—';
-      const status = hasTarget ? (ratio! <= spec!.limit! ? 'pass' : '**FAIL**') : '';
-      const row = [m.name, LABELS[measure], fmtMs(m.ms[measure]), String(m.reps[measure]), ratioText, target, status];
+      const status = hasTarget ? (!Number.isFinite(ratio!) ? 'not measured' : ratio! <= spec!.limit! ? 'pass' : '**FAIL**') : '';
+      const row = [m.name, LABELS[measure], fmtMs(m.ms[measure]), fmtMs(m.wallMs[measure]), String(m.reps[measure]), ratioText, target, status];
       if (torch) {
         const peer = m.targets ? torch.ms[measure] : undefined;
-        row.push(peer === undefined ? '—' : fmtMs(peer), peer === undefined ? '—' : fmtRatio(m.ms[measure] / peer));
+        row.push(peer === undefined ? '—' : fmtMs(peer), peer === undefined ? '—' : fmtRatio(ratioOf(m.ms[measure], peer)));
       }
       lines.push(`| ${row.join(' | ')} |`);
     }
   }
   lines.push('');
-  lines.push('forward = wall time of `predict()`; the other measures = the time the engine reports for the map (`summary.maps[i].ms`).');
+  lines.push('Loupe ms: forward = wall time of `predict()`; the others = the time the engine reports for the map (`summary.maps[i].ms`). ' +
+    'call wall ms = the whole `predict()` / `explain()` call, which also runs the prediction. Ratios and targets use Loupe ms.');
   if (torch) {
     lines.push(`PyTorch ${torch.torch}, ${torch.threads} threads, same MobileNetV2 with random weights, SmoothGrad/IG in batches of ${torch.maxBatch}` +
       (torch.peakRssMB !== undefined ? `, peak RSS ${torch.peakRssMB.toFixed(0)} MB.` : '.'));
   } else {
     lines.push(`PyTorch peer not run: ${report.torch.available ? '' : report.torch.reason}.`);
   }
-  for (const s of report.skipped) lines.push(`Skipped ${s.name}: ${s.reason}.`);
+  for (const m of report.models) {
+    for (const [measure, error] of Object.entries(m.errors)) lines.push(`${m.name} ${LABELS[measure as Measure]} failed: ${firstLine(error)}`);
+  }
+  for (const s of report.skipped) lines.push(`Skipped ${s.name}: ${firstLine(s.reason)}`);
   const failed = targetChecks(report).filter((c) => !c.pass);
   if (failed.length > 0) lines.push(`Targets missed: ${failed.map((c) => `${c.target} (${fmtRatio(c.ratio)})`).join('; ')}.`);
   return `${lines.join('\n')}\n`;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!.trim();
+}
+
+/** NaN unless both figures were measured: a failed measure arrives as null over IPC, and null / x is 0. */
+function ratioOf(a: number | null, b: number | null): number {
+  return Number.isFinite(a) && Number.isFinite(b) ? (a as number) / (b as number) : Number.NaN;
 }

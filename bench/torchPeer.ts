@@ -4,10 +4,11 @@ import type { TorchPeer } from './report';
 const TORCH_TIMEOUT_MS = 5 * 60 * 1000;
 
 /** Runs bench/torch_peer.py (same MobileNetV2, 2 threads) and parses the JSON it prints. */
-export function runTorchPeer(script: string, quick: boolean): TorchPeer {
+export function runTorchPeer(python: string, script: string, quick: boolean): TorchPeer {
   const args = quick ? ['--reps', '2', '--heavy-reps', '1'] : ['--reps', '5', '--heavy-reps', '3'];
-  const run = spawnSync('python3', [script, '--threads', '2', ...args], {
+  const run = spawnSync(python, [script, '--threads', '2', ...args], {
     encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
     timeout: TORCH_TIMEOUT_MS,
     // One thread pool of 2: keep OpenMP/MKL from starting their own on every core.
     env: { ...process.env, OMP_NUM_THREADS: '2', MKL_NUM_THREADS: '2' },

@@ -65,20 +65,20 @@ class MobileNetV2(nn.Module):
         self.features = nn.Sequential(*blocks)
         self.classifier = nn.Linear(1280, classes)
 
-    def forward(self, x, keep_features=False):
-        a = self.features(x)
-        logits = self.classifier(a.mean(dim=(2, 3)))
-        return (logits, a) if keep_features else logits
+    def forward(self, x):
+        return self.classifier(self.features(x).mean(dim=(2, 3)))
 
 
-def timed(fn, reps):
+def timed(name, fn, reps):
     fn()  # warm-up
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+    ms = statistics.median(times)
+    print(f'torch {name}: {ms:.1f} ms', file=sys.stderr)
+    return ms
 
 
 def main():
@@ -137,7 +137,11 @@ def main():
         (x - baseline) * batched_mean_gradient(batch)
 
     def gradcam():
-        logits, a = model(x, keep_features=True)
+        # d logit / dA only needs the head: A is a leaf, the backbone runs without a graph.
+        with torch.no_grad():
+            a = model.features(x)
+        a.requires_grad_(True)
+        logits = model.classifier(a.mean(dim=(2, 3)))
         grad, = torch.autograd.grad(logits[0, target], a)
         cam = F.relu((grad.mean(dim=(2, 3), keepdim=True) * a).sum(dim=1, keepdim=True))
         F.interpolate(cam, size=(args.size, args.size), mode='bilinear', align_corners=False)
@@ -148,17 +152,18 @@ def main():
         'available': True,
         'torch': torch.__version__,
         'threads': torch.get_num_threads(),
-        'params': sum(p.numel() for p in model.parameters()),
+        # Counted like Keras: BN moving mean/variance included (PyTorch keeps them as buffers).
+        'params': sum(v.numel() for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')),
         'inputSize': args.size,
         'maxBatch': args.max_batch,
         'reps': args.reps,
         'heavyReps': args.heavy_reps,
         'ms': {
-            'forward': timed(forward, args.reps),
-            'gradient': timed(gradient, args.reps),
-            'smoothgrad50': timed(smoothgrad, args.heavy_reps),
-            'ig50': timed(integrated_gradients, args.heavy_reps),
-            'gradcam': timed(gradcam, args.reps),
+            'forward': timed('forward', forward, args.reps),
+            'gradient': timed('gradient', gradient, args.reps),
+            'smoothgrad50': timed('smoothgrad50', smoothgrad, args.heavy_reps),
+            'ig50': timed('ig50', integrated_gradients, args.heavy_reps),
+            'gradcam': timed('gradcam', gradcam, args.reps),
         },
     }
     try:
