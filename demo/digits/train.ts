@@ -7,10 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
-import { useWasmForTraining } from '../shared/training';
+import { recalibrateBatchNorm, useWasmForTraining } from '../shared/training';
 import { loadDigits, TRAIN_COUNT } from './data';
 
-const EPOCHS = Number(process.env.EPOCHS ?? 6);
+const EPOCHS = Number(process.env.EPOCHS ?? 10);
 const OUT_DIR = path.join(__dirname, 'model');
 
 function buildModel(): tf.LayersModel {
@@ -18,7 +18,7 @@ function buildModel(): tf.LayersModel {
   const conv1 = tf.layers.conv2d({ name: 'conv1', filters: 16, kernelSize: 3, activation: 'relu', padding: 'same' });
   const pool1 = tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 });
   const conv2 = tf.layers.conv2d({ name: 'conv2', filters: 32, kernelSize: 3, padding: 'same' });
-  const bn2 = tf.layers.batchNormalization({ name: 'bn2' });
+  const bn2 = tf.layers.batchNormalization({ name: 'bn2', momentum: 0.9 });
   const relu2 = tf.layers.reLU({ name: 'relu2' });
   const dw3 = tf.layers.depthwiseConv2d({ name: 'dw3', kernelSize: 3, padding: 'same', activation: 'relu6' });
   const gap = tf.layers.globalAveragePooling2d({ name: 'gap' });
@@ -72,6 +72,7 @@ async function main(): Promise<void> {
     },
   });
 
+  recalibrateBatchNorm(model, train.xs.slice([0, 0, 0, 0], [2000, -1, -1, -1]));
   const predicted = (model.predict(val.xs) as tf.Tensor2D).argMax(-1);
   const accuracy = predicted.equal(val.ys.argMax(-1)).mean().dataSync()[0]!;
   console.log(`validation accuracy (last ${digits.images.length - TRAIN_COUNT} digits): ${(accuracy * 100).toFixed(2)} %`);

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
-import { useWasmForTraining } from '../shared/training';
+import { recalibrateBatchNorm, useWasmForTraining } from '../shared/training';
 import { generateShapes, toModelInput } from './dataset';
 
 const SIZE = 64;
@@ -20,7 +20,7 @@ function buildModel(numClasses: number): tf.LayersModel {
   // conv → batch norm → ReLU blocks: without batch norm this network sat at chance level for epochs.
   const block = (x: tf.SymbolicTensor, n: number, filters: number): tf.SymbolicTensor => {
     const conv = tf.layers.conv2d({ name: `conv${n}`, filters, kernelSize: 3, padding: 'same', useBias: false });
-    const bn = tf.layers.batchNormalization({ name: `bn${n}` });
+    const bn = tf.layers.batchNormalization({ name: `bn${n}`, momentum: 0.9 });
     const relu = tf.layers.reLU({ name: `relu${n}` });
     return relu.apply(bn.apply(conv.apply(x))) as tf.SymbolicTensor;
   };
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     },
   });
 
+  recalibrateBatchNorm(model, xs.slice([0, 0, 0, 0], [Math.min(1000, TRAIN_COUNT), -1, -1, -1]));
   const predicted = (model.predict(valXs) as tf.Tensor2D).argMax(-1);
   const accuracy = predicted.equal(valYs.argMax(-1)).mean().dataSync()[0]!;
   console.log(`validation accuracy (seed 2, ${VAL_COUNT} images): ${(accuracy * 100).toFixed(2)} %`);

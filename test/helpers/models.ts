@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32 as rng } from '../../demo/shapes/dataset';
 import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
 import type { RgbaImage } from '../../src/engine/types';
 
@@ -17,17 +18,8 @@ export async function saveModel(model: tf.LayersModel, sidecar?: object): Promis
   return path.join(dir, 'model.json');
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so tests do not depend on Math.random. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers, so tests do not depend on Math.random. */
+export { rng };
 
 export function randomImage(width: number, height: number, seed: number): RgbaImage {
   const r = rng(seed);

@@ -22,17 +22,6 @@ export function conv2d(x: tf.Tensor4D, store: WeightStore, kernelName: string, a
   return conv2dWith(x, kernel, store, kernelName, attrs);
 }
 
-function conv2dWith(x: tf.Tensor4D, kernel: tf.Tensor4D, store: WeightStore, key: string, attrs: ConvAttrs): tf.Tensor4D {
-  const op = customGrad1((input: tf.Tensor) => {
-    const xi = input as tf.Tensor4D;
-    return {
-      value: tf.conv2d(xi, kernel, attrs.strides, attrs.pad, 'NHWC', attrs.dilations),
-      gradFunc: (dy: tf.Tensor4D) => convInput(dy, xi.shape, kernel, store, key, attrs),
-    };
-  });
-  return op(x);
-}
-
 /** Depthwise convolution with the same input-gradient-only backward pass (channel multiplier M ≥ 1). */
 export function depthwiseConv2d(x: tf.Tensor4D, store: WeightStore, kernelName: string, attrs: ConvAttrs): tf.Tensor4D {
   return depthwiseWith(x, store.get(kernelName) as tf.Tensor4D, store, kernelName, attrs);
@@ -49,17 +38,28 @@ export function avgPool(x: tf.Tensor4D, store: WeightStore, key: string, size: [
   const channels = x.shape[3];
   const onesKey = `${key}#ones${channels}`;
   const ones = store.derived(onesKey, () => tf.ones([size[0], size[1], channels, 1])) as tf.Tensor4D;
-  const counts = tf.depthwiseConv2d(tf.ones([1, x.shape[1], x.shape[2], 1]) as tf.Tensor4D, ones.slice([0, 0, 0, 0], [-1, -1, 1, 1]) as tf.Tensor4D,
-    strides, 'same');
+  const counts = tf.depthwiseConv2d(tf.ones([1, x.shape[1], x.shape[2], 1]) as tf.Tensor4D,
+    ones.slice([0, 0, 0, 0], [-1, -1, 1, 1]) as tf.Tensor4D, strides, 'same');
   return tf.div(depthwiseWith(x, ones, store, onesKey, { strides, dilations: [1, 1], pad: 'same' }), counts) as tf.Tensor4D;
 }
 
+function conv2dWith(x: tf.Tensor4D, kernel: tf.Tensor4D, store: WeightStore, key: string, attrs: ConvAttrs): tf.Tensor4D {
+  return withInputGradient(x, kernel, store, key, attrs, false);
+}
+
 function depthwiseWith(x: tf.Tensor4D, kernel: tf.Tensor4D, store: WeightStore, key: string, attrs: ConvAttrs): tf.Tensor4D {
+  return withInputGradient(x, kernel, store, key, attrs, true);
+}
+
+function withInputGradient(x: tf.Tensor4D, kernel: tf.Tensor4D, store: WeightStore, key: string, attrs: ConvAttrs,
+  depthwise: boolean): tf.Tensor4D {
   const op = customGrad1((input: tf.Tensor) => {
     const xi = input as tf.Tensor4D;
     return {
-      value: tf.depthwiseConv2d(xi, kernel, attrs.strides, attrs.pad, 'NHWC', attrs.dilations),
-      gradFunc: (dy: tf.Tensor4D) => depthwiseInput(dy, xi.shape, kernel, store, key, attrs),
+      value: depthwise
+        ? tf.depthwiseConv2d(xi, kernel, attrs.strides, attrs.pad, 'NHWC', attrs.dilations)
+        : tf.conv2d(xi, kernel, attrs.strides, attrs.pad, 'NHWC', attrs.dilations),
+      gradFunc: (dy: tf.Tensor4D) => (depthwise ? depthwiseInput : convInput)(dy, xi.shape, kernel, store, key, attrs),
     };
   });
   return op(x);
