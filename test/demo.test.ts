@@ -73,8 +73,8 @@ describe('shapes generator', () => {
         assert.deepEqual([img[i * 4], img[i * 4 + 1], img[i * 4 + 2]], color, `image ${n} pixel ${i}`);
       }
       assert.ok(area > 0, `image ${n}: empty mask`);
-      // Side fraction 15-40 % means the object's extent (2 * radius) is in that range.
-      assert.ok(radius * 2 >= 0.15 && radius * 2 <= 0.4);
+      // Side fraction 28-56 % means the object's extent (2 * radius) is in that range.
+      assert.ok(radius * 2 >= 0.28 && radius * 2 <= 0.56);
       const r = radius * size;
       const name = CLASSES[label];
       // Exact areas of the drawn outlines (see insideShape), allowing one pixel along the perimeter.

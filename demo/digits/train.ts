@@ -10,7 +10,7 @@ import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
 import { recalibrateBatchNorm, useWasmForTraining } from '../shared/training';
 import { loadDigits, TRAIN_COUNT } from './data';
 
-const EPOCHS = Number(process.env.EPOCHS ?? 10);
+const EPOCHS = Number(process.env.EPOCHS ?? 16);
 const OUT_DIR = path.join(__dirname, 'model');
 
 function buildModel(): tf.LayersModel {

@@ -17,7 +17,7 @@ suite('Loupe in VS Code', () => {
   test('explains a demo image without an error notification', async () => {
     const folder = vscode.workspace.workspaceFolders?.[0];
     assert.ok(folder, 'demo/ is open');
-    const image = vscode.Uri.joinPath(folder.uri, 'images', 'shape-2-cross.png');
+    const image = vscode.Uri.joinPath(folder.uri, 'images', 'shape-1-cross.png');
     await vscode.commands.executeCommand('loupe.explainImage', image);
   });
 });
