@@ -12,7 +12,7 @@ import { generateShapes, toModelInput } from './dataset';
 const SIZE = 64;
 const TRAIN_COUNT = Number(process.env.N ?? 6000);
 const VAL_COUNT = 600;
-const EPOCHS = Number(process.env.EPOCHS ?? 4);
+const EPOCHS = Number(process.env.EPOCHS ?? 7);
 const OUT_DIR = process.env.OUT_DIR ?? path.join(__dirname, 'model');
 
 function buildModel(numClasses: number): tf.LayersModel {
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
 
   const model = buildModel(train.classes.length);
   model.summary();
-  model.compile({ optimizer: tf.train.adam(Number(process.env.LR ?? 1e-3)), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({ optimizer: tf.train.adam(Number(process.env.LR ?? 2e-3)), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   await model.fit(xs, ys, {
     epochs: EPOCHS,
     batchSize: 32,
