@@ -51,7 +51,8 @@ export async function layersToGraph(modelJson: string, outDir: string): Promise<
       }
       case 'Conv2D': case 'DepthwiseConv2D': {
         const kernel = constant(`${name}/kernel`, w[0]!);
-        const bias = constant(`${name}/bias`, w[1] ?? tf.zeros([w[0]!.shape[2]! * (cls === 'Conv2D' ? 1 : w[0]!.shape[3]!)]));
+        const outChannels = cls === 'Conv2D' ? w[0]!.shape[3]! : w[0]!.shape[2]! * w[0]!.shape[3]!;
+        const bias = constant(`${name}/bias`, w[1] ?? tf.zeros([outChannels]));
         const fusable = act === 'linear' || FUSED_ACT[act];
         const s = pairOf(cfg.strides);
         const d = pairOf(cfg.dilationRate);

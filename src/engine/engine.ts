@@ -59,6 +59,9 @@ export class Engine {
     const model = await this.model(modelPath);
     const description = model.description;
     const methods = validateMethods(options.methods);
+    if (options.sanityLayers !== undefined && !(Number.isInteger(options.sanityLayers) && options.sanityLayers >= 1)) {
+      throw new LoupeError('BAD_REQUEST', `sanityLayers must be a positive integer (got ${options.sanityLayers})`);
+    }
     const params = resolveParams(options.params);
     const layer = this.resolveLayer(model, options.layer);
     const prepared = await this.prepare(model, image);
@@ -74,7 +77,7 @@ export class Engine {
         model, input: prepared.input, image: prepared.image, preprocessing: description.preprocessing,
         target: { classIndex, kind: options.target ?? 'logit' }, params, layer: layer ?? '', weights: model.graph.weights, hooks: {},
       };
-      const sanity = options.sanity ? randomizeTopLayers(model.graph, SANITY_LAYERS, params.seed + 1) : undefined;
+      const sanity = options.sanity ? randomizeTopLayers(model.graph, options.sanityLayers ?? SANITY_LAYERS, params.seed) : undefined;
       const maps: AttributionOutput[] = [];
       const skipped: { method: MethodId; reason: string }[] = [];
       try {

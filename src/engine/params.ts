@@ -46,3 +46,11 @@ export function resolveParams(given: Partial<MethodParams> | undefined): MethodP
   if (!(params.sigma >= 0 && params.sigma <= 10)) throw new LoupeError('BAD_REQUEST', `sigma must be in [0, 10] (got ${params.sigma})`);
   return params;
 }
+
+/**
+ * The seed for the index-th random draw of a run. Never 0: tfjs treats a seed of 0 as "no seed" and
+ * draws from Math.random, which made seed-0 runs irreproducible.
+ */
+export function drawSeed(seed: number, index: number): number {
+  return seed * 1_000_003 + index + 1;
+}

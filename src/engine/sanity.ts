@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { sampleRankCorrelation } from 'simple-statistics';
 import type { IRGraph } from './model/ir';
+import { drawSeed } from './params';
 import type { WeightStore } from './model/weightStore';
 
 const RANDOMISABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
@@ -18,7 +19,7 @@ export function randomizeTopLayers(graph: IRGraph, count: number, seed: number):
     for (const name of node.weightNames) {
       const original = graph.weights.get(name);
       const std = tf.tidy(() => Math.sqrt(tf.moments(original).variance.dataSync()[0]!));
-      overrides.set(name, tf.randomNormal(original.shape, 0, std > 0 ? std : 0.05, 'float32', seed + 7919 * ++k));
+      overrides.set(name, tf.randomNormal(original.shape, 0, std > 0 ? std : 0.05, 'float32', drawSeed(seed, ++k)));
     }
   }
   return { store: graph.weights.withOverrides(overrides), layers: top.map((n) => n.name) };

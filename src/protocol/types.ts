@@ -103,6 +103,8 @@ export interface ExplainOptions {
   params?: Partial<MethodParams>;
   /** Run the Adebayo et al. model-randomisation check and report the rank correlation per method. */
   sanity?: boolean;
+  /** How many conv/dense layers, from the top, the sanity check re-initialises (cascading randomisation); default 2. */
+  sanityLayers?: number;
   topK?: number;
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { pixelToInput } from '../image/preprocess';
+import { drawSeed } from '../params';
 import { quadrature } from './quadrature';
 import { inBatches, inputGradient, scores } from './score';
 import type { AttributionContext, AttributionMethod } from './types';
@@ -57,7 +58,7 @@ function makeBaseline(ctx: AttributionContext): tf.Tensor4D {
     if (ctx.params.baseline === 'uniform') {
       const lo = pixelToInput([0, 0, 0], ctx.preprocessing, c);
       const hi = pixelToInput([255, 255, 255], ctx.preprocessing, c);
-      const u = tf.randomUniform([1, h, w, c], 0, 1, 'float32', ctx.params.seed);
+      const u = tf.randomUniform([1, h, w, c], 0, 1, 'float32', drawSeed(ctx.params.seed, 0));
       const low = tf.tensor(lo, [1, 1, 1, c]);
       return tf.add(low, tf.mul(u, tf.sub(tf.tensor(hi, [1, 1, 1, c]), low))) as tf.Tensor4D;
     }

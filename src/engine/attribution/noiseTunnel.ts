@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { drawSeed } from '../params';
 import { inBatches, inputGradient } from './score';
 import type { MethodId } from '../../protocol/types';
 import type { AttributionContext, AttributionMethod } from './types';
@@ -24,7 +25,7 @@ export async function noiseTunnel(ctx: AttributionContext, statistic: NoiseStati
       const [s, q] = tf.tidy(() => {
         // One draw per sample (seeded by its index), so the map does not depend on how samples were batched.
         const noise = tf.stack(Array.from({ length: count }, (_, i) =>
-          tf.randomNormal(shape, 0, sigma, 'float32', seed + start + i)));
+          tf.randomNormal(shape, 0, sigma, 'float32', drawSeed(seed, start + i))));
         const g = inputGradient(ctx, tf.add(ctx.input, noise) as tf.Tensor4D);
         return [tf.add(sum, g.sum(0)), statistic === 'mean' ? sumSq : tf.add(sumSq, g.square().sum(0))];
       });
