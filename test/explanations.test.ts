@@ -59,13 +59,14 @@ test('ground truth on 200 held-out shapes: Grad-CAM pointing game ≥ 90%; Smoot
 });
 
 test('sanity check (Adebayo 2018): cascading randomisation of the top layers decorrelates gradient and Grad-CAM maps', async (t) => {
-  const count = 5;
+  const count = 8;
   const byDepth: Record<number, Record<string, number>> = {};
   for (const depth of [2, 4]) {
     const sums: Record<string, number> = {};
     for (let i = 0; i < count; i++) {
       const result = await engine.explain(SHAPES, toImage(heldOut.images[i]!, SIZE), {
-        methods: ALL.filter((m) => m !== 'occlusion'), sanity: true, sanityLayers: depth, params: { samples: 8, steps: 16 },
+        // A different randomisation per image (seed i): one draw alone can land near or far by chance.
+        methods: ALL.filter((m) => m !== 'occlusion'), sanity: true, sanityLayers: depth, params: { samples: 8, steps: 16, seed: i },
       });
       for (const m of result.maps) sums[m.summary.method] = (sums[m.summary.method] ?? 0) + m.summary.figures.sanitySpearman! / count;
     }
