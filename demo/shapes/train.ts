@@ -16,30 +16,31 @@ const EPOCHS = Number(process.env.EPOCHS ?? 7);
 const OUT_DIR = process.env.OUT_DIR ?? path.join(__dirname, 'model');
 
 function buildModel(numClasses: number): tf.LayersModel {
-  const input = tf.input({ shape: [SIZE, SIZE, 3], name: 'image' });
-  // conv → batch norm → ReLU blocks: without batch norm this network sat at chance level for epochs.
-  const block = (x: tf.SymbolicTensor, n: number, filters: number): tf.SymbolicTensor => {
-    const conv = tf.layers.conv2d({ name: `conv${n}`, filters, kernelSize: 3, padding: 'same', useBias: false });
-    const bn = tf.layers.batchNormalization({ name: `bn${n}`, momentum: 0.9 });
-    const relu = tf.layers.reLU({ name: `relu${n}` });
-    return relu.apply(bn.apply(conv.apply(x))) as tf.SymbolicTensor;
-  };
-  const pool = (n: number) => tf.layers.maxPooling2d({ name: `pool${n}`, poolSize: 2 });
+  const image = tf.input({ shape: [SIZE, SIZE, 3], name: 'image' });
+  // conv → batch norm → ReLU blocks (without batch norm this network sat at chance level for epochs);
+  // three poolings leave an 8×8 map whose units see ~40 px, so global average pooling is not
+  // dominated by background texture.
+  const conv1 = tf.layers.conv2d({ name: 'conv1', filters: 16, kernelSize: 3, padding: 'same', useBias: false });
+  const bn1 = tf.layers.batchNormalization({ name: 'bn1', momentum: 0.9 });
+  const relu1 = tf.layers.reLU({ name: 'relu1' });
+  const pool1 = tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 });
+  const conv2 = tf.layers.conv2d({ name: 'conv2', filters: 32, kernelSize: 3, padding: 'same', useBias: false });
+  const bn2 = tf.layers.batchNormalization({ name: 'bn2', momentum: 0.9 });
+  const relu2 = tf.layers.reLU({ name: 'relu2' });
+  const pool2 = tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 });
+  const conv3 = tf.layers.conv2d({ name: 'conv3', filters: 64, kernelSize: 3, padding: 'same', useBias: false });
+  const bn3 = tf.layers.batchNormalization({ name: 'bn3', momentum: 0.9 });
+  const relu3 = tf.layers.reLU({ name: 'relu3' });
+  const pool3 = tf.layers.maxPooling2d({ name: 'pool3', poolSize: 2 });
+  const conv4 = tf.layers.conv2d({ name: 'conv4', filters: 64, kernelSize: 3, padding: 'same', useBias: false });
+  const bn4 = tf.layers.batchNormalization({ name: 'bn4', momentum: 0.9 });
+  const relu4 = tf.layers.reLU({ name: 'relu4' });
   const gap = tf.layers.globalAveragePooling2d({ name: 'gap' });
   const logits = tf.layers.dense({ name: 'logits', units: numClasses, activation: 'softmax' });
 
-  // Three poolings leave an 8×8 map whose units see ~40 px, so global average pooling is not
-  // dominated by background texture.
-  let x = block(input, 1, 16);
-  x = pool(1).apply(x) as tf.SymbolicTensor;
-  x = block(x, 2, 32);
-  x = pool(2).apply(x) as tf.SymbolicTensor;
-  x = block(x, 3, 64);
-  x = pool(3).apply(x) as tf.SymbolicTensor;
-  x = block(x, 4, 64);
-  x = gap.apply(x) as tf.SymbolicTensor;
-  const output = logits.apply(x) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: output, name: 'shapes_cnn' });
+  const layers = [conv1, bn1, relu1, pool1, conv2, bn2, relu2, pool2, conv3, bn3, relu3, pool3, conv4, bn4, relu4, gap, logits];
+  const output = layers.reduce((x: tf.SymbolicTensor, layer) => layer.apply(x) as tf.SymbolicTensor, image);
+  return tf.model({ inputs: image, outputs: output, name: 'shapes_cnn' });
 }
 
 function toTensors(data: ReturnType<typeof generateShapes>): { xs: tf.Tensor4D; ys: tf.Tensor2D } {

@@ -16,7 +16,8 @@ export const outputDir = path.join(repoRoot, 'test-output/e2e');
 
 /** Why the e2e suite cannot run here, or null when it can. */
 export function missingPrerequisite(): string | null {
-  for (const [what, file] of [['Node 24', node24], ['code-server', codeServerEntry], ['vsce', vsceEntry], ['Chromium', '/usr/bin/chromium']] as const) {
+  // vsce is not listed: scripts/package.ts uses the project's devDependency (this folder's copy is its fallback).
+  for (const [what, file] of [['Node 24', node24], ['code-server', codeServerEntry], ['Chromium', '/usr/bin/chromium']] as const) {
     if (!existsSync(file)) return `${what} not found at ${file}: run scripts/e2e/setup.sh`;
   }
   return null;
@@ -46,6 +47,10 @@ export interface CodeServerOptions {
   /** Lines of code-server's output are passed here (default: kept for error messages only). */
   onOutput?: (line: string) => void;
   startTimeoutMs?: number;
+  /** Port to listen on (default: a free one). */
+  port?: number;
+  /** Address to bind (default 127.0.0.1: loopback only, as there is no auth). */
+  host?: string;
 }
 
 export interface CodeServer {
@@ -56,6 +61,8 @@ export interface CodeServer {
   extensionsDir: string;
   /** code-server's recent output, for failure messages. */
   log(): string;
+  /** Settles with code-server's exit code when it ends (stopped or not). */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -90,6 +97,8 @@ export async function startCodeServer(folder: string, options: CodeServerOptions
   const extensionsDir = path.join(base, 'extensions');
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
+  // Read at startup: in our runs code-server did not pick up later edits of this file (change settings of a
+  // running window in the workspace's .vscode/settings.json, which it watches).
   writeFileSync(path.join(userDataDir, 'User/settings.json'), JSON.stringify({ ...TEST_SETTINGS, ...options.settings }, null, 2));
   // code-server writes config.yaml and its own data under XDG folders: keep them out of $HOME.
   const env: NodeJS.ProcessEnv = {
@@ -101,10 +110,12 @@ export async function startCodeServer(folder: string, options: CodeServerOptions
   delete env.NODE_OPTIONS; // tsx's loader hooks belong to the test runner, not to code-server
   for (const vsix of options.vsix ?? []) installVsix(vsix, extensionsDir, userDataDir, env);
 
-  const port = await freePort();
-  const child = spawn(node24, [codeServerEntry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
+  const port = options.port ?? await freePort();
+  const host = options.host ?? '127.0.0.1';
+  const child = spawn(node24, [codeServerEntry, '--auth', 'none', '--bind-addr', `${host}:${port}`,
     '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--disable-telemetry', '--disable-update-check',
     '--disable-workspace-trust', '--disable-getting-started-override', folder], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines: string[] = [];
   const onData = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -122,21 +133,21 @@ export async function startCodeServer(folder: string, options: CodeServerOptions
     rmSync(base, { recursive: true, force: true });
   };
   try {
-    await waitUntilHealthy(port, child, options.startTimeoutMs ?? 60_000, () => lines.join('\n'));
+    await waitUntilHealthy(host, port, child, options.startTimeoutMs ?? 60_000, () => lines.join('\n'));
   } catch (error) {
     await stop();
     throw error;
   }
-  const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`;
-  return { url, port, userDataDir, extensionsDir, log: () => lines.join('\n'), stop };
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/?folder=${encodeURIComponent(folder)}`;
+  return { url, port, userDataDir, extensionsDir, log: () => lines.join('\n'), exited, stop };
 }
 
-async function waitUntilHealthy(port: number, child: ChildProcess, timeoutMs: number, log: () => string): Promise<void> {
+async function waitUntilHealthy(host: string, port: number, child: ChildProcess, timeoutMs: number, log: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}:\n${log()}`);
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const response = await fetch(`http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/healthz`);
       if (response.ok) return;
     } catch {
       // not listening yet

@@ -125,6 +125,95 @@ export async function focusView(page: Page, viewTitle: string): Promise<void> {
   await runCommand(page, `View: Focus on ${viewTitle} View`);
 }
 
-function escapeRegExp(s: string): string {
+export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Shows an activity-bar container (Explorer, Loupe, …) by its icon. Clicking the icon of the
+ * container already shown hides the side bar, so the click happens only when it is not shown.
+ */
+export async function showContainer(page: Page, label: string): Promise<void> {
+  const icon = page.locator('.activitybar .action-item', { has: page.locator(`a.action-label[aria-label^="${label}"]`) });
+  const sidebar = page.locator('.part.sidebar');
+  if ((await icon.getAttribute('class'))?.split(/\s+/).includes('checked') && (await sidebar.isVisible())) return;
+  await icon.locator('a.action-label').click();
+  await icon.and(page.locator('.checked')).waitFor();
+}
+
+/** A row of the Explorer's tree, by its path relative to the opened folder; parent folders are expanded on the way. */
+export async function explorerRow(page: Page, relativePath: string, timeoutMs = 10_000): Promise<Locator> {
+  await showContainer(page, 'Explorer');
+  const tree = page.locator('.explorer-folders-view .monaco-list');
+  const parts = relativePath.split('/');
+  let parentIndex = -1;
+  let row: Locator | undefined;
+  for (let i = 0; i < parts.length; i++) {
+    const level = i + 1;
+    const name = parts[i]!;
+    // The child is the first row named `name` at this level inside the parent's subtree (rows below the
+    // parent until one at the parent's level or above); `data-index` is the row's place in the list.
+    const find = (): Promise<number> => tree.locator('.monaco-list-row').evaluateAll(
+      (rows, [parent, lvl, label]) => {
+        const items = rows.map((r) => ({
+          index: Number(r.getAttribute('data-index')),
+          level: Number(r.getAttribute('aria-level')),
+          label: r.querySelector('.label-name')?.textContent?.trim() ?? '',
+        })).sort((a, b) => a.index - b.index);
+        for (const item of items) {
+          if (item.index <= (parent as number)) continue;
+          if (item.level < (lvl as number)) break;
+          if (item.level === lvl && item.label === label) return item.index;
+        }
+        return -1;
+      }, [parentIndex, level, name] as const);
+    // Children render a moment after their folder says it is expanded: look again until they do.
+    const deadline = Date.now() + timeoutMs;
+    let index = await find();
+    while (index < 0 && Date.now() < deadline) {
+      await page.waitForTimeout(100);
+      index = await find();
+    }
+    if (index < 0) throw new Error(`Explorer: no row "${parts.slice(0, i + 1).join('/')}" after ${timeoutMs} ms`);
+    row = tree.locator(`.monaco-list-row[data-index="${index}"]`);
+    if (i < parts.length - 1 && (await row.getAttribute('aria-expanded')) !== 'true') {
+      await row.click();
+      await tree.locator(`.monaco-list-row[data-index="${index}"][aria-expanded="true"]`).waitFor();
+    }
+    parentIndex = index;
+  }
+  return row!;
+}
+
+/** Right-clicks `target` and picks the context menu entry titled `entry`. */
+export async function contextMenu(page: Page, target: Locator, entry: string): Promise<void> {
+  await target.click({ button: 'right' });
+  const item = page.locator('.context-view .monaco-menu .action-item', {
+    has: page.locator('.action-label', { hasText: new RegExp(`^${escapeRegExp(entry)}$`) }),
+  });
+  await item.waitFor();
+  // A click that lands while the menu is still opening is dropped by the menu (no error, nothing runs):
+  // click again until the menu closes.
+  const menu = page.locator('.context-view .monaco-menu');
+  for (let attempt = 1; ; attempt++) {
+    await item.click();
+    try {
+      await menu.waitFor({ state: 'detached', timeout: 1_500 });
+      return;
+    } catch (error) {
+      if (attempt >= 4) throw new Error(`context menu entry "${entry}" did not run after ${attempt} clicks`, { cause: error });
+    }
+  }
+}
+
+/** A status bar entry by its id (an extension's item is `<publisher>.<name>.<item id>`). */
+export function statusBarItem(page: Page, id: string): Locator {
+  return page.locator(`.statusbar-item[id="${id}"]`);
+}
+
+/** The notification toast (whole item, with its buttons) whose message matches. */
+export function toast(page: Page, pattern: RegExp): Locator {
+  return page.locator('.notifications-toasts .notification-list-item', {
+    has: page.locator('.notification-list-item-message', { hasText: pattern }),
+  });
 }
