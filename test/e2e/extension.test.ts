@@ -376,6 +376,12 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     // Each layer defined in the script has its lens right above its line (Monaco draws lenses in a zone over the line).
     for (const name of defined) {
       const line = lineOf(script, `name: '${name}'`);
+      // Bring the line into view (Go to Line): Monaco renders only the visible lines and their lenses.
+      await editor.locator('.view-lines').click();
+      await page.keyboard.press('Control+g');
+      await page.keyboard.type(String(line));
+      await page.keyboard.press('Enter');
+      await editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${line}$`) }).waitFor({ timeout: 10_000 });
       const lensBox = await lens(name).boundingBox();
       const lineBox = await editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${line}$`) }).boundingBox();
       const prevBox = await editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${line - 1}$`) }).boundingBox();
