@@ -9,6 +9,10 @@
 # Each step is skipped when its result is already present, so a second run takes seconds.
 # Override the folder with LOUPE_E2E_HOME.
 set -euo pipefail
+# Run from `npm test`, the outer npm exports NODE, npm_node_execpath and npm_config_* for Node 20;
+# code-server's postinstall would then see Node 20 and refuse. Start from a clean npm environment.
+while IFS= read -r name; do unset "$name"; done < <(env | sed -n 's/^\(npm_[A-Za-z0-9_]*\)=.*/\1/p')
+unset NODE
 
 CODE_SERVER_VERSION=4.139.1
 NODE_MAJOR=24
