@@ -3,11 +3,9 @@
  * to demo/digits/model/.
  * Run: npx tsx demo/digits/train.ts
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
-import { recalibrateBatchNorm, useWasmForTraining } from '../shared/training';
+import { recalibrateBatchNorm, saveDemoModel, useWasmForTraining } from '../shared/training';
 import { loadDigits, TRAIN_COUNT } from './data';
 
 const EPOCHS = Number(process.env.EPOCHS ?? 16);
@@ -78,13 +76,7 @@ async function main(): Promise<void> {
   console.log(`validation accuracy (last ${digits.images.length - TRAIN_COUNT} digits): ${(accuracy * 100).toFixed(2)} %`);
   console.log(`training time: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
-  await saveLayersModel(model, OUT_DIR);
-  fs.writeFileSync(path.join(OUT_DIR, 'labels.txt'), Array.from({ length: 10 }, (_, d) => String(d)).join('\n') + '\n');
-  fs.writeFileSync(path.join(OUT_DIR, 'loupe.json'), JSON.stringify({
-    input: { range: [0, 1], channels: 'gray' },
-    labels: 'labels.txt',
-  }, null, 2) + '\n');
-  console.log(`saved to ${OUT_DIR}`);
+  await saveDemoModel(model, OUT_DIR, Array.from({ length: 10 }, (_, d) => String(d)), { range: [0, 1], channels: 'gray' });
 }
 
 main().catch((err) => {

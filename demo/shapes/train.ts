@@ -2,11 +2,9 @@
  * Trains the "shapes" demo classifier and saves it to demo/shapes/model/.
  * Run: npx tsx demo/shapes/train.ts
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
-import { recalibrateBatchNorm, useWasmForTraining } from '../shared/training';
+import { recalibrateBatchNorm, saveDemoModel, useWasmForTraining } from '../shared/training';
 import { generateShapes, toModelInput } from './dataset';
 
 const SIZE = 64;
@@ -80,13 +78,7 @@ async function main(): Promise<void> {
   console.log(`validation accuracy (seed 2, ${VAL_COUNT} images): ${(accuracy * 100).toFixed(2)} %`);
   console.log(`training time: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
-  await saveLayersModel(model, OUT_DIR);
-  fs.writeFileSync(path.join(OUT_DIR, 'labels.txt'), train.classes.join('\n') + '\n');
-  fs.writeFileSync(path.join(OUT_DIR, 'loupe.json'), JSON.stringify({
-    input: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1], channels: 'rgb' },
-    labels: 'labels.txt',
-  }, null, 2) + '\n');
-  console.log(`saved to ${OUT_DIR}`);
+  await saveDemoModel(model, OUT_DIR, train.classes, { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1], channels: 'rgb' });
 }
 
 main().catch((err) => {

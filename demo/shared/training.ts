@@ -1,4 +1,7 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
 import { initBackend } from '../../src/engine/backend';
 
 /**
@@ -26,4 +29,12 @@ export function recalibrateBatchNorm(model: tf.LayersModel, xs: tf.Tensor4D): vo
     layer.setWeights([...weights.slice(0, weights.length - 2), mean, variance]);
     activations.dispose();
   }
+}
+
+/** Saves a trained demo model with its labels.txt and loupe.json sidecar (how Loupe preprocesses its images). */
+export async function saveDemoModel(model: tf.LayersModel, dir: string, labels: readonly string[], input: object): Promise<void> {
+  await saveLayersModel(model, dir);
+  fs.writeFileSync(path.join(dir, 'labels.txt'), labels.join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'loupe.json'), JSON.stringify({ input, labels: 'labels.txt' }, null, 2) + '\n');
+  console.log(`saved to ${dir}`);
 }
