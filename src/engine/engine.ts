@@ -2,11 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type {
-  BackendName, BackendPreference, ExplainOptions, MapSummary, MethodId, ModelDescription, Prediction,
+  BackendName, BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, MapSummary, MethodId, ModelDescription, Prediction,
 } from '../protocol/types';
 import { METHODS } from './attribution/registry';
 import type { AttributionContext, MethodOutput } from './attribution/types';
 import { initBackend } from './backend';
+import { defaultCacheRoot, listEntries } from './dissection/cache';
+import { runDissection } from './dissection/run';
 import { LoupeError, throwIfAborted } from './errors';
 import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
@@ -22,6 +24,8 @@ export interface EngineOptions {
   backend?: BackendPreference;
   /** Largest decoded image accepted, in pixels. */
   maxImagePixels?: number;
+  /** Where dissections are stored (default: env LOUPE_CACHE_DIR, else ~/.cache/loupe/dissections). */
+  cacheDir?: string;
 }
 
 export const DEFAULT_MAX_IMAGE_PIXELS = 40e6;
@@ -34,11 +38,23 @@ interface Prepared { image: RgbaImage; input: tf.Tensor4D; source: string }
 export class Engine {
   private readonly models = new Map<string, CachedModel>();
 
-  private constructor(readonly backend: BackendName, private readonly maxImagePixels: number) {}
+  private constructor(readonly backend: BackendName, private readonly maxImagePixels: number, readonly cacheDir: string) {}
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const backend = await initBackend(options.backend ?? 'auto');
-    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS);
+    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, options.cacheDir ?? defaultCacheRoot());
+  }
+
+  /** Network dissection of one layer (from the disk cache when the same dissection was run on these weights). */
+  async dissect(modelPath: string, options: DissectOptions, hooks: RunHooks = {}): Promise<DissectionSummary> {
+    const model = await this.model(modelPath);
+    return runDissection({ model, backend: this.backend, cacheRoot: this.cacheDir, decode: { maxPixels: this.maxImagePixels } }, options, hooks);
+  }
+
+  /** Every stored dissection of the model's current weights. */
+  async cachedDissections(modelPath: string): Promise<DissectionSummary[]> {
+    const model = await this.model(modelPath);
+    return listEntries(this.cacheDir, model.fingerprint).map((s) => ({ ...s, model: model.description.path }));
   }
 
   async describe(modelPath: string): Promise<ModelDescription> {

@@ -139,3 +139,75 @@ export interface ExplainSummary {
   /** Requested methods that do not apply to this model (e.g. CAM without a GAP + dense head), with why. */
   skipped: { method: MethodId; reason: string }[];
 }
+
+/** Where network dissection's probe images and concept masks come from. */
+export type ProbeSpec =
+  | { kind: 'builtin'; count?: number; size?: number; seed?: number }
+  /** A Broden-format dataset (index.csv …) or a folder with one sub-folder of image + mask pairs per concept. */
+  | { kind: 'path'; path: string; limit?: number };
+
+export interface DissectOptions {
+  /** Convolutional layer (H×W×C output) whose units are dissected. */
+  layer: string;
+  /** Default: the built-in generator with 1,000 images at 112×112, seed 1. */
+  probe?: ProbeSpec;
+  /** Top quantile of each unit's activations that forms its mask (NetDissect: 0.005). */
+  quantile?: number;
+  /** IoU above which a unit counts as a detector of its concept (NetDissect: 0.04). */
+  iouThreshold?: number;
+  /** Probe images shown per unit, ranked by the unit's maximum activation (default 8). */
+  topImages?: number;
+  /** Only these units (default: all). */
+  units?: number[];
+  /** Ignore a cached result and recompute (the new result replaces it). */
+  refresh?: boolean;
+}
+
+export interface UnitConcept {
+  label: string;
+  category: string;
+  iou: number;
+}
+
+export interface DissectedUnit {
+  unit: number;
+  /** The best-matching concept, whether or not it clears the IoU threshold. */
+  label: string;
+  category: string;
+  iou: number;
+  interpretable: boolean;
+  /** T_k: the unit's activation threshold. */
+  threshold: number;
+  /** Next best concepts (up to 3), for context. */
+  runnersUp: UnitConcept[];
+  /** Top probe images: index in the probe set and the unit's maximum activation in it. */
+  top: { image: number; activation: number }[];
+  /** File name (inside the result's folder) of the PNG strip: the top images with the unit's mask outlined. */
+  strip: string;
+}
+
+export interface DissectionCategory {
+  name: string;
+  /** Interpretable units whose concept lies in this category. */
+  units: number;
+  /** Distinct concepts among them. */
+  concepts: string[];
+}
+
+export interface DissectionSummary {
+  model: string;
+  layer: string;
+  /** The layer's output shape [H, W, C]. */
+  layerShape: number[];
+  probe: { kind: 'builtin' | 'broden' | 'folders'; name: string; images: number; concepts: number; categories: string[] };
+  params: { quantile: number; iouThreshold: number; topImages: number };
+  units: DissectedUnit[];
+  interpretable: number;
+  categories: DissectionCategory[];
+  backend: BackendName;
+  ms: number;
+  /** Folder that holds this result (result.json and the unit strips). */
+  dir: string;
+  /** True when the result was read from the cache instead of computed. */
+  cached: boolean;
+}

@@ -8,6 +8,8 @@ import type { LoupeErrorCode } from '../engine/errors';
 import type {
   BackendName,
   BackendPreference,
+  DissectOptions,
+  DissectionSummary,
   ExplainOptions,
   ExplainSummary,
   MapSummary,
@@ -74,6 +76,17 @@ export interface WireExplainResult {
   written?: string[];
 }
 
+export interface DissectParams {
+  modelPath: string;
+  options: DissectOptions;
+  /** Client-chosen id echoed in `loupe/progress`. */
+  requestId?: string;
+}
+
+export interface CachedDissectionsParams {
+  modelPath: string;
+}
+
 export interface ForgetParams {
   modelPath?: string;
 }
@@ -92,6 +105,10 @@ export const DescribeRequest = new RequestType<DescribeParams, ModelDescription,
 export const PredictRequest = new RequestType<PredictParams, Prediction[], WorkerErrorData>('loupe/predict');
 /** client → worker: compute attribution maps (cancellable; sends loupe/progress). */
 export const ExplainRequest = new RequestType<ExplainParams, WireExplainResult, WorkerErrorData>('loupe/explain');
+/** client → worker: network dissection of one layer (cancellable; sends loupe/progress; result cached on disk). */
+export const DissectRequest = new RequestType<DissectParams, DissectionSummary, WorkerErrorData>('loupe/dissect');
+/** client → worker: the dissections on disk for the model's current weights (no computation). */
+export const CachedDissectionsRequest = new RequestType<CachedDissectionsParams, DissectionSummary[], WorkerErrorData>('loupe/cachedDissections');
 /** client → worker: drop cached models (all when no modelPath). */
 export const ForgetRequest = new RequestType<ForgetParams, void, WorkerErrorData>('loupe/forget');
 /** worker → client: progress of the request whose `requestId` the client chose. */

@@ -1,0 +1,72 @@
+/**
+ * A dissection request end to end: validate, answer from the disk cache when the same model
+ * weights, layer, probe set and parameters were dissected before, else compute, draw the unit
+ * strips and store the entry atomically.
+ */
+import type { BackendName, DissectionSummary, DissectOptions } from '../../protocol/types';
+import { LoupeError } from '../errors';
+import type { DecodeOptions } from '../image/decode';
+import type { LoadedModel } from '../model/loader';
+import type { RunHooks } from '../types';
+import { beginEntry, dissectionKey, entryDir, readEntry } from './cache';
+import { computeDissection, labelUnits, summarizeCategories } from './dissect';
+import { resolveDissectOptions } from './options';
+import { openProbe } from './probe/open';
+import { stripFileName, writeStrips } from './strips';
+
+export interface DissectContext {
+  model: LoadedModel;
+  backend: BackendName;
+  cacheRoot: string;
+  decode: DecodeOptions;
+}
+
+export function spatialLayer(model: LoadedModel, layer: string): number[] {
+  const info = model.description.layers.find((l) => l.name === layer);
+  if (!info || info.outputShape.length !== 3 || info.className === 'InputLayer') {
+    const spatial = model.description.layers.filter((l) => l.outputShape.length === 3 && l.className !== 'InputLayer').map((l) => l.name);
+    throw new LoupeError('BAD_REQUEST', `'${layer}' is not a layer with a spatial (H×W×C) output in this model`,
+      model.description.path, `dissect one of: ${spatial.join(', ')}`);
+  }
+  return info.outputShape;
+}
+
+export async function runDissection(ctx: DissectContext, request: DissectOptions, hooks: RunHooks = {}): Promise<DissectionSummary> {
+  const { model } = ctx;
+  const layerShape = spatialLayer(model, request?.layer);
+  const options = resolveDissectOptions(request, layerShape[2]!);
+  const probe = openProbe(options.probe, ctx.decode);
+  const key = dissectionKey({
+    layer: options.layer, probe: probe.identity, quantile: options.quantile, iouThreshold: options.iouThreshold,
+    topImages: options.topImages, units: options.units ?? 'all',
+  });
+  const dir = entryDir(ctx.cacheRoot, model.fingerprint, key);
+  if (!options.refresh) {
+    const cached = readEntry(dir);
+    if (cached) return cached;
+  }
+  const t0 = performance.now();
+  const pending = beginEntry(dir);
+  try {
+    const computation = await computeDissection(model, probe, options, hooks, { spillDir: pending.tmp });
+    await writeStrips(pending.tmp, probe, computation, hooks.signal, (f) => hooks.onProgress?.(0.9 + 0.1 * f, 'drawing unit images'));
+    const units = labelUnits(computation, probe, options.iouThreshold, stripFileName);
+    return pending.commit({
+      model: model.description.path,
+      layer: options.layer,
+      layerShape,
+      probe: { kind: probe.kind, name: probe.name, images: probe.length, concepts: probe.concepts.length - 1, categories: [...probe.categories] },
+      params: { quantile: options.quantile, iouThreshold: options.iouThreshold, topImages: options.topImages },
+      units,
+      interpretable: units.filter((u) => u.interpretable).length,
+      categories: summarizeCategories(units, probe.categories),
+      backend: ctx.backend,
+      ms: performance.now() - t0,
+      dir,
+      cached: false,
+    });
+  } catch (err) {
+    pending.abort();
+    throw err;
+  }
+}
