@@ -11,13 +11,18 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   logLevel: 'warning',
-  external: ['@tensorflow/*', 'vscode'],
+  // protobufjs: only the DDSketch library's (unused) protobuf export requires it, lazily.
+  external: ['@tensorflow/*', 'vscode', 'protobufjs/minimal'],
 };
 
 const entries = [
   { entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js' },
   {
     entryPoints: ['webview/explain/main.ts'], outfile: 'dist/webview/explain.js',
+    platform: 'browser', format: 'iife', target: 'es2022', external: [],
+  },
+  {
+    entryPoints: ['webview/dissect/main.ts'], outfile: 'dist/webview/dissect.js',
     platform: 'browser', format: 'iife', target: 'es2022', external: [],
   },
   { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },

@@ -5,12 +5,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PNG } from 'pngjs';
+import { savePlantedModel } from './helpers/plantedModel';
 import { CAM_LAYER, CAM_SHAPE, CLI_JS, INPUT_SHAPE, makeBadInputs, makeFixtures, NUM_CLASSES, type Fixtures } from './workerFixtures';
 
+const CACHE = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-cli-cache-'));
+
 function loupe(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI_JS, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI_JS, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, LOUPE_CACHE_DIR: CACHE } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -35,7 +40,10 @@ describe('loupe CLI', () => {
     assert.ok(fs.existsSync(CLI_JS), 'dist/cli.js is missing: run `node esbuild.mjs` first');
     f = await makeFixtures();
   });
-  after(() => fs.rmSync(f.dir, { recursive: true, force: true }));
+  after(() => {
+    fs.rmSync(f.dir, { recursive: true, force: true });
+    fs.rmSync(CACHE, { recursive: true, force: true });
+  });
 
   test('explain writes .npy/.png/summary.json with the shapes of the model and the CAM layer', () => {
     const out = path.join(f.dir, 'out');
@@ -95,6 +103,38 @@ describe('loupe CLI', () => {
       assert.doesNotMatch(r.stderr, /^\s+at /m, `${c.name}: no stack trace`);
     }
     assert.equal(fs.existsSync(path.join(f.dir, 'bad-out', 'summary.json')), false);
+  });
+
+  test('dissect writes a NetDissect-style tally.csv, an HTML report and one strip per unit', async () => {
+    const model = await savePlantedModel();
+    const out = path.join(f.dir, 'dissect-out');
+    const r = loupe('dissect', '--model', model, '--layer', 'detectors', '--images', '300', '--top', '5', '--backend', 'wasm', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /detectors \[28, 28, 3\] over built-in \(300 images/);
+    const rows = fs.readFileSync(path.join(out, 'tally.csv'), 'utf8').trim().split('\n');
+    assert.equal(rows[0], 'unit,category,label,score');
+    assert.equal(rows.length, 4);
+    const byUnit = new Map(rows.slice(1).map((line) => [line.split(',')[0], line.split(',')]));
+    assert.deepEqual(byUnit.get('1')!.slice(1, 3), ['texture', 'horizontal stripes']);
+    const scores = rows.slice(1).map((line) => Number(line.split(',')[3]));
+    assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'sorted by score');
+    const result = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8'));
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    for (const u of result.units) {
+      assert.ok(html.includes(`src="${u.strip}"`), `report shows ${u.strip}`);
+      const png = PNG.sync.read(fs.readFileSync(path.join(out, u.strip)));
+      assert.equal(png.width, 5 * 112 + 4 * 2);
+    }
+    const again = loupe('dissect', '--model', model, '--layer', 'detectors', '--images', '300', '--top', '5', '--backend', 'wasm', '--out', out);
+    assert.match(again.stdout, /from the cache/);
+
+    const bad = loupe('dissect', '--model', model, '--layer', 'logits', '--out', out);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /'logits' is not a layer with a spatial .*\(dissect one of: features, pool, detectors\)/);
+    const missing = loupe('dissect', '--model', model, '--layer', 'detectors', '--probe', path.join(f.dir, 'no-such-probe'), '--out', out);
+    assert.equal(missing.code, 1);
+    assert.ok(missing.stderr.includes(path.join(f.dir, 'no-such-probe')));
+    assert.equal(loupe('dissect', '--model', model, '--out', out).code, 2, 'no --layer is a usage error');
   });
 
   test('usage errors exit 2', () => {

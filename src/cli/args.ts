@@ -1,6 +1,6 @@
 /** Command-line parsing for `loupe`: turns argv into a command or a UsageError (exit code 2). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { BackendPreference, ExplainOptions, IgBaseline, MethodId, MethodParams, TargetKind } from '../protocol/types';
+import type { BackendPreference, DissectOptions, ExplainOptions, IgBaseline, MethodId, MethodParams, TargetKind } from '../protocol/types';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -24,6 +24,7 @@ export const HELP = `loupe — explain what an image model looks at
 Usage:
   loupe explain --model MODEL.json --image IMAGE --out DIR [options]
   loupe describe --model MODEL.json [--json]
+  loupe dissect --model MODEL.json --layer NAME --out DIR [options]
   loupe --help | --version
 
 explain options:
@@ -47,6 +48,20 @@ explain options:
 describe options:
   --json             print the full model description as JSON
 
+dissect options (network dissection, Bau et al. 2017; NetDissect's defaults):
+  --layer NAME       convolutional layer whose units are labelled
+  --probe P          builtin (generated colours, textures, shapes) or the path of a
+                     Broden-format dataset or of a folder of concept folders (default builtin)
+  --images N         built-in probe: number of images (default 1000); a dataset: use the first N
+  --size N           built-in probe: image side in pixels (default 112)
+  --probe-seed N     built-in probe: seed (default 1)
+  --quantile Q       top quantile of activations forming a unit's mask (default 0.005)
+  --iou-threshold T  IoU above which a unit counts as a detector (default 0.04)
+  --top N            probe images shown per unit (default 8)
+  --units LIST       comma-separated unit indices (default: all)
+  --refresh          recompute even when a cached result exists
+  --out DIR          folder for tally.csv, report.html, result.json and units/*.png
+
 Exit codes: 0 success, 1 the model/image/run failed, 2 usage error.
 `;
 
@@ -59,7 +74,14 @@ export interface ExplainCommand {
   options: ExplainOptions;
 }
 export interface DescribeCommand { kind: 'describe'; model: string; json: boolean; backend: BackendPreference }
-export type Command = ExplainCommand | DescribeCommand | { kind: 'help' } | { kind: 'version' };
+export interface DissectCommand {
+  kind: 'dissect';
+  model: string;
+  out: string;
+  backend: BackendPreference;
+  options: DissectOptions;
+}
+export type Command = ExplainCommand | DescribeCommand | DissectCommand | { kind: 'help' } | { kind: 'version' };
 
 const EXPLAIN_OPTIONS = {
   model: { type: 'string' }, image: { type: 'string' }, out: { type: 'string' },
@@ -67,6 +89,12 @@ const EXPLAIN_OPTIONS = {
   samples: { type: 'string' }, sigma: { type: 'string' }, steps: { type: 'string' }, baseline: { type: 'string' },
   window: { type: 'string' }, stride: { type: 'string' }, seed: { type: 'string' }, 'top-k': { type: 'string' },
   sanity: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+const DISSECT_OPTIONS = {
+  model: { type: 'string' }, layer: { type: 'string' }, out: { type: 'string' }, probe: { type: 'string' },
+  images: { type: 'string' }, size: { type: 'string' }, 'probe-seed': { type: 'string' }, quantile: { type: 'string' },
+  'iou-threshold': { type: 'string' }, top: { type: 'string' }, units: { type: 'string' }, refresh: { type: 'boolean' },
+  backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 const DESCRIBE_OPTIONS = {
   model: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -168,5 +196,38 @@ export function parseCommand(argv: string[]): Command {
     };
   }
 
-  throw new UsageError(`unknown command '${first}' (commands: explain, describe)`);
+  if (first === 'dissect') {
+    const { values: v } = parse(rest, DISSECT_OPTIONS);
+    if (v.help) return { kind: 'help' };
+    const images = integer(v.images, 'images');
+    const probeArg = v.probe ?? 'builtin';
+    const options: DissectOptions = {
+      layer: required(v.layer, 'layer', 'dissect'),
+      probe: probeArg === 'builtin'
+        ? {
+          kind: 'builtin',
+          ...(images !== undefined ? { count: images } : {}),
+          ...(v.size !== undefined ? { size: integer(v.size, 'size')! } : {}),
+          ...(v['probe-seed'] !== undefined ? { seed: integer(v['probe-seed'], 'probe-seed')! } : {}),
+        }
+        : { kind: 'path', path: probeArg, ...(images !== undefined ? { limit: images } : {}) },
+    };
+    const quantile = positiveNumber(v.quantile, 'quantile');
+    if (quantile !== undefined) options.quantile = quantile;
+    const iouThreshold = positiveNumber(v['iou-threshold'], 'iou-threshold');
+    if (iouThreshold !== undefined) options.iouThreshold = iouThreshold;
+    const top = integer(v.top, 'top');
+    if (top !== undefined) options.topImages = top;
+    if (v.units !== undefined) options.units = v.units.split(',').map((u) => integer(u, 'units')!);
+    if (v.refresh) options.refresh = true;
+    return {
+      kind: 'dissect',
+      model: required(v.model, 'model', 'dissect'),
+      out: required(v.out, 'out', 'dissect'),
+      backend: choice(v.backend, BACKENDS, 'backend') ?? 'auto',
+      options,
+    };
+  }
+
+  throw new UsageError(`unknown command '${first}' (commands: explain, describe, dissect)`);
 }

@@ -1,5 +1,5 @@
 /** Plain-text tables for the terminal. */
-import type { ExplainSummary, ModelDescription } from '../protocol/types';
+import type { DissectionSummary, ExplainSummary, ModelDescription } from '../protocol/types';
 
 /** Left-aligned columns; columns listed in `right` are right-aligned (numbers). */
 export function table(header: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
@@ -56,4 +56,20 @@ export function explainTable(s: ExplainSummary, outDir: string, files: number): 
   for (const skip of s.skipped ?? []) out += `skipped ${skip.method}: ${skip.reason}\n`;
   out += `wrote ${files} files to ${outDir}\n`;
   return out;
+}
+
+export function dissectTable(s: DissectionSummary, outDir: string): string {
+  const cats = s.categories.filter((c) => c.units > 0)
+    .map((c) => `  ${c.name}: ${c.units} unit${c.units === 1 ? '' : 's'}, ${c.concepts.length} concept${c.concepts.length === 1 ? '' : 's'} (${c.concepts.slice(0, 6).join(', ')}${c.concepts.length > 6 ? ', …' : ''})`);
+  const best = [...s.units].sort((a, b) => b.iou - a.iou).slice(0, 10)
+    .map((u) => [String(u.unit), u.label, u.category, num(u.iou), u.interpretable ? 'yes' : '']);
+  return [
+    `${s.layer} [${s.layerShape.join(', ')}] over ${s.probe.name}: ${s.interpretable}/${s.units.length} units interpretable (IoU > ${s.params.iouThreshold})`,
+    ...cats,
+    '',
+    table(['unit', 'concept', 'category', 'IoU', 'interpretable'], best, new Set([0, 3])).trimEnd(),
+    '',
+    `${s.cached ? 'from the cache' : `computed in ${(s.ms / 1000).toFixed(1)} s`} on ${s.backend}; wrote tally.csv, report.html, result.json, units/ to ${outDir}`,
+    '',
+  ].join('\n');
 }

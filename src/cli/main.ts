@@ -4,8 +4,8 @@
  */
 import { version } from '../../package.json';
 import { LoupeError } from '../engine/errors';
-import { HELP, parseCommand, UsageError, type DescribeCommand, type ExplainCommand } from './args';
-import { describeTable, explainTable } from './format';
+import { HELP, parseCommand, UsageError, type DescribeCommand, type DissectCommand, type ExplainCommand } from './args';
+import { describeTable, dissectTable, explainTable } from './format';
 
 const out = (text: string) => process.stdout.write(text);
 const err = (text: string) => process.stderr.write(text);
@@ -43,6 +43,23 @@ async function explain(cmd: ExplainCommand): Promise<void> {
   out(explainTable(result.summary, cmd.out, written.length));
 }
 
+async function dissect(cmd: DissectCommand): Promise<void> {
+  const engine = await createEngine(cmd.backend);
+  const { writeDissectionReport } = await import('../engine/dissection/report');
+  const showProgress = process.stderr.isTTY === true;
+  const summary = await engine.dissect(cmd.model, cmd.options, {
+    onProgress: showProgress ? (fraction, message) => err(`\r\x1b[K${Math.round(fraction * 100)}% ${message}`) : undefined,
+  });
+  if (showProgress) err('\r\x1b[K');
+  try {
+    await writeDissectionReport(summary, cmd.out);
+  } catch (e) {
+    if (e instanceof LoupeError) throw e;
+    throw new LoupeError('BAD_REQUEST', `cannot write the report: ${(e as Error).message}`, cmd.out, 'choose a folder you can write to');
+  }
+  out(dissectTable(summary, cmd.out));
+}
+
 export async function run(argv: string[]): Promise<number> {
   try {
     const cmd = parseCommand(argv);
@@ -51,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'version': out(`${version}\n`); return 0;
       case 'describe': await describe(cmd); return 0;
       case 'explain': await explain(cmd); return 0;
+      case 'dissect': await dissect(cmd); return 0;
     }
   } catch (e) {
     if (e instanceof UsageError) {

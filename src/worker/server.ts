@@ -11,7 +11,9 @@ import { LoupeError } from '../engine/errors';
 import { writeExplainOutputs } from '../engine/output/write';
 import type { BackendPreference, MethodId } from '../protocol/types';
 import {
+  CachedDissectionsRequest,
   DescribeRequest,
+  DissectRequest,
   ExplainRequest,
   ForgetRequest,
   HelloRequest,
@@ -120,12 +122,29 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
     return (await getEngine()).predict(modelPath, imagePath, optionalTopK(params.topK));
   })));
 
-  connection.onRequest(ExplainRequest, (params, token: CancellationToken) => handle('explain', () => {
+  /** Runs `fn` in the queue with an AbortSignal that follows the request's cancellation. */
+  const cancellable = <T>(token: CancellationToken, fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     const abort = new AbortController();
     // Registered before queueing, so a request cancelled while it waits never starts.
     const sub = token.onCancellationRequested(() => abort.abort());
     if (token.isCancellationRequested) abort.abort();
-    return serial(async () => {
+    return serial(() => fn(abort.signal)).finally(() => sub.dispose());
+  };
+
+  /** Progress notifications for the client's requestId, at most one per PROGRESS_INTERVAL_MS (the last always goes). */
+  const progressTo = (requestId: unknown) => {
+    let lastSent = 0;
+    return (fraction: number, message: string): void => {
+      if (typeof requestId !== 'string') return;
+      const now = Date.now();
+      if (fraction < 1 && now - lastSent < PROGRESS_INTERVAL_MS) return;
+      lastSent = now;
+      void connection.sendNotification(ProgressNotification, { requestId, fraction, message }).catch(() => undefined);
+    };
+  };
+
+  connection.onRequest(ExplainRequest, (params, token: CancellationToken) => handle('explain', () =>
+    cancellable(token, async (signal) => {
       const modelPath = requirePath(params?.modelPath, 'modelPath');
       const imagePath = requirePath(params?.imagePath, 'imagePath');
       const opts = params.options;
@@ -134,16 +153,7 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
         throw badRequest('options.methods must be a non-empty list of method names');
       }
       const outDir = params.outDir === undefined ? undefined : requirePath(params.outDir, 'outDir');
-      const requestId = typeof params.requestId === 'string' ? params.requestId : undefined;
-      let lastSent = 0;
-      const onProgress = (fraction: number, message: string): void => {
-        if (requestId === undefined) return;
-        const now = Date.now();
-        if (fraction < 1 && now - lastSent < PROGRESS_INTERVAL_MS) return;
-        lastSent = now;
-        void connection.sendNotification(ProgressNotification, { requestId, fraction, message }).catch(() => undefined);
-      };
-      const result = await (await getEngine()).explain(modelPath, imagePath, opts, { signal: abort.signal, onProgress });
+      const result = await (await getEngine()).explain(modelPath, imagePath, opts, { signal, onProgress: progressTo(params.requestId) });
       let written: string[] | undefined;
       if (outDir !== undefined) {
         try {
@@ -155,8 +165,19 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
         }
       }
       return explainResultToWire(result, written);
-    }).finally(() => sub.dispose());
-  }));
+    })));
+
+  connection.onRequest(DissectRequest, (params, token: CancellationToken) => handle('dissect', () =>
+    cancellable(token, async (signal) => {
+      const modelPath = requirePath(params?.modelPath, 'modelPath');
+      if (typeof params.options !== 'object' || params.options === null) throw badRequest('options must be an object with a layer');
+      return (await getEngine()).dissect(modelPath, params.options, { signal, onProgress: progressTo(params.requestId) });
+    })));
+
+  connection.onRequest(CachedDissectionsRequest, (params) => handle('cachedDissections', () => serial(async () => {
+    const modelPath = requirePath(params?.modelPath, 'modelPath');
+    return (await getEngine()).cachedDissections(modelPath);
+  })));
 
   connection.onRequest(ForgetRequest, (params) => handle('forget', () => serial(async () => {
     const modelPath = params?.modelPath === undefined ? undefined : requirePath(params.modelPath, 'modelPath');

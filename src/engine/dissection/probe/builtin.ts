@@ -89,10 +89,11 @@ function pattern(name: TextureName, rand: () => number, size: number): Pattern {
       return (_x, y) => mod(y + phase) < half;
     case 'vertical stripes':
       return (x) => mod(x + phase) < half;
+    // Measured across the stripes, so every orientation has the same period and half-and-half duty.
     case 'diagonal stripes':
-      return (x, y) => mod(x + y + phase) < half * Math.SQRT2;
+      return (x, y) => mod((x + y) / Math.SQRT2 + phase) < half;
     case 'antidiagonal stripes':
-      return (x, y) => mod(x - y + phase) < half * Math.SQRT2;
+      return (x, y) => mod((x - y) / Math.SQRT2 + phase) < half;
     case 'dots': {
       const r2 = (period * 0.28) ** 2;
       return (x, y) => (mod(x + phase) - half) ** 2 + (mod(y + phase) - half) ** 2 <= r2;
