@@ -2,7 +2,7 @@
  * `npm run bench`: costs of Loupe's engine per model, against the performance targets and,
  * when python3 + torch are installed, against the same MobileNetV2 in PyTorch.
  *
- *   node dist/bench.js [--json] [--quick]
+ *   node dist/bench.js [--json] [--quick] [--no-dissect]
  *
  * Each model runs in its own child process (this bundle, forked with `--child`) so that
  * peak RSS is the model's own, not the sum of everything measured before it.
@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runChild, type ChildSpec, type ModelBench } from './child';
+import { dissectionSizes, measureDissection, renderDissection, type DissectBench, type DissectSpec } from './dissection';
 import { saveMobileNetV2 } from './mobilenetv2';
 import { renderTable, targetChecks, type BenchReport, type TorchPeer } from './report';
 import { runTorchPeer } from './torchPeer';
@@ -25,18 +26,20 @@ function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-function benchInChild(spec: ChildSpec): Promise<ModelBench> {
+function benchInChild(spec: ChildSpec): Promise<ModelBench>;
+function benchInChild(spec: DissectSpec): Promise<DissectBench>;
+function benchInChild(spec: ChildSpec | DissectSpec): Promise<ModelBench | DissectBench> {
   return new Promise((resolve, reject) => {
     const child = fork(process.argv[1]!, ['--child', JSON.stringify(spec)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    let result: ModelBench | undefined;
+    let result: ModelBench | DissectBench | undefined;
     const timer = setTimeout(() => {
       log(`${spec.name}: no result after ${CHILD_TIMEOUT_MS / 60000} min, stopping it`);
       child.kill('SIGKILL');
     }, CHILD_TIMEOUT_MS);
     child.on('message', (message) => {
-      const m = message as { kind: string; result?: ModelBench; error?: string; text?: string };
+      const m = message as { kind: string; result?: ModelBench | DissectBench; error?: string; text?: string };
       if (m.kind === 'progress') log(`${spec.name}: ${m.text}`);
       else if (m.kind === 'result') result = m.result;
       else if (m.kind === 'error') reject(new Error(`${spec.name}: ${m.error}`));
@@ -53,7 +56,9 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const childIndex = args.indexOf('--child');
   if (childIndex >= 0) {
-    await runChild(JSON.parse(args[childIndex + 1]!) as ChildSpec);
+    const spec = JSON.parse(args[childIndex + 1]!) as ChildSpec | DissectSpec;
+    if ('kind' in spec && spec.kind === 'dissect') await runDissectChild(spec);
+    else await runChild(spec as ChildSpec);
     return;
   }
   const json = args.includes('--json');
@@ -68,6 +73,7 @@ async function main(): Promise<void> {
     quick,
     loadAverage: { start: os.loadavg()[0]!, end: 0 },
     models: [],
+    dissection: [],
     skipped: [],
     torch: { available: false, reason: 'not run' },
   };
@@ -94,6 +100,17 @@ async function main(): Promise<void> {
         log(reason);
       }
     }
+    if (!args.includes('--no-dissect')) {
+      const sizes = dissectionSizes(quick);
+      for (const images of [...new Set([sizes.timed, sizes.small, sizes.large])]) {
+        log(`dissection: ${images} probe images in a child process`);
+        try {
+          report.dissection.push(await benchInChild({ kind: 'dissect', name: `dissect-${images}`, modelPath: mobilenet, images }));
+        } catch (error) {
+          report.skipped.push({ name: `dissect-${images}`, reason: error instanceof Error ? error.message : String(error) });
+        }
+      }
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -101,7 +118,7 @@ async function main(): Promise<void> {
   report.torch = detectAndRunTorch(quick);
   report.loadAverage.end = os.loadavg()[0]!;
   if (json) process.stdout.write(`${JSON.stringify({ ...report, checks: targetChecks(report) }, null, 2)}\n`);
-  else process.stdout.write(renderTable(report));
+  else process.stdout.write(renderTable(report) + renderDissection(report.dissection, quick).map((l) => `${l}\n`).join(''));
 }
 
 /**
@@ -125,6 +142,19 @@ function detectAndRunTorch(quick: boolean): TorchPeer {
   }
   log(`PyTorch peer: measuring the same MobileNetV2 in PyTorch (${python}, 2 threads)`);
   return runTorchPeer(python, path.join(ROOT, 'bench/torch_peer.py'), quick);
+}
+
+async function runDissectChild(spec: DissectSpec): Promise<void> {
+  const send = (message: unknown) => new Promise<void>((resolve) => {
+    if (process.send) process.send(message, undefined, undefined, () => resolve());
+    else resolve(void process.stdout.write(`${JSON.stringify(message)}\n`)); // run by hand
+  });
+  try {
+    await send({ kind: 'result', result: await measureDissection(spec, (text) => void send({ kind: 'progress', text })) });
+  } catch (error) {
+    await send({ kind: 'error', error: error instanceof Error ? error.stack ?? error.message : String(error) });
+  }
+  if (process.connected) process.disconnect();
 }
 
 main().catch((error: unknown) => {

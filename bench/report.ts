@@ -1,4 +1,5 @@
 import type { Measure, ModelBench } from './child';
+import type { DissectBench } from './dissection';
 
 export type TorchPeer =
   | {
@@ -24,6 +25,7 @@ export interface BenchReport {
   /** 1-minute load average before and after the run: other processes skew every figure. */
   loadAverage: { start: number; end: number };
   models: ModelBench[];
+  dissection: DissectBench[];
   skipped: Array<{ name: string; reason: string }>;
   torch: TorchPeer;
 }
