@@ -145,11 +145,9 @@ describe('built-in probe set', () => {
       const [colors, , shapes] = segmentation.planes;
       for (let p = 0; p < image.width * image.height; p++) {
         const rgb = [0, 1, 2].map((c) => image.data[p * 4 + c]!);
+        const distance = (k: number) => Math.hypot(...rgb.map((v, j) => v - PROBE_COLORS[k]!.rgb[j]!));
         let best = 0;
-        PROBE_COLORS.forEach((c, k) => {
-          const d = (k2: number) => Math.hypot(...rgb.map((v, j) => v - PROBE_COLORS[k2]!.rgb[j]!));
-          if (d(k) < d(best)) best = k;
-        });
+        for (let k = 1; k < PROBE_COLORS.length; k++) if (distance(k) < distance(best)) best = k;
         total++;
         if (colors![p] === best + 1) agree++;
         assert.equal(shapes![p] === 0, segmentation.planes[1]![p] !== 0 || shapes![p] === 0, 'a shape pixel carries no texture label');

@@ -33,6 +33,9 @@ type TextureName = (typeof PROBE_TEXTURES)[number];
 
 export const PROBE_SHAPES: readonly ShapeName[] = ['circle', 'square', 'triangle', 'star', 'heart', 'cross', 'hexagon', 'diamond'];
 
+/** Part of every cached result's key: bump it whenever a seed would draw a different image. */
+const GENERATOR_VERSION = 'v3';
+
 export const PROBE_CATEGORIES = ['color', 'texture', 'shape'] as const;
 
 export interface BuiltinProbeOptions {
@@ -68,7 +71,7 @@ export function builtinProbe(options: Partial<BuiltinProbeOptions> = {}): ProbeD
   return {
     kind: 'builtin',
     name: `built-in (${count} images, ${size}×${size}, seed ${seed})`,
-    identity: `builtin/v1/${count}/${size}/${seed}`,
+    identity: `builtin/${GENERATOR_VERSION}/${count}/${size}/${seed}`,
     categories: PROBE_CATEGORIES,
     concepts: builtinConcepts(),
     length: count,
@@ -114,6 +117,21 @@ function pattern(name: TextureName, rand: () => number, size: number): Pattern {
   }
 }
 
+/**
+ * How often each colour is a scene's background: skewed towards neutral colours as in natural
+ * scenes (and Broden), so vivid colours cover a few percent of the probe set rather than 1/11 each.
+ */
+const BACKGROUND_WEIGHTS: Record<string, number> = {
+  black: 3, blue: 1, brown: 3, green: 1, grey: 4, orange: 0.5, pink: 0.5, purple: 0.5, red: 0.5, white: 4, yellow: 0.5,
+};
+
+function pickBackground(rand: () => number): number {
+  const weights = PROBE_COLORS.map((c) => BACKGROUND_WEIGHTS[c.name]!);
+  let r = rand() * weights.reduce((a, b) => a + b, 0);
+  for (const [i, w] of weights.entries()) if ((r -= w) < 0) return i;
+  return weights.length - 1;
+}
+
 function pickColor(rand: () => number, avoid: number[]): number {
   for (;;) {
     const c = Math.floor(rand() * PROBE_COLORS.length);
@@ -130,8 +148,8 @@ function jittered(color: number, rand: () => number): Rgb {
 }
 
 interface Region {
-  /** Which pixels belong to the region. */
-  contains: (x: number, y: number) => boolean;
+  /** Which pixels belong to the region; absent: the whole image. */
+  contains?: (x: number, y: number) => boolean;
   base: number;
   baseRgb: Rgb;
   /** Absent: a flat region. */
@@ -145,24 +163,30 @@ function paint(data: Float32Array, i: number, rgb: Rgb): void {
   data[i * 4 + 3] = 255;
 }
 
-/** One scene: one or two background regions (textured or flat), then one or two flat-coloured shapes. */
+/**
+ * One scene: a flat background, one or two textured patches, then one or two flat-coloured shapes.
+ * Textures and shapes cover a part of each image, not all of it, as concepts do in Broden: a
+ * unit's top-quantile mask (0.5% of the pixels) can only reach a high IoU with a concept that
+ * covers a few percent of the probe set.
+ */
 export function drawScene(size: number, seed: number): ProbeSample {
   const rand = mulberry32(seed);
-  const regions: Region[] = [];
-  const split = rand();
-  const cut = Math.round(size * (0.35 + rand() * 0.3));
-  const halves: ((x: number, y: number) => boolean)[] = split < 0.4
-    ? [() => true]
-    : split < 0.7 ? [(x) => x < cut, (x) => x >= cut] : [(_x, y) => y < cut, (_x, y) => y >= cut];
-  for (const contains of halves) {
-    const base = pickColor(rand, regions.map((r) => r.base));
-    const region: Region = { contains, base, baseRgb: jittered(base, rand) };
-    if (rand() < 0.8) {
-      const t = Math.floor(rand() * PROBE_TEXTURES.length);
-      const color = pickColor(rand, [base]);
-      region.texture = { id: TEXTURE_ID(t), pattern: pattern(PROBE_TEXTURES[t]!, rand, size), color, rgb: jittered(color, rand) };
-    }
-    regions.push(region);
+  const background = pickBackground(rand);
+  const regions: Region[] = [{ base: background, baseRgb: jittered(background, rand) }];
+  const patches = rand() < 0.5 ? 1 : 2;
+  for (let k = 0; k < patches; k++) {
+    const w = Math.round(size * (0.3 + rand() * 0.35));
+    const h = Math.round(size * (0.3 + rand() * 0.35));
+    const x0 = Math.floor(rand() * (size - w));
+    const y0 = Math.floor(rand() * (size - h));
+    const base = pickColor(rand, [background]);
+    const t = Math.floor(rand() * PROBE_TEXTURES.length);
+    const color = pickColor(rand, [base]);
+    regions.push({
+      contains: (x, y) => x >= x0 && x < x0 + w && y >= y0 && y < y0 + h,
+      base, baseRgb: jittered(base, rand),
+      texture: { id: TEXTURE_ID(t), pattern: pattern(PROBE_TEXTURES[t]!, rand, size), color, rgb: jittered(color, rand) },
+    });
   }
   const shapes = Array.from({ length: rand() < 0.7 ? 1 : 2 }, () => {
     const radius = size * (0.13 + rand() * 0.15);
@@ -185,7 +209,8 @@ export function drawScene(size: number, seed: number): ProbeSample {
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const i = y * size + x;
-      const region = regions.length === 1 || regions[0]!.contains(x, y) ? regions[0]! : regions[1]!;
+      let region = regions[0]!;
+      for (let k = regions.length - 1; k > 0; k--) if (regions[k]!.contains!(x, y)) { region = regions[k]!; break; }
       const tex = region.texture;
       const second = tex ? tex.pattern(x, y) : false;
       if (tex) texturePlane[i] = tex.id;
