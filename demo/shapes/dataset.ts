@@ -3,6 +3,8 @@
  * Everything is drawn from a seeded PRNG, so a seed always gives the same images.
  * Colours and textures are drawn independently of the class, so only the outline tells the class.
  */
+import { insideShape as insideNamedShape, type ShapeName } from '../../src/engine/dissection/probe/shapes';
+import { mulberry32 } from '../../src/engine/random';
 
 /** The demo's classes; the drawing code also knows 'star' and 'heart' (harder to tell apart at 64 px). */
 export const CLASSES: readonly string[] = ['circle', 'square', 'triangle', 'cross'];
@@ -25,17 +27,7 @@ export interface ShapesData {
   scenes: ShapeScene[];
 }
 
-/** mulberry32: small, fast and good enough for procedural data. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 type Rgb = [number, number, number];
 
@@ -57,50 +49,9 @@ function distance(a: Rgb, b: Rgb): number {
   return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 }
 
-/** Point-in-polygon by ray casting. */
-function inPolygon(x: number, y: number, pts: number[][]): boolean {
-  let inside = false;
-  for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
-    const [xi, yi] = pts[i]!;
-    const [xj, yj] = pts[j]!;
-    if (yi! > y !== yj! > y && x < ((xj! - xi!) * (y - yi!)) / (yj! - yi!) + xi!) inside = !inside;
-  }
-  return inside;
-}
-
-const STAR = Array.from({ length: 10 }, (_, k) => {
-  const r = k % 2 === 0 ? 1 : 0.5;
-  const a = -Math.PI / 2 + (k * Math.PI) / 5;
-  return [r * Math.cos(a), r * Math.sin(a)];
-});
-const TRIANGLE = [0, 1, 2].map((k) => {
-  const a = -Math.PI / 2 + (k * 2 * Math.PI) / 3;
-  return [Math.cos(a), Math.sin(a)];
-});
-
 /** Is the point (u, v), in the shape's own frame where the shape fits the unit disc, inside? */
 function insideShape(label: number, u: number, v: number): boolean {
-  switch (CLASSES[label]) {
-    case 'circle':
-      return u * u + v * v <= 0.85 * 0.85;
-    case 'square':
-      return Math.abs(u) <= 0.68 && Math.abs(v) <= 0.68;
-    case 'triangle':
-      return inPolygon(u, v, TRIANGLE);
-    case 'star':
-      return inPolygon(u, v, STAR);
-    case 'cross':
-      return (Math.abs(u) <= 0.3 && Math.abs(v) <= 0.9) || (Math.abs(v) <= 0.3 && Math.abs(u) <= 0.9);
-    case 'heart': {
-      // Classic implicit heart curve, flipped so the tip points down, scaled into the unit disc.
-      const x = u * 1.25;
-      const y = -v * 1.25 + 0.15;
-      const a = x * x + y * y - 1;
-      return a * a * a - x * x * y * y * y <= 0;
-    }
-    default:
-      throw new Error(`unknown class ${label}`);
-  }
+  return insideNamedShape(CLASSES[label] as ShapeName, u, v);
 }
 
 type Texture = (x: number, y: number) => Rgb; // x, y in 0..1
