@@ -276,8 +276,12 @@ describe('results on disk', () => {
     }), (e: unknown) => e instanceof LoupeError && e.code === 'CANCELLED');
     const model = await engine.model(planted);
     const modelDir = path.join(cacheDir, model.fingerprint.slice(0, 24));
-    const leftovers = fs.readdirSync(modelDir).filter((n) => n.includes('partial'));
-    assert.deepEqual(leftovers, []);
+    assert.deepEqual(fs.readdirSync(modelDir).filter((n) => n.includes('partial')), []);
+    // A run killed outright cannot clean up: the next run removes the folders of dead processes.
+    const orphan = path.join(modelDir, 'abc.partial-2147483646-dead');
+    fs.mkdirSync(orphan);
+    await engine.dissect(planted, { layer: 'detectors', probe: { kind: 'builtin', count: 8 } });
+    assert.equal(fs.existsSync(orphan), false);
     const before = (await engine.cachedDissections(planted)).length;
     assert.ok(!(await engine.cachedDissections(planted)).some((s) => s.probe.name.includes('seed 77')));
     assert.equal((await engine.cachedDissections(planted)).length, before);

@@ -60,7 +60,27 @@ export interface PendingEntry {
   abort(): void;
 }
 
+/** Partial folders of runs whose process died (killed, crashed) are removed by the next run. */
+function removeOrphans(modelDir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(modelDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/\.partial-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      fs.rmSync(path.join(modelDir, name), { recursive: true, force: true });
+    }
+  }
+}
+
 export function beginEntry(dir: string): PendingEntry {
+  removeOrphans(path.dirname(dir));
   const tmp = `${dir}${PARTIAL}${process.pid}-${randomBytes(4).toString('hex')}`;
   fs.mkdirSync(tmp, { recursive: true });
   return {
