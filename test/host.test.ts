@@ -66,6 +66,8 @@ test('package.json declares the same defaults and method list the parser uses', 
     activeModel: c.activeModel, topK: c.topK, methods: c.methods, 'smoothgrad.samples': c.smoothgrad.samples,
     'smoothgrad.sigma': c.smoothgrad.sigma, 'ig.steps': c.ig.steps, 'ig.baseline': c.ig.baseline, backend: c.backend,
     maxImagePixels: c.maxImagePixels, 'worker.idleTimeoutSeconds': c.worker.idleTimeoutSeconds, preprocessing: c.preprocessing,
+    'dissection.probeImages': c.dissection.probeImages, 'dissection.probe': c.dissection.probe,
+    'dissection.quantile': c.dissection.quantile, 'dissection.iouThreshold': c.dissection.iouThreshold,
   };
   assert.deepEqual(Object.keys(props).sort(), Object.keys(flat).map((k) => `loupe.${k}`).sort());
   for (const [key, value] of Object.entries(flat)) assert.deepEqual(props[`loupe.${key}`]!.default, value, key);

@@ -9,8 +9,9 @@ import { EXCLUDED_GLOB } from './codeIndex';
 import type { LoupeContext } from './context';
 import { isSpatial, layerSummary, shortModelName } from './format';
 import type { LoupeServices } from './loupeContext';
+import { dissectLayer, openDissection } from './panels/dissectPanel';
 import { explainImage } from './panels/explainPanel';
-import { LayerItem, type LayersProvider } from './views/layersView';
+import { LayerItem, UnitItem, type LayersProvider } from './views/layersView';
 
 const IMAGE_GLOB = '**/*.{png,jpg,jpeg,PNG,JPG,JPEG}';
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
@@ -93,6 +94,40 @@ export function registerCommands(services: LoupeServices, layers: LayersProvider
       if (!image) return;
       ctx.images.remember(image);
       await explainImage(ctx, image, { layer: name });
+    }),
+
+    command('loupe.dissectLayer', async (arg) => {
+      await requireModel(ctx);
+      const description = await ctx.describeActive();
+      const name = layerName(arg) ?? (await pickLayer(ctx, 'Layer to dissect', (l) => isSpatial(l) && l.className !== 'InputLayer'))?.name;
+      const model = ctx.activeModel();
+      if (!name || !description || !model) return;
+      const layer = description.layers.find((l) => l.name === name);
+      if (!layer) throw new LoupeError('BAD_REQUEST', `the model has no layer named "${name}"`, description.path);
+      if (!isSpatial(layer) || layer.className === 'InputLayer') {
+        throw new LoupeError('BAD_REQUEST', `layer "${name}" outputs ${layer.outputShape.length}-D values; network dissection needs a spatial (H×W×C) layer`,
+          description.path, 'pick a convolution, activation or pooling layer');
+      }
+      await dissectLayer(ctx, model.uri.fsPath, name);
+    }),
+
+    // From a unit in the Layers view, the CodeLens or a hover: (layer, modelPath?, unit?). From the palette: a pick of dissected layers.
+    command('loupe.openDissection', async (arg, modelArg, unitArg) => {
+      await requireModel(ctx);
+      const modelPath = typeof modelArg === 'string' ? modelArg : ctx.activeModel()!.uri.fsPath;
+      const unit = arg instanceof UnitItem ? arg.unit.unit : typeof unitArg === 'number' && Number.isInteger(unitArg) ? unitArg : undefined;
+      let name = arg instanceof UnitItem ? arg.parent.layer.name : layerName(arg);
+      if (!name) {
+        const known = await services.dissections.load(modelPath);
+        if (known.length === 0) {
+          void vscode.window.showInformationMessage('Loupe: no layer of the active model has been dissected yet: right-click a layer in the Layers view and pick "Dissect This Layer".');
+          return;
+        }
+        name = (await vscode.window.showQuickPick(known.map((s) => ({ label: s.layer, description: `${s.interpretable}/${s.units.length} units interpretable · ${s.probe.name}` })),
+          { title: 'Loupe: dissection to open' }))?.label;
+        if (!name) return;
+      }
+      await openDissection(ctx, modelPath, name, unit);
     }),
   ];
 }

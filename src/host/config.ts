@@ -4,7 +4,7 @@
  * Invalid values fall back to the defaults and are reported in `problems`, never thrown:
  * a typo in settings.json must not break every command.
  */
-import type { BackendPreference, ExplainOptions, IgBaseline, MethodId, Preprocessing } from '../protocol/types';
+import type { BackendPreference, DissectOptions, ExplainOptions, IgBaseline, MethodId, Preprocessing, ProbeSpec } from '../protocol/types';
 
 export interface LoupeConfig {
   /** Workspace-relative or absolute path of the active model.json; '' when unset. */
@@ -16,6 +16,14 @@ export interface LoupeConfig {
   backend: BackendPreference;
   maxImagePixels: number;
   worker: { idleTimeoutSeconds: number };
+  dissection: {
+    /** Probe images: the built-in generator's count, or the most read from a dataset on disk. */
+    probeImages: number;
+    /** 'builtin', or the path (absolute or workspace-relative) of a Broden-format or folder-per-concept dataset. */
+    probe: string;
+    quantile: number;
+    iouThreshold: number;
+  };
   /** Per-model preprocessing overrides, keyed by model path as the user wrote it. */
   preprocessing: Record<string, Partial<Preprocessing>>;
   /** One line per ignored value: `loupe.topK: expected an integer ≥ 1, got "x"; using 5`. */
@@ -38,6 +46,7 @@ export const DEFAULTS: Omit<LoupeConfig, 'problems'> = {
   backend: 'auto',
   maxImagePixels: 40_000_000,
   worker: { idleTimeoutSeconds: 300 },
+  dissection: { probeImages: 1000, probe: 'builtin', quantile: 0.005, iouThreshold: 0.04 },
   preprocessing: {},
 };
 
@@ -71,6 +80,11 @@ export function parseConfig(get: SettingGetter): LoupeConfig {
     return fallback;
   };
 
+  const probeRaw = get('dissection.probe');
+  let probe = DEFAULTS.dissection.probe;
+  if (typeof probeRaw === 'string' && probeRaw.trim()) probe = probeRaw.trim();
+  else if (probeRaw !== undefined && probeRaw !== null) bad('dissection.probe', '"builtin" or the path of a dataset folder', probeRaw, probe);
+
   const activeRaw = get('activeModel');
   let activeModel = DEFAULTS.activeModel;
   if (typeof activeRaw === 'string') activeModel = activeRaw.trim();
@@ -91,6 +105,13 @@ export function parseConfig(get: SettingGetter): LoupeConfig {
     backend: oneOf('backend', BACKENDS, DEFAULTS.backend),
     maxImagePixels: int('maxImagePixels', 1, Number.MAX_SAFE_INTEGER, DEFAULTS.maxImagePixels),
     worker: { idleTimeoutSeconds: int('worker.idleTimeoutSeconds', 0, 86_400 * 7, DEFAULTS.worker.idleTimeoutSeconds) },
+    dissection: {
+      probeImages: int('dissection.probeImages', 1, 1_000_000, DEFAULTS.dissection.probeImages),
+      probe,
+      // A quantile of 0 would leave every mask empty; above 0.5 a "top" quantile covers most of the map.
+      quantile: num('dissection.quantile', 1e-6, 0.5, DEFAULTS.dissection.quantile),
+      iouThreshold: num('dissection.iouThreshold', 0, 1, DEFAULTS.dissection.iouThreshold),
+    },
     preprocessing: parsePreprocessing(get('preprocessing'), problems),
     problems,
   };
@@ -179,4 +200,16 @@ export function preprocessingFor(
     if (resolve(key) === modelFsPath) return value;
   }
   return undefined;
+}
+
+/**
+ * The DissectOptions the settings ask for, for `layer`. `resolve` turns a workspace-relative dataset
+ * path into an absolute one (the worker has no workspace).
+ */
+export function dissectOptionsFrom(config: LoupeConfig, layer: string, resolve: (p: string) => string, extra: { refresh?: boolean } = {}): DissectOptions {
+  const { probe: where, probeImages, quantile, iouThreshold } = config.dissection;
+  const probe: ProbeSpec = where === 'builtin'
+    ? { kind: 'builtin', count: probeImages }
+    : { kind: 'path', path: resolve(where), limit: probeImages };
+  return { layer, probe, quantile, iouThreshold, ...(extra.refresh ? { refresh: true } : {}) };
 }

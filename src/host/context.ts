@@ -6,7 +6,7 @@
 import type * as vscode from 'vscode';
 import type { RankedDefinition } from './codeIndex';
 import type { LoupeConfig } from './config';
-import type { ModelDescription } from '../protocol/types';
+import type { DissectionSummary, ModelDescription } from '../protocol/types';
 import type { WorkerClient } from './workerClient';
 
 export type { LoupeConfig } from './config';
@@ -43,6 +43,15 @@ export interface LoupeContext {
     open(layer: string): Promise<void>;
   };
   status: { set(state: WorkerState, detail?: string): void };
+  /** Network dissections known for the workspace's models (the worker's disk cache plus this session's runs). */
+  dissections: {
+    /** The folder the worker caches dissections in (its LOUPE_CACHE_DIR); panels show the strips from there. */
+    cacheDir: vscode.Uri;
+    get(modelPath: string, layer: string): DissectionSummary | undefined;
+    set(modelPath: string, summary: DissectionSummary): void;
+    /** Reads the model's cached dissections from the worker (no computation). */
+    load(modelPath: string): Promise<DissectionSummary[]>;
+  };
   /** The image last explained in this window (for "Grad-CAM at this layer"). Panels call `remember` too. */
   images: { last(): vscode.Uri | undefined; remember(uri: vscode.Uri): void };
 }

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { SOURCE_SELECTOR } from './codeLinks/codeLinks';
 import { registerCommands } from './commands';
 import { createLoupeServices, type LoupeServices } from './loupeContext';
+import { registerDissectPanel } from './panels/dissectPanel';
 import { registerExplainPanel } from './panels/explainPanel';
 import { ModelsProvider } from './views/modelsView';
 import { LAYERS_VIEW_ID, LayersProvider } from './views/layersView';
@@ -20,10 +21,10 @@ export function activate(context: vscode.ExtensionContext): void {
     const created = createLoupeServices(context, log);
     services = created;
     context.subscriptions.push(...created.disposables);
-    const { ctx, models, indexer, codeLinks } = created;
+    const { ctx, models, indexer, codeLinks, dissections } = created;
 
     const modelsProvider = new ModelsProvider(models);
-    const layersProvider = new LayersProvider(models, (layer) => codeLinks.definitions(layer).length > 0, indexer.onDidChange);
+    const layersProvider = new LayersProvider(models, (layer) => codeLinks.definitions(layer).length > 0, indexer.onDidChange, dissections);
     const layersView = vscode.window.createTreeView(LAYERS_VIEW_ID, { treeDataProvider: layersProvider, showCollapseAll: false });
     layersProvider.attach(layersView);
     context.subscriptions.push(
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
       vscode.languages.registerCodeLensProvider(SOURCE_SELECTOR, codeLinks),
       vscode.languages.registerHoverProvider(SOURCE_SELECTOR, codeLinks),
       registerExplainPanel(ctx),
+      registerDissectPanel(ctx),
       ...registerCommands(created, layersProvider),
     );
 

@@ -7,7 +7,7 @@ import type { BackendName } from '../protocol/types';
 import type { HelloResult } from '../protocol/worker';
 import { LoupeError } from '../engine/errors';
 import { WorkerClient, WorkerExitedError, type CallOptions, type ExplainCallOptions, type WorkerClientOptions } from './workerClient';
-import type { ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
+import type { DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
 import type { ClientExplainResult } from './workerClient';
 import type { WorkerStateName } from './format';
 
@@ -66,6 +66,14 @@ export class HostWorkerClient extends WorkerClient {
 
   override explain(modelPath: string, imagePath: string, options: ExplainOptions, opts?: ExplainCallOptions): Promise<ClientExplainResult> {
     return this.tracked(() => super.explain(modelPath, imagePath, options, opts), `explaining ${basename(imagePath)}`);
+  }
+
+  override dissect(modelPath: string, options: DissectOptions, opts?: CallOptions): Promise<DissectionSummary> {
+    return this.tracked(() => super.dissect(modelPath, options, opts), `dissecting ${options.layer}`);
+  }
+
+  override cachedDissections(modelPath: string, opts?: CallOptions): Promise<DissectionSummary[]> {
+    return this.tracked(() => super.cachedDissections(modelPath, opts), `reading cached dissections of ${basename(modelPath)}`);
   }
 
   override async stop(reason?: string): Promise<void> {

@@ -7,6 +7,7 @@ import type { BackendName } from '../protocol/types';
 import { WorkspaceIndexer } from './codeLinks/indexer';
 import { CodeLinks } from './codeLinks/codeLinks';
 import { parseConfig, type LoupeConfig } from './config';
+import { DissectionStore } from './dissection/store';
 import type { LoupeContext } from './context';
 import { shortModelName } from './format';
 import { HostWorkerClient } from './hostClient';
@@ -22,6 +23,7 @@ export interface LoupeServices {
   models: ModelStore;
   indexer: WorkspaceIndexer;
   codeLinks: CodeLinks;
+  dissections: DissectionStore;
   statusBar: LoupeStatusBar;
   /** Stops the worker and starts a fresh one with the current settings; resolves with its backend. */
   restartWorker(): Promise<BackendName>;
@@ -43,6 +45,8 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
   disposables.push(statusBar);
 
   const workerPath = vscode.Uri.joinPath(ext.extensionUri, 'dist', 'worker.js').fsPath;
+  // Per user, not per workspace: a result is keyed by the model's weights, wherever the model lives.
+  const dissectionCache = vscode.Uri.joinPath(ext.globalStorageUri, 'dissections');
   const makeClient = (c: LoupeConfig): HostWorkerClient => {
     statusBar.setBackend(c.backend);
     return new HostWorkerClient({
@@ -56,6 +60,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
         LOUPE_BACKEND: c.backend,
         // Not read by the worker yet (it uses the engine's default, 40e6); see the report on issue 3.
         LOUPE_MAX_IMAGE_PIXELS: String(c.maxImagePixels),
+        LOUPE_CACHE_DIR: dissectionCache.fsPath,
       },
     }, {
       onState: (state, detail) => statusBar.set(state, detail),
@@ -87,8 +92,9 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
 
   const models = new ModelStore(ext.workspaceState, currentClient, log, () => readConfig().activeModel);
   const indexer = new WorkspaceIndexer(log);
-  const codeLinks = new CodeLinks(indexer, models);
-  disposables.push(models, indexer, codeLinks);
+  const dissections = new DissectionStore(models, currentClient, log);
+  const codeLinks = new CodeLinks(indexer, models, dissections);
+  disposables.push(models, indexer, dissections, codeLinks);
 
   const updateModelName = (): void => {
     const active = models.active();
@@ -127,6 +133,12 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
       open: (layer) => codeLinks.open(layer),
     },
     status: { set: (state, detail) => statusBar.set(state, detail) },
+    dissections: {
+      cacheDir: dissectionCache,
+      get: (modelPath, layer) => dissections.get(modelPath, layer),
+      set: (modelPath, summary) => dissections.set(modelPath, summary),
+      load: (modelPath) => dissections.load(modelPath),
+    },
     images: {
       last: () => {
         const saved = ext.workspaceState.get<string>(LAST_IMAGE_KEY);
@@ -143,7 +155,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
     return (await currentClient().start()).backend;
   };
 
-  return { ctx, models, indexer, codeLinks, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
+  return { ctx, models, indexer, codeLinks, dissections, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
 }
 
 function reportConfigProblems(config: LoupeConfig, log: vscode.LogOutputChannel): void {

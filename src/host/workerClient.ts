@@ -21,9 +21,11 @@ import {
   type RequestType,
 } from 'vscode-jsonrpc/node';
 import { CancelledError, LoupeError } from '../engine/errors';
-import type { BackendPreference, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
+import type { BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
 import {
+  CachedDissectionsRequest,
   DescribeRequest,
+  DissectRequest,
   ExplainRequest,
   ForgetRequest,
   HelloRequest,
@@ -135,6 +137,23 @@ export class WorkerClient {
     } finally {
       this.progress.delete(requestId);
     }
+  }
+
+  /** Network dissection of one layer (cancellable, with progress); the worker caches the result on disk. */
+  async dissect(modelPath: string, options: DissectOptions, opts: CallOptions = {}): Promise<DissectionSummary> {
+    const requestId = String(this.nextRequestId++);
+    if (opts.onProgress) this.progress.set(requestId, opts.onProgress);
+    try {
+      return await this.call(DissectRequest, { modelPath, options, requestId },
+        `dissecting layer ${options.layer} of ${path.basename(modelPath)}`, opts);
+    } finally {
+      this.progress.delete(requestId);
+    }
+  }
+
+  /** The dissections cached on disk for the model's current weights (no computation). */
+  cachedDissections(modelPath: string, opts: CallOptions = {}): Promise<DissectionSummary[]> {
+    return this.call(CachedDissectionsRequest, { modelPath }, `reading cached dissections of ${path.basename(modelPath)}`, opts);
   }
 
   forget(modelPath?: string): Promise<void> {

@@ -37,6 +37,9 @@ const STATUS_ID = 'loupe-dev.loupe.loupe.status';
 /** What the panel computes by default (package.json `loupe.methods`). */
 const DEFAULT_METHODS = ['gradient', 'smoothgrad', 'ig', 'guided-backprop', 'gradcam', 'guided-gradcam'];
 const ANALYSIS_TIMEOUT = 180_000;
+/** Step (f): the layer dissected from the Layers view, and the probe size it uses. */
+const DISSECT_LAYER = 'relu3';
+const DISSECT_PROBE_IMAGES = 300;
 /** README screenshots (docs/screenshots/<key>.png) ← test-output/e2e/<value>.png; LOUPE_E2E_UPDATE_DOCS=1 copies them. */
 const README_SHOTS = { panel: 'b-panel-wide', layers: 'c-layers-code', codelens: 'c-codelens' } as const;
 
@@ -116,6 +119,24 @@ async function waitForLog(server: CodeServer, pattern: RegExp, timeoutMs = 30_00
     if (Date.now() > deadline) throw new Error(`the Loupe log has no line matching ${pattern} after ${timeoutMs} ms:\n${loupeLog(server).slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+interface CachedUnit { unit: number; label: string; category: string; iou: number; interpretable: boolean }
+interface CachedDissection { layer: string; interpretable: number; probe: { images: number }; units: CachedUnit[] }
+
+/** The dissections the worker wrote into the extension's global storage (result.json files), read straight from disk. */
+function cachedDissections(server: CodeServer): CachedDissection[] {
+  const found: CachedDissection[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.name === 'result.json') found.push(JSON.parse(readFileSync(p, 'utf8')) as CachedDissection);
+    }
+  };
+  const root = path.join(server.userDataDir, 'User', 'globalStorage');
+  if (existsSync(root)) walk(root);
+  return found;
 }
 
 /** Waits for the Explain panel to show `image`'s analysis and returns the panel's frame. */
@@ -219,7 +240,11 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
       vsix: [vsix.vsix],
       // The copied training scripts cannot resolve their imports; TypeScript's squiggles would only clutter the screenshots.
       // .vscode holds the settings step (e) changes; hidden in the Explorer only, for the screenshots.
-      settings: { 'typescript.validate.enable': false, 'editor.minimap.enabled': false, 'files.exclude': { '**/.vscode': true } },
+      // A small probe keeps step (f)'s dissection to seconds (user settings: step (e) rewrites the workspace's).
+      settings: {
+        'typescript.validate.enable': false, 'editor.minimap.enabled': false, 'files.exclude': { '**/.vscode': true },
+        'loupe.dissection.probeImages': DISSECT_PROBE_IMAGES,
+      },
     });
     metrics.codeServerStartMs = Math.round(performance.now() - t1);
     const t2 = performance.now();
@@ -261,6 +286,7 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     const stray = vsix.files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(stray, [], 'files in the VSIX outside the allowlist');
     for (const needed of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview/explain.js',
+      'extension/dist/webview/dissect.js', 'extension/media/dissect.css',
       'extension/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm']) {
       assert.ok(vsix.files.includes(needed), `${needed} is not in the VSIX`);
     }
@@ -484,6 +510,119 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     assert.equal((await frame.locator('[data-testid="top-label"]').innerText()).trim(), oracle.label);
     const smoothgrad = await frame.locator('[data-testid="map-smoothgrad"] dl').innerText();
     assert.match(smoothgrad, /samples 25\b/, 'the run after the cancel should use the default of 25 samples again');
+  }));
+
+  it('(f) Layers view → Dissect This Layer: the panel shows labelled units; the tree and the CodeLens show the concepts', (t) => step(t, 'dissect', async () => {
+    const model = readModel(ws(MODELS[ACTIVE]));
+    const layers = topologyLayers(model);
+    assert.ok(layers.some((l) => l.config.name === DISSECT_LAYER), `the ${ACTIVE} model has no layer ${DISSECT_LAYER}`);
+    // relu3's channels are those of the convolution before it (ReLU and batch norm keep them): the last Conv2D before it.
+    const before = layers.slice(0, layers.findIndex((l) => l.config.name === DISSECT_LAYER));
+    const channels = before.filter((l) => l.class_name === 'Conv2D').at(-1)?.config.filters;
+    assert.ok(channels, `no Conv2D before ${DISSECT_LAYER}`);
+
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    // The Explain panel would be a second visible webview: the panel's frame is found by visibility.
+    await runCommand(page, 'View: Close All Editors');
+    await showContainer(page, 'Loupe');
+    const modelsHeader = viewPane(page, 'Models').locator('.pane-header');
+    if ((await modelsHeader.getAttribute('aria-expanded')) === 'true') await modelsHeader.click();
+    const layerRow = viewPane(page, 'Layers').locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${DISSECT_LAYER}$`) }) });
+    await layerRow.waitFor({ timeout: 60_000 });
+    const started = performance.now();
+    await contextMenu(page, layerRow, 'Dissect This Layer');
+    // The progress toast may come and go within a second on a small probe: its text is checked when seen
+    // (the probe size is checked below on the result itself).
+    const progress = toast(page, new RegExp(`dissecting ${DISSECT_LAYER}`));
+    const progressText = await progress.innerText({ timeout: 10_000 }).catch(() => undefined);
+    if (progressText !== undefined) assert.match(progressText, new RegExp(`${DISSECT_PROBE_IMAGES} probe images`));
+
+    const tab = page.locator('.tab', { hasText: `Dissection: ${DISSECT_LAYER}` }).first();
+    await tab.waitFor({ timeout: ANALYSIS_TIMEOUT });
+    if (!(await tab.getAttribute('class'))?.includes('active')) await tab.click();
+    const frame = await webviewFrame(page, { timeoutMs: 60_000 });
+    await frame.locator('.unit-card').first().waitFor({ timeout: ANALYSIS_TIMEOUT });
+    metrics.dissectUiMs = Math.round(performance.now() - started);
+
+    // The oracle: the result.json the worker wrote, read from disk.
+    const results = cachedDissections(server).filter((d) => d.layer === DISSECT_LAYER);
+    assert.equal(results.length, 1, `expected one cached dissection of ${DISSECT_LAYER}, found ${results.length}`);
+    const result = results[0]!;
+    assert.equal(result.units.length, channels);
+    assert.equal(result.probe.images, DISSECT_PROBE_IMAGES);
+    const headline = (await frame.locator('[data-testid="interpretable"]').innerText()).trim();
+    assert.equal(headline, `${result.interpretable}/${channels} units interpretable`);
+    assert.equal(await frame.locator('.unit-card').count(), channels);
+    assert.match(await frame.locator('[data-testid="probe"]').innerText(), new RegExp(`\\b${DISSECT_PROBE_IMAGES} images`));
+    // Cards: a concept name and an IoU number each; the first (sorted by IoU) is the unit with the highest IoU on disk.
+    const cards = await frame.locator('.unit-card').evaluateAll((els) => els.map((e) => ({
+      unit: Number(e.getAttribute('data-unit')),
+      label: e.querySelector('[data-testid="unit-label"]')?.textContent ?? '',
+      iou: e.querySelector('[data-testid="unit-iou"]')?.textContent ?? '',
+    })));
+    for (const c of cards) {
+      assert.ok(c.label.length > 0, `unit ${c.unit} card shows no concept`);
+      assert.match(c.iou, /^\d\.\d{2,3}$/, `unit ${c.unit} card IoU "${c.iou}"`);
+    }
+    const best = [...result.units].sort((a, b) => b.iou - a.iou || a.unit - b.unit)[0]!;
+    assert.deepEqual({ unit: cards[0]!.unit, label: cards[0]!.label }, { unit: best.unit, label: best.label });
+    assert.ok(Math.abs(Number(cards[0]!.iou) - best.iou) <= 0.005 + 1e-9, `card IoU ${cards[0]!.iou}, result.json ${best.iou}`);
+    const stripsLoaded = await frame.locator('img.strip').evaluateAll((els) => els.filter((e) => (e as unknown as { naturalWidth: number }).naturalWidth > 0).length);
+    t.diagnostic(`${headline}; best unit ${best.unit}: ${best.label} (${best.category}) IoU ${best.iou.toFixed(3)}; ${stripsLoaded} strips loaded so far; ${metrics.dissectUiMs} ms`);
+    await screenshot(page, 'f-dissect-panel');
+
+    // The Layers view: relu3 expands into its units, interpretable first; a unit opens its detail without recomputing.
+    await waitForLog(server, new RegExp(`dissected ${DISSECT_LAYER} of .*computed in \\d+ ms`), 10_000);
+    await layerRow.locator('.monaco-tl-twistie').click();
+    await layerRow.and(page.locator('[aria-expanded="true"]')).waitFor({ timeout: 10_000 });
+    // The tree renders only the rows in view (an earlier step may have scrolled it): back to the top, where
+    // relu3's first units sit right under it. Rows are then read by their place among the children (aria-posinset).
+    await viewPane(page, 'Layers').locator('.monaco-list').hover();
+    await page.mouse.wheel(0, -10_000);
+    const firstUnit = viewPane(page, 'Layers').locator('.monaco-list-row[aria-level="2"][aria-posinset="1"]');
+    await firstUnit.waitFor({ timeout: 10_000 });
+    const unitCount = Number(await firstUnit.getAttribute('aria-setsize'));
+    assert.equal(unitCount, channels, `${DISSECT_LAYER} expands into ${unitCount} units`);
+    const firstLabel = (await firstUnit.locator('.label-name').innerText()).trim();
+    const first = /^unit (\d+) · (.+) \((.+)\) · IoU (\d\.\d+)$/.exec(firstLabel);
+    assert.ok(first, `unit row "${firstLabel}"`);
+    assert.equal(Number(first[1]), best.unit);
+    assert.equal(first[2], best.label);
+    assert.equal(first[3], best.category);
+    await screenshot(page, 'f-dissect-tree');
+    await firstUnit.click();
+    await frame.locator(`[data-testid="unit-detail"][data-unit="${best.unit}"]`).waitFor({ timeout: 30_000 });
+    assert.equal((loupeLog(server).match(new RegExp(`dissected ${DISSECT_LAYER} of `, 'g')) ?? []).length, 1, 'opening a unit from the tree dissected again');
+    await modelsHeader.click();
+
+    // The training script: the CodeLens on relu3's line counts the interpretable units and opens the panel.
+    const script = readFileSync(ws(TRAIN_SCRIPT), 'utf8');
+    const line = lineOf(script, `name: '${DISSECT_LAYER}'`);
+    await (await explorerRow(page, TRAIN_SCRIPT)).click();
+    await page.locator('.tab.active', { hasText: path.basename(TRAIN_SCRIPT) }).waitFor();
+    const editor = page.locator('.editor-group-container.active .monaco-editor').first();
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('Control+g');
+    await page.keyboard.type(String(line));
+    await page.keyboard.press('Enter');
+    const lineNumber = (n: number) => editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${n}$`) });
+    await lineNumber(line).waitFor({ timeout: 10_000 });
+    await lineNumber(line - 1).waitFor({ timeout: 10_000 });
+    const lens = editor.locator('.codelens-decoration a', { hasText: /units interpretable/ });
+    await lens.waitFor({ timeout: 60_000 });
+    const lensText = (await lens.innerText()).trim();
+    assert.ok(lensText.startsWith(`${result.interpretable}/${channels} units interpretable`), `lens "${lensText}"`);
+    if (result.interpretable > 0) assert.match(lensText, /: .+/, 'the lens names no concept');
+    // The lens sits on relu3's line (between the previous line and it), like the layer's own lens.
+    const lensBox = await lens.boundingBox();
+    const lineBox = await lineNumber(line).boundingBox();
+    const prevBox = await lineNumber(line - 1).boundingBox();
+    assert.ok(lensBox && lineBox && prevBox, `not rendered: ${JSON.stringify({ lensBox, lineBox, prevBox })}`);
+    assert.ok(lensBox.y >= prevBox.y + prevBox.height - 1 && lensBox.y + lensBox.height <= lineBox.y + 1, 'the dissection lens is not on the relu3 line');
+    t.diagnostic(`lens: ${lensText}`);
+    await screenshot(page, 'f-dissect-codelens');
+    await lens.click();
+    await page.locator('.tab.active', { hasText: `Dissection: ${DISSECT_LAYER}` }).waitFor({ timeout: 10_000 });
   }));
 
   it('reports the activation time from the Loupe log', (t) => step(t, 'report', async () => {

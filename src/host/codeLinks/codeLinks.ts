@@ -5,6 +5,8 @@
 import * as vscode from 'vscode';
 import { scanFile, type RankedDefinition } from '../codeIndex';
 import type { ModelDescription } from '../../protocol/types';
+import { dissectionMarkdown, lensTitle } from '../dissection/labels';
+import type { DissectionStore } from '../dissection/store';
 import { codeLensTitle, layerMarkdown } from '../format';
 import type { ModelStore } from '../models/modelStore';
 import type { WorkspaceIndexer } from './indexer';
@@ -22,11 +24,13 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
   constructor(
     private readonly indexer: WorkspaceIndexer,
     private readonly models: ModelStore,
+    private readonly dissections?: DissectionStore,
   ) {
     this.disposables.push(
       indexer.onDidChange(() => this.lensesChanged.fire()),
       models.onDidChange(() => this.lensesChanged.fire()),
     );
+    if (dissections) this.disposables.push(dissections.onDidChange(() => this.lensesChanged.fire()));
   }
 
   definitions(layer: string): RankedDefinition[] {
@@ -74,12 +78,25 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
-    return this.linked(document).map(({ layer, range }) => new vscode.CodeLens(range, {
-      title: codeLensTitle(layer),
-      tooltip: 'Show this layer in the Loupe Layers view',
-      command: 'loupe.revealLayer',
-      arguments: [layer.name],
-    }));
+    const modelPath = this.models.active()?.uri.fsPath;
+    return this.linked(document).flatMap(({ layer, range }) => {
+      const lenses = [new vscode.CodeLens(range, {
+        title: codeLensTitle(layer),
+        tooltip: 'Show this layer in the Loupe Layers view',
+        command: 'loupe.revealLayer',
+        arguments: [layer.name],
+      })];
+      const dissection = modelPath ? this.dissections?.get(modelPath, layer.name) : undefined;
+      if (modelPath && dissection) {
+        lenses.push(new vscode.CodeLens(range, {
+          title: lensTitle(dissection),
+          tooltip: `Open the network dissection of ${layer.name}`,
+          command: 'loupe.openDissection',
+          arguments: [layer.name, modelPath],
+        }));
+      }
+      return lenses;
+    });
   }
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
@@ -89,8 +106,16 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     if (!hit) return undefined;
     const md = new vscode.MarkdownString(layerMarkdown(hit.layer, description));
     const args = encodeURIComponent(JSON.stringify([hit.layer.name]));
+    const modelPath = this.models.active()?.uri.fsPath;
+    const dissection = modelPath ? this.dissections?.get(modelPath, hit.layer.name) : undefined;
     md.appendMarkdown(`\n\n[Show in Layers view](command:loupe.revealLayer?${args}) · [Grad-CAM at this layer](command:loupe.gradcamAtLayer?${args})`);
-    md.isTrusted = { enabledCommands: ['loupe.revealLayer', 'loupe.gradcamAtLayer'] };
+    if (dissection && modelPath) {
+      const open = encodeURIComponent(JSON.stringify([hit.layer.name, modelPath]));
+      md.appendMarkdown(`\n\n---\n\n${dissectionMarkdown(dissection)}\n\n[Open Dissection](command:loupe.openDissection?${open})`);
+    } else if (hit.layer.outputShape.length === 3) {
+      md.appendMarkdown(` · [Dissect this layer](command:loupe.dissectLayer?${args})`);
+    }
+    md.isTrusted = { enabledCommands: ['loupe.revealLayer', 'loupe.gradcamAtLayer', 'loupe.openDissection', 'loupe.dissectLayer'] };
     return new vscode.Hover(md, hit.hoverRanges[0]);
   }
 

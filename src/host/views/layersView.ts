@@ -1,44 +1,67 @@
 /**
  * The Layers view: the active model's layers in execution order (as the worker describes them).
  * Each item says class, output shape and parameter count; its context menu offers Grad-CAM at the
- * layer (spatial outputs only) and the source definition (when the code index found one).
+ * layer and "Dissect this layer" (spatial outputs only) and the source definition (when the code
+ * index found one). A layer with a dissection expands into its units, interpretable ones first.
  */
 import * as vscode from 'vscode';
-import type { LayerInfo, ModelDescription } from '../../protocol/types';
-import { isSpatial, layerMarkdown, layerSummary, modelSummary } from '../format';
+import type { DissectedUnit, DissectionSummary, LayerInfo, ModelDescription } from '../../protocol/types';
+import { compareForTree, interpretableText, unitLabel } from '../dissection/labels';
+import type { DissectionStore } from '../dissection/store';
+import { escapeMarkdown, isSpatial, layerMarkdown, layerSummary, modelSummary } from '../format';
 import type { ModelStore } from '../models/modelStore';
 
 export const LAYERS_VIEW_ID = 'loupe.layers';
 
 export class LayerItem extends vscode.TreeItem {
-  constructor(readonly layer: LayerInfo, model: ModelDescription, linked: boolean) {
-    super(layer.name, vscode.TreeItemCollapsibleState.None);
-    this.id = `${model.path}#${layer.name}`;
-    this.description = layerSummary(layer);
+  constructor(readonly layer: LayerInfo, model: ModelDescription, linked: boolean, readonly dissection?: DissectionSummary) {
+    super(layer.name, dissection ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    // The id changes with the dissection: VS Code keeps an item's collapsible state per id.
+    this.id = `${model.path}#${layer.name}${dissection ? '#dissected' : ''}`;
+    this.description = dissection ? `${layerSummary(layer)} · ${interpretableText(dissection)}` : layerSummary(layer);
     this.tooltip = new vscode.MarkdownString(layerMarkdown(layer, model));
     this.iconPath = new vscode.ThemeIcon(layer.isConv ? 'symbol-array' : 'symbol-field');
     // Space-separated flags, matched in package.json with `viewItem =~ /\bflag\b/`.
-    this.contextValue = ['loupe.layer', isSpatial(layer) ? 'spatial' : '', linked ? 'linked' : ''].filter(Boolean).join(' ');
+    this.contextValue = ['loupe.layer', isSpatial(layer) ? 'spatial' : '', linked ? 'linked' : '', dissection ? 'dissected' : '']
+      .filter(Boolean).join(' ');
     if (linked) this.command = { command: 'loupe.goToLayerDefinition', title: 'Go to Definition', arguments: [layer.name] };
   }
 }
 
-export class LayersProvider implements vscode.TreeDataProvider<LayerItem>, vscode.Disposable {
+export class UnitItem extends vscode.TreeItem {
+  constructor(readonly parent: LayerItem, readonly unit: DissectedUnit, modelPath: string, iouThreshold: number) {
+    super(unitLabel(unit), vscode.TreeItemCollapsibleState.None);
+    this.id = `${parent.id}/unit${unit.unit}`;
+    if (!unit.interpretable) this.description = `not interpretable (IoU ≤ ${iouThreshold})`;
+    this.iconPath = new vscode.ThemeIcon(unit.interpretable ? 'symbol-color' : 'circle-slash');
+    this.contextValue = `loupe.unit${unit.interpretable ? ' interpretable' : ''}`;
+    const md = new vscode.MarkdownString(`**unit ${unit.unit}** of ${escapeMarkdown(parent.layer.name)}: best concept ${escapeMarkdown(unit.label)} (${escapeMarkdown(unit.category)}), IoU ${unit.iou.toFixed(3)}`);
+    if (unit.runnersUp.length) md.appendMarkdown(`\n\nrunners-up: ${unit.runnersUp.map((r) => `${escapeMarkdown(r.label)} ${r.iou.toFixed(3)}`).join(', ')}`);
+    this.tooltip = md;
+    this.command = { command: 'loupe.openDissection', title: 'Open Dissection', arguments: [parent.layer.name, modelPath, unit.unit] };
+  }
+}
+
+export type LayersTreeItem = LayerItem | UnitItem;
+
+export class LayersProvider implements vscode.TreeDataProvider<LayersTreeItem>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly disposables: vscode.Disposable[] = [this.changed];
   private items = new Map<string, LayerItem>();
-  private view: vscode.TreeView<LayerItem> | undefined;
+  private view: vscode.TreeView<LayersTreeItem> | undefined;
   readonly onDidChangeTreeData = this.changed.event;
 
   constructor(
     private readonly models: ModelStore,
     private readonly hasDefinition: (layer: string) => boolean,
     onIndexChange: vscode.Event<void>,
+    private readonly dissections?: DissectionStore,
   ) {
     this.disposables.push(models.onDidChange(() => this.changed.fire()), onIndexChange(() => this.changed.fire()));
+    if (dissections) this.disposables.push(dissections.onDidChange(() => this.changed.fire()));
   }
 
-  attach(view: vscode.TreeView<LayerItem>): void {
+  attach(view: vscode.TreeView<LayersTreeItem>): void {
     this.view = view;
   }
 
@@ -46,16 +69,22 @@ export class LayersProvider implements vscode.TreeDataProvider<LayerItem>, vscod
     this.changed.fire();
   }
 
-  getTreeItem(item: LayerItem): vscode.TreeItem {
+  getTreeItem(item: LayersTreeItem): vscode.TreeItem {
     return item;
   }
 
-  getParent(): undefined {
-    return undefined;
+  getParent(item: LayersTreeItem): LayerItem | undefined {
+    return item instanceof UnitItem ? item.parent : undefined;
   }
 
-  async getChildren(item?: LayerItem): Promise<LayerItem[]> {
-    if (item) return [];
+  async getChildren(item?: LayersTreeItem): Promise<LayersTreeItem[]> {
+    if (item instanceof UnitItem) return [];
+    if (item) {
+      const d = item.dissection;
+      const modelPath = this.models.active()?.uri.fsPath;
+      if (!d || !modelPath) return [];
+      return [...d.units].sort(compareForTree).map((u) => new UnitItem(item, u, modelPath, d.params.iouThreshold));
+    }
     const active = this.models.active();
     if (!active) {
       this.setMessage('No active model: pick one in the Models view.');
@@ -69,7 +98,8 @@ export class LayersProvider implements vscode.TreeDataProvider<LayerItem>, vscod
       return [];
     }
     this.setMessage(modelSummary(model));
-    const items = model.layers.map((l) => new LayerItem(l, model, this.hasDefinition(l.name)));
+    const dissected = this.dissections?.forModel(active.uri.fsPath);
+    const items = model.layers.map((l) => new LayerItem(l, model, this.hasDefinition(l.name), dissected?.get(l.name)));
     this.items = new Map(items.map((i) => [i.layer.name, i]));
     return items;
   }
