@@ -1,36 +1,21 @@
-// The Dissection panel's page in a real browser (Debian's Chromium via playwright-core), under the exact
-// HTML and CSP the host builds: a stand-in for VS Code's webview API records what the page posts.
+// The Dissection panel's page in a real browser, under the exact HTML and CSP the host builds
+// (test/helpers/webviewPage.ts): a stand-in for VS Code's webview API records what the page posts.
 // Checks the grid against the hand-written fixture (order, filters, detail view), that strips load
 // under the CSP, that a hostile concept name stays text, and that every posted message passes the host's guard.
 // Needs /usr/bin/chromium (scripts/e2e/setup.sh installs it); without it the test fails and says so.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import * as esbuild from 'esbuild';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { toDissectView } from '../src/host/panels/dissectData';
-import { buildPanelHtml, makeNonce } from '../src/host/panels/html';
 import { DEFAULT_DISSECT_UI, isFromDissectWebview, type ToDissectWebview } from '../src/protocol/dissectWebview';
 import { dissectionFixture } from './dissectFixture';
+import { computedStyle, openWebviewPage, type ServedFile } from './helpers/webviewPage';
 
-const CHROMIUM = '/usr/bin/chromium';
-const root = path.resolve(import.meta.dirname, '..');
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 const STRIP_W = 2 * 16;
 const STRIP_H = 16;
-
-interface PageGlobals {
-  __posted: unknown[];
-  __violations: string[];
-  __state: unknown;
-  __pwned?: number;
-  dispatchEvent(event: unknown): boolean;
-  MessageEvent: new (type: string, init: { data: unknown }) => unknown;
-}
 
 /** A strip like the engine's: two 16×16 tiles side by side, coloured per unit. */
 function strip(unit: number): Buffer {
@@ -39,77 +24,27 @@ function strip(unit: number): Buffer {
   return PNG.sync.write(png);
 }
 
-async function serve(files: Record<string, { type: string; body: string | Buffer }>): Promise<{ origin: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const file = files[req.url ?? ''];
-    if (req.url === '/favicon.ico') {
-      res.writeHead(204).end();
-      return;
-    }
-    if (!file) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': file.type }).end(file.body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { origin, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
 async function cardOrder(page: Page): Promise<number[]> {
   return page.locator('[data-testid="unit-grid"] .unit-card').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-unit'))));
 }
 
 test('the Dissection page under its CSP: grid, chart, filters, detail, escaping, valid messages', { timeout: 60_000 }, async () => {
-  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: run scripts/e2e/setup.sh`);
-  const js = await esbuild.build({
-    entryPoints: [path.join(root, 'webview/dissect/main.ts')], bundle: true, write: false,
-    platform: 'browser', format: 'iife', target: 'es2022', logLevel: 'silent',
-  });
-  const nonce = makeNonce();
   const summary = dissectionFixture('/cache/dissections/abc/relu3');
   summary.units[3] = { ...summary.units[3]!, label: HOSTILE };
-  const files: Record<string, { type: string; body: string | Buffer }> = {
-    '/dissect.js': { type: 'text/javascript', body: Buffer.from(js.outputFiles[0]!.contents) },
-    '/dissect.css': { type: 'text/css', body: readFileSync(path.join(root, 'media/dissect.css')) },
-  };
+  const files: Record<string, ServedFile> = {};
   for (const u of summary.units) files[`/strips/${u.strip}`] = { type: 'image/png', body: strip(u.unit) };
-  const server = await serve(files);
-  const shim = `<script nonce="${nonce}">
-    window.__posted = []; window.__violations = []; window.__state = undefined;
-    document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
-    window.acquireVsCodeApi = () => ({
-      postMessage: (m) => window.__posted.push(JSON.parse(JSON.stringify(m))),
-      getState: () => window.__state, setState: (s) => { window.__state = s; },
-    });
-  </script>`;
-  const html = buildPanelHtml({ cspSource: server.origin, nonce, scriptUri: `${server.origin}/dissect.js`, styleUri: `${server.origin}/dissect.css`, title: 'Dissection: relu3' })
-    .replace('<script nonce', `${shim}<script nonce`);
-  files['/'] = { type: 'text/html', body: html };
-
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const web = await openWebviewPage({ entry: 'webview/dissect/main.ts', style: 'media/dissect.css', title: 'Dissection: relu3', files });
+  const { page, posted, send } = web;
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} ${m.location().url}`); });
-    await page.goto(`${server.origin}/`);
-    const posted = async (): Promise<Array<Record<string, unknown>>> => page.evaluate(() => (globalThis as unknown as PageGlobals).__posted) as Promise<Array<Record<string, unknown>>>;
-    await page.waitForFunction(() => (globalThis as unknown as { __posted: unknown[] }).__posted.length > 0);
     assert.deepEqual(await posted(), [{ type: 'ready' }]);
 
-    const view = toDissectView(summary, 'shapes', (file) => `${server.origin}/strips/${path.basename(file)}`);
+    const view = toDissectView(summary, 'shapes', (file) => `${web.origin}/strips/${path.basename(file)}`);
     const show: ToDissectWebview = { type: 'show', view, state: { modelPath: summary.model, layer: 'relu3', ui: DEFAULT_DISSECT_UI } };
-    const send = (data: unknown): Promise<boolean> => page.evaluate((d) => {
-      const w = globalThis as unknown as PageGlobals;
-      return w.dispatchEvent(new w.MessageEvent('message', { data: d }));
-    }, data);
     await send(show);
     await page.locator('[data-testid="unit-grid"] .unit-card').first().waitFor();
+    // Both sheets apply: the shared one (the status line) and the panel's own (its h1 margin).
+    assert.equal(await computedStyle(page.locator('[data-testid="status"]'), 'display'), 'flex');
+    assert.equal(await computedStyle(page.locator('h1'), 'margin-bottom'), '6px');
 
     // Header and chart, from the fixture's hand-written counts.
     assert.equal((await page.locator('[data-testid="interpretable"]').innerText()).trim(), '5/8 units interpretable');
@@ -135,7 +70,7 @@ test('the Dissection page under its CSP: grid, chart, filters, detail, escaping,
     });
     const imgs = await page.locator('img').evaluateAll((els) => els.map((e) => (e as unknown as { naturalWidth: number }).naturalWidth));
     assert.deepEqual(imgs, Array(8).fill(STRIP_W));
-    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).__pwned), undefined);
+    assert.equal(await web.pwned(), undefined);
 
     // Sort by unit, then filter: category color, minimum IoU 0.05.
     await page.locator('[data-testid="sort"]').selectOption('unit');
@@ -174,7 +109,7 @@ test('the Dissection page under its CSP: grid, chart, filters, detail, escaping,
     ]);
     assert.deepEqual(after.find((m) => m.type === 'openLayer'), { type: 'openLayer', layer: 'relu3' });
     assert.ok(after.some((m) => m.type === 'recompute'));
-    const state = await page.evaluate(() => (globalThis as unknown as PageGlobals).__state) as { layer: string; ui: unknown };
+    const state = await web.savedState() as { layer: string; ui: unknown };
     assert.equal(state.layer, 'relu3');
     assert.deepEqual(state.ui, { sort: 'unit', category: 'color', minIou: 0.05 });
 
@@ -186,11 +121,8 @@ test('the Dissection page under its CSP: grid, chart, filters, detail, escaping,
     await send({ type: 'error', message: 'relu3: the probe folder has no index.csv' });
     assert.equal(await page.locator('[data-testid="error"]').innerText(), 'relu3: the probe folder has no index.csv');
 
-    if (process.env.LOUPE_SCREENSHOT) await page.screenshot({ path: process.env.LOUPE_SCREENSHOT, fullPage: true });
-    assert.deepEqual(await page.evaluate(() => (globalThis as unknown as PageGlobals).__violations), [], 'CSP violations');
-    assert.deepEqual(errors, [], 'page errors');
+    await web.assertClean();
   } finally {
-    await browser.close();
-    await server.close();
+    await web.close();
   }
 });

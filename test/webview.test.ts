@@ -88,9 +88,12 @@ test('the panel HTML: strict CSP, one script carrying the nonce, escaped title',
   const html = buildPanelHtml({
     cspSource, nonce,
     scriptUri: `${cspSource}/ext/dist/webview/explain.js`,
-    styleUri: `${cspSource}/ext/media/explain.css`,
+    styleUris: [`${cspSource}/ext/media/panel.css`, `${cspSource}/ext/media/explain.css`],
     title: 'Loupe: <img src=x onerror="alert(1)">.png',
   });
+  // The shared sheet first, so the panel's own rules win the cascade.
+  assert.deepEqual([...html.matchAll(/<link rel="stylesheet" href="([^"]*)">/g)].map((m) => m[1]),
+    [`${cspSource}/ext/media/panel.css`, `${cspSource}/ext/media/explain.css`]);
   const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html);
   assert.ok(meta, 'a CSP meta tag');
   // The browser decodes character references in attribute values before reading the policy.

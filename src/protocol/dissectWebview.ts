@@ -4,6 +4,7 @@
  * with `isFromDissectWebview`, and the state a reload hands back with `isDissectPanelState`.
  * Pure TypeScript, no Node or DOM types: both rooms compile it.
  */
+import { hasOnly, isIndex, isName, isObj, isPath, MAX_NAME, type PanelStatusMessage } from './panelMessages';
 import type { DissectionSummary } from './types';
 
 export const UNIT_SORTS = ['iou', 'unit'] as const;
@@ -41,8 +42,7 @@ export interface DissectView {
 /** Messages host → webview. */
 export type ToDissectWebview =
   | { type: 'show'; view: DissectView; state: DissectPanelState }
-  | { type: 'busy'; busy: boolean; message?: string }
-  | { type: 'error'; message: string };
+  | PanelStatusMessage;
 
 /** Messages webview → host. */
 export type FromDissectWebview =
@@ -54,38 +54,17 @@ export type FromDissectWebview =
   /** The user changed sorting, filters or the open unit. */
   | { type: 'ui'; ui: DissectUiState };
 
-const MAX_NAME = 512;
-const MAX_PATH = 4096;
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function hasOnly(o: Obj, keys: readonly string[]): boolean {
-  return Object.keys(o).every((k) => keys.includes(k));
-}
-
-function isName(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME;
-}
-
-export function isUnitIndex(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 1_000_000;
-}
-
 export function isDissectUiState(v: unknown): v is DissectUiState {
   return isObj(v) && hasOnly(v, ['sort', 'category', 'minIou', 'unit'])
     && (UNIT_SORTS as readonly unknown[]).includes(v.sort)
     && typeof v.category === 'string' && v.category.length <= MAX_NAME
     && typeof v.minIou === 'number' && Number.isFinite(v.minIou) && v.minIou >= 0 && v.minIou <= 1
-    && (v.unit === undefined || isUnitIndex(v.unit));
+    && (v.unit === undefined || isIndex(v.unit));
 }
 
 export function isDissectPanelState(v: unknown): v is DissectPanelState {
   return isObj(v) && hasOnly(v, ['modelPath', 'layer', 'ui'])
-    && typeof v.modelPath === 'string' && v.modelPath.length > 0 && v.modelPath.length <= MAX_PATH
+    && isPath(v.modelPath)
     && isName(v.layer)
     && isDissectUiState(v.ui);
 }

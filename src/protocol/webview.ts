@@ -4,6 +4,7 @@
  * before acting on it, and checks the state a reload hands back with `isPanelState`.
  * Pure TypeScript, no Node or DOM types: both rooms compile it.
  */
+import { hasOnly, isIndex, isName, isObj, isPath, type PanelStatusMessage } from './panelMessages';
 import type { ExplainSummary, MapSummary, MethodId } from './types';
 
 export const METHOD_IDS: readonly MethodId[] = [
@@ -62,10 +63,7 @@ export interface WebviewResult {
 export type ToWebview =
   /** A result to show, with the layers Grad-CAM can use and the state the webview must persist. */
   | { type: 'show'; result: WebviewResult; layers: string[]; layer?: string; state: PanelState }
-  /** An analysis for this panel started (message) or ended (no message). */
-  | { type: 'busy'; busy: boolean; message?: string }
-  /** The last analysis for this panel failed; the result shown (if any) is unchanged. */
-  | { type: 'error'; message: string };
+  | PanelStatusMessage;
 
 /** Messages webview → host. */
 export type FromWebview =
@@ -86,31 +84,11 @@ export type FromWebview =
   /** The user changed colormaps or opacity. */
   | { type: 'ui'; ui: PanelUiState };
 
-/** Longest layer name accepted from the webview (real names are short; this bounds what we log). */
-const MAX_NAME = 512;
 /** A PNG data URL larger than this is refused (an upscaled 4k map is well below). */
 export const MAX_PNG_DATA_URL = 64 * 1024 * 1024;
 
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function hasOnly(o: Obj, keys: readonly string[]): boolean {
-  return Object.keys(o).every((k) => keys.includes(k));
-}
-
 export function isMethodId(v: unknown): v is MethodId {
   return typeof v === 'string' && (METHOD_IDS as readonly string[]).includes(v);
-}
-
-function isName(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME;
-}
-
-function isClassIndex(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 1_000_000;
 }
 
 export function isPanelUiState(v: unknown): v is PanelUiState {
@@ -124,9 +102,9 @@ export function isPanelUiState(v: unknown): v is PanelUiState {
 export function isPanelState(v: unknown): v is PanelState {
   return isObj(v)
     && hasOnly(v, ['modelPath', 'imagePath', 'classIndex', 'layer', 'methods', 'ui'])
-    && typeof v.modelPath === 'string' && v.modelPath.length > 0 && v.modelPath.length <= 4096
-    && typeof v.imagePath === 'string' && v.imagePath.length > 0 && v.imagePath.length <= 4096
-    && (v.classIndex === undefined || isClassIndex(v.classIndex))
+    && isPath(v.modelPath)
+    && isPath(v.imagePath)
+    && (v.classIndex === undefined || isIndex(v.classIndex))
     && (v.layer === undefined || isName(v.layer))
     && Array.isArray(v.methods) && v.methods.length > 0 && v.methods.length <= METHOD_IDS.length
     && v.methods.every(isMethodId)
@@ -147,7 +125,7 @@ export function isFromWebview(v: unknown): v is FromWebview {
     case 'runOcclusion':
       return hasOnly(v, ['type']);
     case 'explainClass':
-      return hasOnly(v, ['type', 'classIndex']) && isClassIndex(v.classIndex);
+      return hasOnly(v, ['type', 'classIndex']) && isIndex(v.classIndex);
     case 'setLayer':
     case 'openLayer':
       return hasOnly(v, ['type', 'layer']) && isName(v.layer);
@@ -160,11 +138,4 @@ export function isFromWebview(v: unknown): v is FromWebview {
     default:
       return false;
   }
-}
-
-/** A short description of a refused message for the log (never the whole payload). */
-export function describeBadMessage(v: unknown): string {
-  if (!isObj(v)) return `a ${v === null ? 'null' : typeof v} instead of an object`;
-  const type = typeof v.type === 'string' ? JSON.stringify(v.type.slice(0, 40)) : 'no type';
-  return `message ${type} with keys ${Object.keys(v).slice(0, 10).join(', ')}`;
 }

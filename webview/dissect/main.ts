@@ -4,9 +4,10 @@
  * `ui` so they survive a reload. The DOM is rebuilt on `show`; filter changes rebuild the grid only.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { DEFAULT_DISSECT_UI, type DissectPanelState, type DissectUiState, type ToDissectWebview } from '../../src/protocol/dissectWebview';
-import { el } from '../explain/dom';
+import { el } from '../shared/dom';
+import { listenToHost } from '../shared/hostMessages';
+import { statusArea } from '../shared/status';
 import { filterCategories, visibleUnits } from './units';
 import { categoryChart, gridControls, header, unitCard, unitDetail } from './view';
 import { persist, post, savedState } from './vscodeApi';
@@ -18,34 +19,22 @@ let state: DissectPanelState | undefined = savedState();
 let ui: DissectUiState = state?.ui ?? { ...DEFAULT_DISSECT_UI };
 
 const app = document.getElementById('app')!;
-const status = el('div', { class: 'status', testid: 'status', attrs: { role: 'status', 'aria-live': 'polite' } });
-const errorBox = el('div', { class: 'error', testid: 'error', attrs: { role: 'alert' } });
-errorBox.hidden = true;
+const statusRegions = statusArea(app);
+const { status, errorBox } = statusRegions;
 const gridHost = el('div', { class: 'grid-host' });
 const detailHost = el('div', { class: 'detail-host' });
 
-window.addEventListener('message', (event: MessageEvent<ToDissectWebview>) => {
-  const msg = event.data;
-  switch (msg?.type) {
-    case 'show':
-      shown = msg;
-      ui = { ...msg.state.ui };
-      // A category the new result's probe does not have would hide every unit.
-      if (ui.category && !filterCategories(msg.view.summary).includes(ui.category)) ui.category = '';
-      state = { ...msg.state, ui };
-      persist(state);
-      errorBox.hidden = true;
-      render();
-      break;
-    case 'busy':
-      setBusy(msg.busy ? msg.message ?? 'Working…' : undefined);
-      break;
-    case 'error':
-      errorBox.textContent = msg.message;
-      errorBox.hidden = false;
-      if (!shown) render();
-      break;
-  }
+listenToHost<Show>(statusRegions, {
+  show: (msg) => {
+    shown = msg;
+    ui = { ...msg.state.ui };
+    // A category the new result's probe does not have would hide every unit.
+    if (ui.category && !filterCategories(msg.view.summary).includes(ui.category)) ui.category = '';
+    state = { ...msg.state, ui };
+    persist(state);
+  },
+  render,
+  hasShown: () => shown !== undefined,
 });
 
 document.addEventListener('keydown', (e) => {
@@ -53,15 +42,6 @@ document.addEventListener('keydown', (e) => {
 });
 
 post({ type: 'ready' });
-
-function setBusy(message: string | undefined): void {
-  status.replaceChildren();
-  app.setAttribute('aria-busy', message ? 'true' : 'false');
-  if (message) {
-    status.append(el('vscode-progress-ring', { attrs: { 'aria-hidden': 'true' } }), el('span', { text: message }));
-    errorBox.hidden = true;
-  }
-}
 
 function updateUi(next: Partial<DissectUiState>): void {
   const merged: DissectUiState = { ...ui, ...next };

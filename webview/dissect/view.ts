@@ -1,18 +1,11 @@
 /** The Dissection panel's building blocks: header, category chart, grid controls, unit cards, unit detail. */
 import type { DissectUiState, DissectView, FromDissectWebview } from '../../src/protocol/dissectWebview';
 import type { DissectedUnit } from '../../src/protocol/types';
-import { el } from '../explain/dom';
+import { el } from '../shared/dom';
+import { layerLink } from '../shared/layerLink';
 import { chartRows, formatActivation, formatIou, formatMs } from './units';
 
 type Post = (message: FromDissectWebview) => void;
-
-export function layerLink(layer: string, post: Post): HTMLElement {
-  return el('button', {
-    class: 'link', testid: 'layer-link', text: layer,
-    attrs: { type: 'button', 'data-layer': layer, title: `Go to the definition of ${layer}` },
-    on: { click: () => post({ type: 'openLayer', layer }) },
-  });
-}
 
 export function header(view: DissectView, post: Post, extra: Node[]): HTMLElement {
   const s = view.summary;

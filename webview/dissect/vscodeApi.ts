@@ -1,26 +1,5 @@
-/** The Dissection page's side of the message channel, typed with the protocol's unions. */
+/** The Dissection page's side of the message channel. */
 import { isDissectPanelState, type DissectPanelState, type FromDissectWebview } from '../../src/protocol/dissectWebview';
+import { connectToHost } from '../shared/vscodeApi';
 
-interface VsCodeApi {
-  postMessage(message: FromDissectWebview): void;
-  getState(): unknown;
-  setState(state: DissectPanelState): void;
-}
-
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const api = acquireVsCodeApi();
-
-export function post(message: FromDissectWebview): void {
-  api.postMessage(message);
-}
-
-/** The state the page last persisted (checked: it comes back from storage). */
-export function savedState(): DissectPanelState | undefined {
-  const s = api.getState();
-  return isDissectPanelState(s) ? s : undefined;
-}
-
-export function persist(state: DissectPanelState): void {
-  api.setState(state);
-}
+export const { post, savedState, persist } = connectToHost<FromDissectWebview, DissectPanelState>(isDissectPanelState);

@@ -5,7 +5,6 @@
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
-import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import {
   DEFAULT_UI,
@@ -15,11 +14,14 @@ import {
   type PanelUiState,
   type ToWebview,
 } from '../../src/protocol/webview';
+import { el } from '../shared/dom';
+import { listenToHost } from '../shared/hostMessages';
+import { layerLink } from '../shared/layerLink';
+import { statusArea } from '../shared/status';
 import { drawImage, drawLegend, drawOverlay } from './canvas';
 import { divergingLut, sequentialLut, type Lut } from './colormap';
 import { base64ToBytes, base64ToFloat32 } from './decode';
-import { el } from './dom';
-import { layerLink, mapCard, predictionList, type CardMap } from './view';
+import { mapCard, predictionList, type CardMap } from './view';
 import { persist, post, savedState } from './vscodeApi';
 
 type Show = Extract<ToWebview, { type: 'show' }>;
@@ -38,30 +40,18 @@ let luts = { sequential: sequentialLut(ui.sequential), diverging: divergingLut(u
 let repaint: () => void = () => undefined;
 
 const app = document.getElementById('app')!;
-const status = el('div', { class: 'status', testid: 'status', attrs: { role: 'status', 'aria-live': 'polite' } });
-const errorBox = el('div', { class: 'error', testid: 'error', attrs: { role: 'alert' } });
-errorBox.hidden = true;
+const statusRegions = statusArea(app);
+const { status, errorBox } = statusRegions;
 
-window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
-  const msg = event.data;
-  switch (msg?.type) {
-    case 'show':
-      shown = msg;
-      state = { ...msg.state, ui };
-      persist(state);
-      decoded = decode(msg);
-      errorBox.hidden = true;
-      render();
-      break;
-    case 'busy':
-      setBusy(msg.busy ? msg.message ?? 'Working…' : undefined);
-      break;
-    case 'error':
-      errorBox.textContent = msg.message;
-      errorBox.hidden = false;
-      if (!shown) render();
-      break;
-  }
+listenToHost<Show>(statusRegions, {
+  show: (msg) => {
+    shown = msg;
+    state = { ...msg.state, ui };
+    persist(state);
+    decoded = decode(msg);
+  },
+  render,
+  hasShown: () => shown !== undefined,
 });
 
 post({ type: 'ready' });
@@ -72,15 +62,6 @@ function decode(msg: Show): Decoded {
     image: base64ToBytes(r.image.rgba),
     maps: r.maps.map((m) => ({ summary: m.summary, width: m.width, height: m.height, values: base64ToFloat32(m.display) })),
   };
-}
-
-function setBusy(message: string | undefined): void {
-  status.replaceChildren();
-  app.setAttribute('aria-busy', message ? 'true' : 'false');
-  if (message) {
-    status.append(el('vscode-progress-ring', { attrs: { 'aria-hidden': 'true' } }), el('span', { text: message }));
-    errorBox.hidden = true;
-  }
 }
 
 function updateUi(next: Partial<PanelUiState>): void {

@@ -1,9 +1,10 @@
 /** The panel's building blocks: the prediction list and one card per map. */
 import type { MapSummary, Prediction } from '../../src/protocol/types';
 import type { FromWebview } from '../../src/protocol/webview';
+import { el } from '../shared/dom';
+import { layerLink } from '../shared/layerLink';
 import { newCanvas, pngDataUrl } from './canvas';
 import { clipScale, type Lut } from './colormap';
-import { el } from './dom';
 import { figureRows, formatMs, formatNumber, formatParams, formatPercent, METHOD_TITLES } from './format';
 
 export interface CardMap {
@@ -14,14 +15,6 @@ export interface CardMap {
 }
 
 type Post = (message: FromWebview) => void;
-
-export function layerLink(layer: string, post: Post): HTMLElement {
-  return el('button', {
-    class: 'link', testid: 'layer-link', text: layer,
-    attrs: { type: 'button', 'data-layer': layer, title: `Go to the definition of ${layer}` },
-    on: { click: () => post({ type: 'openLayer', layer }) },
-  });
-}
 
 /** One row per prediction; a row is a button that explains its class. Test ids count rows from 0 (top-1). */
 export function predictionList(predictions: Prediction[], targetClass: number | undefined, explain: (classIndex: number) => void): HTMLElement {

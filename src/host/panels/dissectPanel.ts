@@ -6,7 +6,6 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError } from '../../engine/errors';
 import {
   DEFAULT_DISSECT_UI,
   isDissectPanelState,
@@ -15,28 +14,20 @@ import {
   type FromDissectWebview,
   type ToDissectWebview,
 } from '../../protocol/dissectWebview';
-import { describeBadMessage } from '../../protocol/webview';
 import type { DissectionSummary } from '../../protocol/types';
 import { dissectOptionsFrom } from '../config';
 import type { LoupeContext } from '../context';
 import { interpretableText } from '../dissection/labels';
 import { shortModelName } from '../format';
 import { imageRoots, panelTitle, toDissectView } from './dissectData';
-import { buildPanelHtml, makeNonce } from './html';
+import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
+import { settleWorkerTask, withWorkerProgress } from './workerTask';
 
 export const DISSECT_VIEW_TYPE = 'loupe.dissect';
 
 export function registerDissectPanel(ctx: LoupeContext): vscode.Disposable {
-  return vscode.window.registerWebviewPanelSerializer(DISSECT_VIEW_TYPE, {
-    async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-      if (!isDissectPanelState(state)) {
-        ctx.log.warn(`Dissection panel: cannot restore from the saved state (${describeBadMessage(state)}); closing it`);
-        panel.dispose();
-        return;
-      }
-      const restored = new DissectPanel(ctx, panel, state);
-      void restored.restore();
-    },
+  return registerPanelSerializer(ctx, DISSECT_VIEW_TYPE, 'Dissection panel', isDissectPanelState, (panel, state) => {
+    void new DissectPanel(ctx, panel, state).restore();
   });
 }
 
@@ -100,41 +91,17 @@ async function runDissection(ctx: LoupeContext, modelPath: string, layer: string
   const options = dissectOptionsFrom(config, layer, resolveInWorkspace(modelPath), { refresh });
   const probe = config.dissection.probe === 'builtin' ? `${config.dissection.probeImages} probe images` : path.basename(config.dissection.probe);
   const started = performance.now();
-  try {
+  const names = { name: `dissecting ${layer}`, failed: `dissecting ${layer} of ${modelPath}` };
+  return settleWorkerTask(ctx, names, abort, async () => {
     await vscode.workspace.fs.createDirectory(ctx.dissections.cacheDir);
-    const summary = await vscode.window.withProgress({
-      location: vscode.ProgressLocation.Notification,
-      title: `Loupe: dissecting ${layer} (${probe})`,
-      cancellable: true,
-    }, async (progress, token) => {
-      token.onCancellationRequested(() => abort.abort());
-      let done = 0;
-      return ctx.client.dissect(modelPath, options, {
-        signal: abort.signal,
-        onProgress: (fraction, message) => {
-          const f = Math.max(done, Math.min(1, fraction));
-          progress.report({ increment: (f - done) * 100, message });
-          done = f;
-        },
-      });
-    });
+    const summary = await withWorkerProgress(`Loupe: dissecting ${layer} (${probe})`, abort,
+      (onProgress) => ctx.client.dissect(modelPath, options, { signal: abort.signal, onProgress }));
     ctx.dissections.set(modelPath, summary);
     ctx.log.info(`dissected ${layer} of ${modelPath}: ${interpretableText(summary)} (${summary.probe.name}, ${summary.probe.images} images)`
       + ` ${summary.cached ? 'read from the cache' : `computed in ${Math.round(summary.ms)} ms on ${summary.backend}`};`
       + ` ${Math.round(performance.now() - started)} ms in all`);
     return summary;
-  } catch (err) {
-    if (err instanceof CancelledError || abort.signal.aborted) {
-      ctx.log.info(`dissecting ${layer}: cancelled`);
-      return undefined;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    ctx.log.error(`dissecting ${layer} of ${modelPath} failed: ${err instanceof Error ? err.stack ?? message : message}`);
-    onError?.(message);
-    const choice = await vscode.window.showErrorMessage(`Loupe: ${message}`, 'Show Log');
-    if (choice === 'Show Log') ctx.log.show();
-    return undefined;
-  }
+  }, onError);
 }
 
 export class DissectPanel {
@@ -142,12 +109,9 @@ export class DissectPanel {
   static current: DissectPanel | undefined;
 
   private summary: DissectionSummary | undefined;
-  private ready = false;
-  private busy: string | undefined;
-  private lastError: string | undefined;
   private running: AbortController | undefined;
   private roots: string[] = [];
-  private readonly disposables: vscode.Disposable[] = [];
+  private readonly channel: PanelChannel<ToDissectWebview, FromDissectWebview>;
 
   static create(ctx: LoupeContext, state: DissectPanelState): DissectPanel {
     const panel = vscode.window.createWebviewPanel(DISSECT_VIEW_TYPE, panelTitle(state.layer),
@@ -157,38 +121,25 @@ export class DissectPanel {
 
   constructor(private readonly ctx: LoupeContext, readonly panel: vscode.WebviewPanel, public state: DissectPanelState) {
     DissectPanel.current = this;
-    const { webview } = panel;
     this.setRoots([]);
-    panel.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'loupe.svg');
-    panel.title = panelTitle(state.layer);
-    webview.html = buildPanelHtml({
-      cspSource: webview.cspSource,
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, 'dist', 'webview', 'dissect.js')).toString(),
-      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, 'media', 'dissect.css')).toString(),
-      nonce: makeNonce(),
+    this.channel = new PanelChannel<ToDissectWebview, FromDissectWebview>(ctx, panel, {
+      name: 'Dissection panel',
+      script: 'dissect.js',
+      style: 'dissect.css',
       title: panelTitle(state.layer),
+      accepts: isFromDissectWebview,
+      onReady: () => this.postShow(),
+      onMessage: (msg) => this.handle(msg),
+      onHandlerError: (err) => void vscode.window.showErrorMessage(`Loupe: ${err.message}`),
+      onDispose: () => this.dispose(),
     });
-    this.disposables.push(
-      webview.onDidReceiveMessage((msg: unknown) => {
-        if (!isFromDissectWebview(msg)) {
-          ctx.log.warn(`Dissection panel: ignored a malformed ${describeBadMessage(msg)}`);
-          return;
-        }
-        void this.handle(msg).catch((err: Error) => {
-          ctx.log.error(`Dissection panel: handling "${msg.type}" failed: ${err.stack ?? err.message}`);
-          void vscode.window.showErrorMessage(`Loupe: ${err.message}`);
-        });
-      }),
-      panel.onDidChangeViewState(() => { if (!panel.visible) this.ready = false; }),
-      panel.onDidDispose(() => this.dispose()),
-    );
   }
 
   /** Shows `summary` for `state` (the webview gets it now if its script runs, else when it says `ready`). */
   show(summary: DissectionSummary, state: DissectPanelState): void {
     this.state = state;
     this.summary = summary;
-    this.lastError = undefined;
+    this.channel.clearError();
     this.panel.title = panelTitle(summary.layer);
     if (!this.roots.includes(summary.dir) && imageRoots(this.ctx.dissections.cacheDir.fsPath, [summary]).length > 1) {
       this.setRoots([summary.dir]);
@@ -199,16 +150,16 @@ export class DissectPanel {
   /** After a window reload: the cached result of the persisted layer, or a message saying there is none. */
   async restore(): Promise<void> {
     const { modelPath, layer } = this.state;
-    this.setBusy('Reading the cached dissection…');
+    this.channel.setBusy('Reading the cached dissection…');
     try {
       const summary = this.ctx.dissections.get(modelPath, layer)
         ?? (await this.ctx.dissections.load(modelPath)).find((s) => s.layer === layer);
-      this.setBusy(undefined);
+      this.channel.setBusy(undefined);
       if (summary) this.show(summary, this.state);
-      else this.fail(`No cached dissection of ${layer} for the current weights of ${path.basename(path.dirname(modelPath))}: Recompute to dissect it again.`);
+      else this.channel.fail(`No cached dissection of ${layer} for the current weights of ${path.basename(path.dirname(modelPath))}: Recompute to dissect it again.`);
     } catch (err) {
-      this.setBusy(undefined);
-      this.fail((err as Error).message);
+      this.channel.setBusy(undefined);
+      this.channel.fail((err as Error).message);
     }
   }
 
@@ -220,34 +171,17 @@ export class DissectPanel {
     this.running?.abort();
     const controller = new AbortController();
     this.running = controller;
-    this.setBusy(`Dissecting ${this.state.layer}…`);
-    const summary = await runDissection(this.ctx, this.state.modelPath, this.state.layer, true, controller, (m) => this.fail(m));
+    this.channel.setBusy(`Dissecting ${this.state.layer}…`);
+    const summary = await runDissection(this.ctx, this.state.modelPath, this.state.layer, true, controller, (m) => this.channel.fail(m));
     if (this.running !== controller) return;
     this.running = undefined;
-    this.setBusy(undefined);
+    this.channel.setBusy(undefined);
     if (summary) this.show(summary, this.state);
   }
 
   private setRoots(extra: string[]): void {
     this.roots = [this.ctx.dissections.cacheDir.fsPath, ...extra];
-    this.panel.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [
-        vscode.Uri.joinPath(this.ctx.extensionUri, 'dist', 'webview'),
-        vscode.Uri.joinPath(this.ctx.extensionUri, 'media'),
-        ...this.roots.map((r) => vscode.Uri.file(r)),
-      ],
-    };
-  }
-
-  private setBusy(message: string | undefined): void {
-    this.busy = message;
-    this.post(message ? { type: 'busy', busy: true, message } : { type: 'busy', busy: false });
-  }
-
-  private fail(message: string): void {
-    this.lastError = message;
-    this.post({ type: 'error', message });
+    this.panel.webview.options = panelWebviewOptions(this.ctx.extensionUri, this.roots);
   }
 
   private postShow(): void {
@@ -257,22 +191,11 @@ export class DissectPanel {
     const modelName = (model?.uri.fsPath === this.state.modelPath ? model.description?.name : undefined)
       ?? shortModelName(vscode.workspace.asRelativePath(this.state.modelPath, false));
     const view = toDissectView(this.summary, modelName, (file) => webview.asWebviewUri(vscode.Uri.file(file)).toString());
-    this.post({ type: 'show', view, state: this.state });
+    this.channel.post({ type: 'show', view, state: this.state });
   }
 
-  private post(message: ToDissectWebview): void {
-    if (!this.ready) return; // `ready` triggers a full post of the current state
-    void this.panel.webview.postMessage(message).then(undefined, (err: Error) => this.ctx.log.warn(`Dissection panel: postMessage failed: ${err.message}`));
-  }
-
-  private async handle(msg: FromDissectWebview): Promise<void> {
+  private async handle(msg: Exclude<FromDissectWebview, { type: 'ready' }>): Promise<void> {
     switch (msg.type) {
-      case 'ready':
-        this.ready = true;
-        this.postShow();
-        if (this.busy) this.post({ type: 'busy', busy: true, message: this.busy });
-        else if (this.lastError) this.post({ type: 'error', message: this.lastError });
-        return;
       case 'openLayer':
         if (msg.layer !== this.state.layer) {
           this.ctx.log.warn(`Dissection panel: ignored a link to "${msg.layer.slice(0, 80)}": the panel shows ${this.state.layer}`);
@@ -292,6 +215,5 @@ export class DissectPanel {
   private dispose(): void {
     this.running?.abort();
     if (DissectPanel.current === this) DissectPanel.current = undefined;
-    for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

@@ -6,11 +6,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError } from '../../engine/errors';
 import type { MethodId } from '../../protocol/types';
 import {
   DEFAULT_UI,
-  describeBadMessage,
   isFromWebview,
   isPanelState,
   type FromWebview,
@@ -22,7 +20,8 @@ import { explainOptionsFrom } from '../config';
 import type { LoupeContext } from '../context';
 import type { ClientExplainResult } from '../workerClient';
 import { mapJson, mergeResults, pngFromDataUrl, spatialLayers, toWebviewResult } from './explainData';
-import { buildPanelHtml, makeNonce } from './html';
+import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
+import { settleWorkerTask, showErrorWithLog, withWorkerProgress } from './workerTask';
 
 export const EXPLAIN_VIEW_TYPE = 'loupe.explain';
 
@@ -42,19 +41,11 @@ interface RunRequest {
 }
 
 export function registerExplainPanel(ctx: LoupeContext): vscode.Disposable {
-  return vscode.window.registerWebviewPanelSerializer(EXPLAIN_VIEW_TYPE, {
-    async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-      if (!isPanelState(state)) {
-        // Nothing to recompute from (an older or damaged state): a blank panel would only confuse.
-        ctx.log.warn(`Explain panel: cannot restore from the saved state (${describeBadMessage(state)}); closing it`);
-        panel.dispose();
-        return;
-      }
-      const restored = new ExplainPanel(ctx, panel, state);
-      ctx.log.info(`Explain panel restored for ${state.imagePath}; recomputing`);
-      // Not awaited: the panel shows (with its busy state) while the worker recomputes.
-      void restored.run({ methods: state.methods, ...request(state) }, 'replace');
-    },
+  return registerPanelSerializer(ctx, EXPLAIN_VIEW_TYPE, 'Explain panel', isPanelState, (panel, state) => {
+    const restored = new ExplainPanel(ctx, panel, state);
+    ctx.log.info(`Explain panel restored for ${state.imagePath}; recomputing`);
+    // Not awaited: the panel shows (with its busy state) while the worker recomputes.
+    void restored.run({ methods: state.methods, ...request(state) }, 'replace');
   });
 }
 
@@ -65,7 +56,7 @@ export function registerExplainPanel(ctx: LoupeContext): vscode.Disposable {
 export async function explainImage(ctx: LoupeContext, imageUri: vscode.Uri, options: ExplainImageOptions = {}): Promise<void> {
   const model = ctx.activeModel();
   if (!model) {
-    await showError(ctx, 'Loupe: no active model: open a folder with a TensorFlow.js model.json, or pick one with "Loupe: Select Active Model".');
+    await showErrorWithLog(ctx, 'Loupe: no active model: open a folder with a TensorFlow.js model.json, or pick one with "Loupe: Select Active Model".');
     return;
   }
   const state: PanelState = {
@@ -92,11 +83,6 @@ function request(state: PanelState): Omit<RunRequest, 'methods'> {
   };
 }
 
-async function showError(ctx: LoupeContext, message: string): Promise<void> {
-  const choice = await vscode.window.showErrorMessage(message, 'Show Log');
-  if (choice === 'Show Log') ctx.log.show();
-}
-
 /**
  * One analysis in the worker under a cancellable progress notification.
  * Resolves undefined when it failed (after telling the user) or was cancelled.
@@ -106,43 +92,20 @@ async function analyse(ctx: LoupeContext, state: PanelState, req: RunRequest, co
   const abort = controller ?? new AbortController();
   const image = path.basename(state.imagePath);
   const started = performance.now();
-  try {
-    const result = await vscode.window.withProgress({
-      location: vscode.ProgressLocation.Notification,
-      title: `Loupe: explaining ${image}`,
-      cancellable: true,
-    }, async (progress, token) => {
-      token.onCancellationRequested(() => abort.abort());
-      let done = 0;
+  return settleWorkerTask(ctx, { name: `explaining ${state.imagePath}` }, abort, async () => {
+    const result = await withWorkerProgress(`Loupe: explaining ${image}`, abort, (onProgress) => {
       const options = {
         ...explainOptionsFrom(ctx.config(), req),
         // Occlusion is already one forward pass per window; doubling it for the check is not worth it.
         sanity: !req.methods.every((m) => m === 'occlusion'),
       };
-      return ctx.client.explain(state.modelPath, state.imagePath, options, {
-        signal: abort.signal,
-        onProgress: (fraction, message) => {
-          const f = Math.max(done, Math.min(1, fraction));
-          progress.report({ increment: (f - done) * 100, message });
-          done = f;
-        },
-      });
+      return ctx.client.explain(state.modelPath, state.imagePath, options, { signal: abort.signal, onProgress });
     });
     ctx.log.info(`explained ${state.imagePath} with ${state.modelPath} (${req.methods.join(', ')}) in ${Math.round(performance.now() - started)} ms`
       + ` on ${result.summary.backend}: ${result.maps.map((m) => `${m.summary.method} ${Math.round(m.summary.ms)} ms`).join(', ')}`);
     for (const s of result.summary.skipped) ctx.log.info(`  ${s.method} skipped: ${s.reason}`);
     return result;
-  } catch (err) {
-    if (err instanceof CancelledError || abort.signal.aborted) {
-      ctx.log.info(`explaining ${state.imagePath}: cancelled`);
-      return undefined;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    ctx.log.error(`explaining ${state.imagePath} failed: ${err instanceof Error ? err.stack ?? message : message}`);
-    onError?.(message);
-    await showError(ctx, `Loupe: ${message}`);
-    return undefined;
-  }
+  }, onError);
 }
 
 export class ExplainPanel {
@@ -153,53 +116,36 @@ export class ExplainPanel {
   private wire: WebviewResult | undefined;
   private layers: string[] = [];
   private numClasses: number | undefined;
-  private ready = false;
-  private busy: string | undefined;
-  private lastError: string | undefined;
   private running: AbortController | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
+  private readonly channel: PanelChannel<ToWebview, FromWebview>;
 
   static create(ctx: LoupeContext, state: PanelState): ExplainPanel {
     const panel = vscode.window.createWebviewPanel(EXPLAIN_VIEW_TYPE, title(state),
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(ctx));
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, panelWebviewOptions(ctx.extensionUri));
     return new ExplainPanel(ctx, panel, state);
   }
 
   constructor(private readonly ctx: LoupeContext, readonly panel: vscode.WebviewPanel, public state: PanelState) {
     ExplainPanel.current = this;
-    const { webview } = panel;
-    webview.options = webviewOptions(ctx);
-    panel.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'loupe.svg');
-    panel.title = title(state);
-    webview.html = buildPanelHtml({
-      cspSource: webview.cspSource,
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, 'dist', 'webview', 'explain.js')).toString(),
-      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, 'media', 'explain.css')).toString(),
-      nonce: makeNonce(),
+    panel.webview.options = panelWebviewOptions(ctx.extensionUri);
+    this.channel = new PanelChannel<ToWebview, FromWebview>(ctx, panel, {
+      name: 'Explain panel',
+      script: 'explain.js',
+      style: 'explain.css',
       title: title(state),
+      accepts: isFromWebview,
+      onReady: () => this.postShow(),
+      onMessage: (msg) => this.handle(msg),
+      onHandlerError: (err) => void showErrorWithLog(ctx, `Loupe: ${err.message}`),
+      onDispose: () => this.dispose(),
     });
-    this.disposables.push(
-      webview.onDidReceiveMessage((msg: unknown) => {
-        if (!isFromWebview(msg)) {
-          ctx.log.warn(`Explain panel: ignored a malformed ${describeBadMessage(msg)}`);
-          return;
-        }
-        void this.handle(msg).catch((err: Error) => {
-          ctx.log.error(`Explain panel: handling "${msg.type}" failed: ${err.stack ?? err.message}`);
-          void showError(ctx, `Loupe: ${err.message}`);
-        });
-      }),
-      // Without retainContextWhenHidden the page is rebuilt when shown again; it says `ready` then.
-      panel.onDidChangeViewState(() => { if (!panel.visible) this.ready = false; }),
-      panel.onDidDispose(() => this.dispose()),
-    );
   }
 
   /** Shows `result` (computed for `state`) and refreshes the layer list for its model. */
   async show(result: ClientExplainResult, state: PanelState): Promise<void> {
     this.state = state;
     this.panel.title = title(state);
-    this.lastError = undefined;
+    this.channel.clearError();
     this.setResult(result);
     this.layers = await this.spatialLayersOf(state.modelPath);
     this.postShow();
@@ -210,16 +156,11 @@ export class ExplainPanel {
     this.running?.abort();
     const controller = new AbortController();
     this.running = controller;
-    this.busy = `Computing ${req.methods.join(', ')}…`;
-    this.post({ type: 'busy', busy: true, message: this.busy });
-    const result = await analyse(this.ctx, this.state, req, controller, (message) => {
-      this.lastError = message;
-      this.post({ type: 'error', message });
-    });
+    this.channel.setBusy(`Computing ${req.methods.join(', ')}…`);
+    const result = await analyse(this.ctx, this.state, req, controller, (message) => this.channel.fail(message));
     if (this.running !== controller) return; // a newer run replaced this one
     this.running = undefined;
-    this.busy = undefined;
-    this.post({ type: 'busy', busy: false });
+    this.channel.setBusy(undefined);
     if (!result) return;
     const merged = mode === 'merge' && this.result ? mergeResults(this.result, result) : result;
     const state = { ...this.state, ...next };
@@ -263,22 +204,11 @@ export class ExplainPanel {
   private postShow(): void {
     if (!this.wire) return;
     const layer = this.currentLayer();
-    this.post({ type: 'show', result: this.wire, layers: this.layers, state: this.state, ...(layer !== undefined ? { layer } : {}) });
+    this.channel.post({ type: 'show', result: this.wire, layers: this.layers, state: this.state, ...(layer !== undefined ? { layer } : {}) });
   }
 
-  private post(message: ToWebview): void {
-    if (!this.ready) return; // `ready` triggers a full post of the current state
-    void this.panel.webview.postMessage(message).then(undefined, (err: Error) => this.ctx.log.warn(`Explain panel: postMessage failed: ${err.message}`));
-  }
-
-  private async handle(msg: FromWebview): Promise<void> {
+  private async handle(msg: Exclude<FromWebview, { type: 'ready' }>): Promise<void> {
     switch (msg.type) {
-      case 'ready':
-        this.ready = true;
-        this.postShow();
-        if (this.busy) this.post({ type: 'busy', busy: true, message: this.busy });
-        else if (this.lastError) this.post({ type: 'error', message: this.lastError });
-        return;
       case 'explainClass': {
         if (this.numClasses !== undefined && msg.classIndex >= this.numClasses) {
           this.ctx.log.warn(`Explain panel: ignored class ${msg.classIndex}: the model has ${this.numClasses} classes`);
@@ -354,20 +284,9 @@ export class ExplainPanel {
   private dispose(): void {
     this.running?.abort();
     if (ExplainPanel.current === this) ExplainPanel.current = undefined;
-    for (const d of this.disposables.splice(0)) d.dispose();
   }
 }
 
 function title(state: PanelState): string {
   return `Loupe: ${path.basename(state.imagePath)}`;
-}
-
-function webviewOptions(ctx: LoupeContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-  return {
-    enableScripts: true,
-    localResourceRoots: [
-      vscode.Uri.joinPath(ctx.extensionUri, 'dist', 'webview'),
-      vscode.Uri.joinPath(ctx.extensionUri, 'media'),
-    ],
-  };
 }

@@ -1,5 +1,5 @@
 /**
- * The Explain panel's HTML, built in this one place. Pure (no `vscode` import) so the CSP and the
+ * Every panel's HTML (Explain, Dissection), built in this one place. Pure (no `vscode` import) so the CSP and the
  * escaping are tested in Node. All data reaches the page by postMessage, never by interpolation;
  * the one string from outside (the title, from the image's file name) is escaped.
  */
@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 export interface PanelHtmlOptions {
   /** `webview.cspSource`. */
   cspSource: string;
-  /** `asWebviewUri` of dist/webview/explain.js. */
+  /** `asWebviewUri` of the panel's bundle (dist/webview/explain.js, dissect.js). */
   scriptUri: string;
-  /** `asWebviewUri` of media/explain.css. */
-  styleUri: string;
+  /** `asWebviewUri` of each stylesheet, in cascade order: media/panel.css, then the panel's own. */
+  styleUris: readonly string[];
   nonce: string;
   title: string;
 }
@@ -45,8 +45,7 @@ export function buildPanelHtml(o: PanelHtmlOptions): string {
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${attr(contentSecurityPolicy(o.cspSource, o.nonce))}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="${attr(o.styleUri)}">
-<title>${escapeHtml(o.title)}</title>
+${o.styleUris.map((uri) => `<link rel="stylesheet" href="${attr(uri)}">\n`).join('')}<title>${escapeHtml(o.title)}</title>
 </head>
 <body>
 <main id="app" aria-busy="true"><p class="placeholder">Loading…</p></main>
