@@ -1,5 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
-import { inputGradient, toArray } from './score';
+import { inputGradient, tidyArray } from './score';
 import type { AttributionMethod } from './types';
 
 /** Deconvnet (Zeiler & Fergus 2014): every ReLU passes ReLU(dy), whatever its forward input was. */
@@ -7,7 +6,7 @@ export const deconvnet: AttributionMethod = {
   id: 'deconvnet',
   title: 'Deconvnet',
   async run(ctx) {
-    const data = tf.tidy(() => toArray(inputGradient(ctx, ctx.input, 'deconvnet')));
+    const data = tidyArray(() => inputGradient(ctx, ctx.input, 'deconvnet'));
     return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [] };
   },
 };

@@ -1,5 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
-import { inputGradient, toArray } from './score';
+import { inputGradient, tidyArray } from './score';
 import type { AttributionMethod } from './types';
 
 /** Saliency (Simonyan 2014): ∂f_c/∂x, shown as the max over channels of |∂f_c/∂x|. */
@@ -7,7 +6,7 @@ export const gradient: AttributionMethod = {
   id: 'gradient',
   title: 'Gradient',
   async run(ctx) {
-    const data = tf.tidy(() => toArray(inputGradient(ctx, ctx.input)));
+    const data = tidyArray(() => inputGradient(ctx, ctx.input));
     return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [] };
   },
 };

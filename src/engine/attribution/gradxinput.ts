@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { inputGradient, toArray } from './score';
+import { inputGradient, tidyArray } from './score';
 import type { AttributionMethod } from './types';
 
 /** Gradient × input: x ⊙ ∂f_c/∂x, signed, summed over channels for display. */
@@ -7,7 +7,7 @@ export const gradxinput: AttributionMethod = {
   id: 'gradxinput',
   title: 'Gradient × input',
   async run(ctx) {
-    const data = tf.tidy(() => toArray(tf.mul(ctx.input, inputGradient(ctx, ctx.input))));
+    const data = tidyArray(() => tf.mul(ctx.input, inputGradient(ctx, ctx.input)));
     return { data, shape: ctx.input.shape.slice(1), display: 'sum', signed: true, params: {}, figures: {}, notes: [] };
   },
 };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { gradcamMaps } from './gradcam';
-import { inputGradient, toArray } from './score';
+import { inputGradient, tidyArray } from './score';
 import type { AttributionMethod } from './types';
 
 /** Guided Grad-CAM: guided backprop ⊙ upsampled Grad-CAM, per channel. */
@@ -8,9 +8,9 @@ export const guidedGradcam: AttributionMethod = {
   id: 'guided-gradcam',
   title: 'Guided Grad-CAM',
   async run(ctx) {
-    const data = tf.tidy(() => {
+    const data = tidyArray(() => {
       const guided = inputGradient(ctx, ctx.input, 'guided');
-      return toArray(tf.mul(guided, gradcamMaps(ctx).full.expandDims(0).expandDims(-1)));
+      return tf.mul(guided, gradcamMaps(ctx).full.expandDims(0).expandDims(-1));
     });
     return {
       data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: { layer: ctx.layer },

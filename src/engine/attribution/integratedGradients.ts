@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { pixelToInput } from '../image/preprocess';
 import { drawSeed } from '../params';
 import { quadrature } from './quadrature';
-import { inBatches, inputGradient, scores } from './score';
+import { inBatches, inputGradient, scores, tidyArray } from './score';
 import type { AttributionContext, AttributionMethod } from './types';
 
 /**
@@ -28,7 +28,7 @@ export const integratedGradients: AttributionMethod = {
         acc.dispose();
         acc = tf.keep(next);
       });
-      const data = tf.tidy(() => Float32Array.from(tf.mul(tf.sub(ctx.input, baseline), acc).dataSync() as Float32Array));
+      const data = tidyArray(() => tf.mul(tf.sub(ctx.input, baseline), acc));
       const [fx, fb] = scores(ctx, tf.concat([ctx.input, baseline]));
       const delta = fx! - fb!;
       let sum = 0;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { drawSeed } from '../params';
-import { inBatches, inputGradient } from './score';
+import { inBatches, inputGradient, tidyArray } from './score';
 import type { MethodId } from '../../protocol/types';
 import type { AttributionContext, AttributionMethod } from './types';
 
@@ -34,13 +34,13 @@ export async function noiseTunnel(ctx: AttributionContext, statistic: NoiseStati
       sum = tf.keep(s!);
       sumSq = tf.keep(q!);
     });
-    const data = tf.tidy(() => {
+    const data = tidyArray(() => {
       const mean = tf.div(sum, samples);
-      if (statistic === 'mean') return mean.dataSync() as Float32Array;
+      if (statistic === 'mean') return mean;
       const meanSq = tf.div(sumSq, samples);
-      return (statistic === 'meanSquare' ? meanSq : tf.sub(meanSq, mean.square())).dataSync() as Float32Array;
+      return statistic === 'meanSquare' ? meanSq : tf.sub(meanSq, mean.square());
     });
-    return { data: Float32Array.from(data), sigma };
+    return { data, sigma };
   } finally {
     sum.dispose();
     sumSq.dispose();
