@@ -103,7 +103,11 @@ describe('demo models', () => {
   it('shapes: >= 90 % accuracy on 200 fresh scenes (seed 3); labels and sidecar as trained', async () => {
     const model = await tf.loadLayersModel(fileHandler(path.join(DEMO, 'shapes', 'model', 'model.json')));
     const names = model.layers.map((l) => l.name);
-    for (const n of ['conv1', 'pool1', 'conv2', 'pool2', 'conv3', 'conv4', 'gap', 'logits']) assert.ok(names.includes(n), n);
+    for (const n of ['conv1', 'pool1', 'conv2', 'pool2', 'relu3', 'dw4', 'conv4', 'dw5', 'conv5', 'dw6', 'conv6', 'relu6', 'gap', 'logits']) {
+      assert.ok(names.includes(n), n);
+    }
+    // Two poolings: the last feature map (Grad-CAM's default layer) is 16×16 on the 64×64 input.
+    assert.deepEqual(model.getLayer('relu6').outputShape, [null, 16, 16, 64]);
     const labels = fs.readFileSync(path.join(DEMO, 'shapes', 'model', 'labels.txt'), 'utf8').trim().split('\n');
     assert.deepEqual(labels, [...CLASSES]);
     const sidecar = JSON.parse(fs.readFileSync(path.join(DEMO, 'shapes', 'model', 'loupe.json'), 'utf8'));

@@ -53,8 +53,8 @@ test('ground truth on 200 held-out shapes: Grad-CAM pointing game ≥ 90%; Smoot
   t.diagnostic(`Grad-CAM (default layer) maximum inside the mask: ${hits}/${n} = ${(100 * hits / n).toFixed(1)}%`);
   t.diagnostic(`pointing game with the standard tolerance (15 px at 224 px → 4 px): ${near}/${n} = ${(100 * near / n).toFixed(1)}%`);
   t.diagnostic(`SmoothGrad (n=10, σ=0.15) mass inside the mask: ${(100 * massInside / n).toFixed(1)}% vs mask area ${(100 * areaShare / n).toFixed(1)}%`);
-  assert.ok(near / n >= 0.9, `pointing game ${near}/${n}`);
-  assert.ok(hits / n >= 0.8, `strict maximum inside the mask ${hits}/${n}`);
+  // Issue 2's acceptance: the strict pointing game (maximum inside the mask) on ≥ 90 % of scenes.
+  assert.ok(hits / n >= 0.9, `strict maximum inside the mask ${hits}/${n}`);
   assert.ok(massInside > 2 * areaShare, 'SmoothGrad mass is at least twice as concentrated on the object as its area');
 });
 
@@ -75,7 +75,7 @@ test('sanity check (Adebayo 2018): cascading randomisation of the top layers dec
       t.diagnostic(`top ${depth} layers re-initialised — ${method}: mean Spearman ρ = ${rho.toFixed(3)}`);
     }
   }
-  // Down to conv2 (4 of the model's 5 conv/dense layers) the gradient no longer follows the trained map.
+  // With the top 4 weighted layers (logits, conv6, dw6, conv5) re-initialised the gradient no longer follows the trained map.
   assert.ok(byDepth[4]!.gradient! < 0.5, `gradient ρ = ${byDepth[4]!.gradient}`);
   assert.ok(byDepth[4]!.gradcam! < 0.5, `Grad-CAM ρ = ${byDepth[4]!.gradcam}`);
   assert.ok(byDepth[2]!.gradcam! < 0.5, `Grad-CAM ρ (top 2) = ${byDepth[2]!.gradcam}`);
