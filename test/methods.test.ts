@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { cumulativeStdNormalProbability } from 'simple-statistics';
 import { Engine } from '../src/engine/engine';
+import { gaussianNoise } from '../src/engine/random';
 import type { RgbaImage } from '../src/engine/types';
 import { buildCoverageModel, randomImage, rng, saveModel } from './helpers/models';
 
@@ -114,4 +116,19 @@ test('SmoothGrad is reproducible for a seed whatever the batching, and changes w
     close(many!, one!, 1e-5, `seed ${seed}: batch 16 vs batch 1`);
     assert.ok(other!.some((v, i) => Math.abs(v - one![i]!) > 1e-5), 'another seed gives another map');
   }
+});
+
+test('SmoothGrad noise: standard normal draws (moments, Kolmogorov–Smirnov), the same for a seed', () => {
+  const n = 200_001; // odd: the last Box–Muller pair is cut in half
+  const x = gaussianNoise(n, 12345);
+  const mean = x.reduce((s, v) => s + v, 0) / n;
+  const variance = x.reduce((s, v) => s + (v - mean) ** 2, 0) / n;
+  const kurtosis = x.reduce((s, v) => s + (v - mean) ** 4, 0) / n / variance ** 2;
+  assert.ok(Math.abs(mean) < 0.01 && Math.abs(variance - 1) < 0.01 && Math.abs(kurtosis - 3) < 0.05, `${mean} ${variance} ${kurtosis}`);
+  const sorted = Float64Array.from(x).sort();
+  let d = 0;
+  sorted.forEach((v, i) => { d = Math.max(d, Math.abs(cumulativeStdNormalProbability(v) - (i + 0.5) / n)); });
+  assert.ok(d < 1.36 / Math.sqrt(n) + 1e-3, `KS distance ${d}`); // 5% critical value, plus the table's 4-digit rounding
+  assert.deepEqual(gaussianNoise(1000, 7, 0.5), gaussianNoise(1000, 7, 0.5));
+  assert.notDeepEqual(gaussianNoise(1000, 7), gaussianNoise(1000, 8));
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { drawSeed } from '../params';
+import { gaussianNoise } from '../random';
 import { inBatches, inputGradient, tidyArray } from './score';
 import type { MethodId } from '../../protocol/types';
 import type { AttributionContext, AttributionMethod } from './types';
@@ -24,8 +25,10 @@ export async function noiseTunnel(ctx: AttributionContext, statistic: NoiseStati
     await inBatches(ctx, samples, label, (start, count) => {
       const [s, q] = tf.tidy(() => {
         // One draw per sample (seeded by its index), so the map does not depend on how samples were batched.
-        const noise = tf.stack(Array.from({ length: count }, (_, i) =>
-          tf.randomNormal(shape, 0, sigma, 'float32', drawSeed(seed, start + i))));
+        const size = shape.reduce((a, b) => a * b, 1);
+        const draws = new Float32Array(count * size);
+        for (let i = 0; i < count; i++) draws.set(gaussianNoise(size, drawSeed(seed, start + i), sigma), i * size);
+        const noise = tf.tensor(draws, [count, ...shape]);
         const g = inputGradient(ctx, tf.add(ctx.input, noise) as tf.Tensor4D);
         return [tf.add(sum, g.sum(0)), statistic === 'mean' ? sumSq : tf.add(sumSq, g.square().sum(0))];
       });
