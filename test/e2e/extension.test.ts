@@ -41,7 +41,7 @@ const ANALYSIS_TIMEOUT = 180_000;
 const DISSECT_LAYER = 'relu3';
 const DISSECT_PROBE_IMAGES = 300;
 /** README screenshots (docs/screenshots/<key>.png) ← test-output/e2e/<value>.png; LOUPE_E2E_UPDATE_DOCS=1 copies them. */
-const README_SHOTS = { panel: 'b-panel-wide', layers: 'c-layers-code', codelens: 'c-codelens' } as const;
+const README_SHOTS = { panel: 'b-panel-wide', layers: 'c-layers-code', codelens: 'c-codelens', dissection: 'f-dissect-panel' } as const;
 
 // ---- oracles read from files ------------------------------------------------------------------
 
