@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { pixelToInput } from '../image/preprocess';
 import { drawSeed } from '../params';
 import { quadrature } from './quadrature';
-import { inBatches, inputGradient, scores, tidyArray } from './score';
+import { batchSum, inBatches, inputGradient, scores, tidyArray } from './score';
 import type { AttributionContext, AttributionMethod } from './types';
 
 /**
@@ -16,19 +16,19 @@ export const integratedGradients: AttributionMethod = {
     const { steps, rule, baseline: kind } = ctx.params;
     const baseline = tf.keep(makeBaseline(ctx));
     const { alphas, weights } = quadrature(rule, steps);
+    const difference = tf.keep(tf.sub(ctx.input, baseline));
     let acc = tf.keep(tf.zeros(ctx.input.shape.slice(1)));
     try {
       await inBatches(ctx, steps, 'Integrated Gradients', (start, count) => {
         const next = tf.tidy(() => {
           const a = tf.tensor(alphas.slice(start, start + count), [count, 1, 1, 1]);
-          const w = tf.tensor(weights.slice(start, start + count), [count, 1, 1, 1]);
-          const path = tf.add(baseline, tf.mul(a, tf.sub(ctx.input, baseline))) as tf.Tensor4D;
-          return tf.add(acc, tf.mul(inputGradient(ctx, path), w).sum(0));
+          const path = tf.add(baseline, tf.mul(a, difference)) as tf.Tensor4D;
+          return tf.add(acc, batchSum(inputGradient(ctx, path), weights.slice(start, start + count)));
         });
         acc.dispose();
         acc = tf.keep(next);
       });
-      const data = tidyArray(() => tf.mul(tf.sub(ctx.input, baseline), acc));
+      const data = tidyArray(() => tf.mul(difference, acc));
       const [fx, fb] = scores(ctx, tf.concat([ctx.input, baseline]));
       const delta = fx! - fb!;
       let sum = 0;
@@ -43,6 +43,7 @@ export const integratedGradients: AttributionMethod = {
       };
     } finally {
       acc.dispose();
+      difference.dispose();
       baseline.dispose();
     }
   },

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { drawSeed } from '../params';
 import { gaussianNoise } from '../random';
-import { inBatches, inputGradient, tidyArray } from './score';
+import { batchSum, inBatches, inputGradient, tidyArray } from './score';
 import type { MethodId } from '../../protocol/types';
 import type { AttributionContext, AttributionMethod } from './types';
 
@@ -30,7 +30,7 @@ export async function noiseTunnel(ctx: AttributionContext, statistic: NoiseStati
         for (let i = 0; i < count; i++) draws.set(gaussianNoise(size, drawSeed(seed, start + i), sigma), i * size);
         const noise = tf.tensor(draws, [count, ...shape]);
         const g = inputGradient(ctx, tf.add(ctx.input, noise) as tf.Tensor4D);
-        return [tf.add(sum, g.sum(0)), statistic === 'mean' ? sumSq : tf.add(sumSq, g.square().sum(0))];
+        return [tf.add(sum, batchSum(g)), statistic === 'mean' ? sumSq : tf.add(sumSq, batchSum(g.square()))];
       });
       if (s !== sum) sum.dispose();
       if (q !== sumSq) sumSq.dispose();
