@@ -119,7 +119,7 @@ test('SmoothGrad is reproducible for a seed whatever the batching, and changes w
 });
 
 test('SmoothGrad noise: standard normal draws (moments, Kolmogorov–Smirnov), the same for a seed', () => {
-  const n = 200_001; // odd: the last Box–Muller pair is cut in half
+  const n = 200_001; // odd: the last pair of draws is cut in half
   const x = gaussianNoise(n, 12345);
   const mean = x.reduce((s, v) => s + v, 0) / n;
   const variance = x.reduce((s, v) => s + (v - mean) ** 2, 0) / n;

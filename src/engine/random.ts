@@ -19,18 +19,21 @@ export function itemSeed(seed: number, index: number): number {
 }
 
 /**
- * `n` standard normal draws (Box–Muller over mulberry32), seeded. Why not tf.randomNormal: it draws
- * in JS through seedrandom at ~0.1 µs per value plus tensor bookkeeping — 10–20 ms per 224×224×3
- * SmoothGrad sample, a fifth of the gradient it perturbs.
+ * `n` normal draws N(0, σ²) (Marsaglia's polar method over mulberry32: no trigonometry), seeded. Why not
+ * tf.randomNormal: it draws in JS through seedrandom with tensor bookkeeping at several times the cost —
+ * 10–20 ms per 224×224×3 SmoothGrad sample, where this takes ~3 ms.
  */
 export function gaussianNoise(n: number, seed: number, sigma = 1): Float32Array {
   const rand = mulberry32(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = sigma * Math.sqrt(-2 * Math.log(1 - rand())); // 1 − u ∈ (0, 1]: no log(0)
-    const a = 2 * Math.PI * rand();
-    out[i] = r * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
+  for (let i = 0; i < n;) {
+    const u = 2 * rand() - 1;
+    const v = 2 * rand() - 1;
+    const s = u * u + v * v;
+    if (s >= 1 || s === 0) continue;
+    const f = sigma * Math.sqrt((-2 * Math.log(s)) / s);
+    out[i++] = u * f;
+    if (i < n) out[i++] = v * f;
   }
   return out;
 }
