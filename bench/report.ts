@@ -130,7 +130,7 @@ export function renderTable(report: BenchReport): string {
   lines.push('Loupe ms: forward = wall time of `predict()`, sampled before and alternately with the gradient runs; the others = the time the engine reports for the map (`summary.maps[i].ms`). ' +
     'call wall ms = the whole `predict()` / `explain()` call, which also runs the prediction. Ratios and targets use Loupe ms. ' +
     '"gradient, 50 in a row" is the mean of 50 consecutive gradients: one gradient under the same sustained load as SmoothGrad-50 and IG-50, ' +
-    'which is what their ≤ 50× targets compare with (a lone gradient runs in a burst that this machine serves up to ~1.4× faster).');
+    'sampled alternately with them, which is what their ≤ 50× targets compare with (this machine\'s speed drifts by tens of percent over seconds).');
   if (torch) {
     lines.push(`PyTorch ${torch.torch}, ${torch.threads} threads, same MobileNetV2 with random weights, SmoothGrad/IG in batches of ${torch.maxBatch}` +
       (torch.peakRssMB !== undefined ? `, peak RSS ${torch.peakRssMB.toFixed(0)} MB.` : '.'));
