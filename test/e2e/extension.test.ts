@@ -160,6 +160,40 @@ async function waitForTree(page: Page, view: string, done: (rows: TreeItem[]) =>
   }
 }
 
+interface Box { x: number; y: number; width: number; height: number }
+interface LensBoxes { lensBox: Box; lineBox: Box; prevBox: Box }
+
+/**
+ * The boxes of layer `name`'s lens and of lines `line` − 1 and `line`, read in one frame of the editor,
+ * once two reads 100 ms apart agree (the editor has stopped scrolling); undefined if never all rendered.
+ */
+async function stableBoxes(editor: ReturnType<Page['locator']>, name: string, line: number, timeoutMs = 10_000): Promise<LensBoxes | undefined> {
+  // No named functions inside: tsx's keepNames would wrap them in a `__name` helper the page lacks.
+  const read = () => editor.evaluate((root, [layer, n]) => {
+    type El = { textContent: string | null; getBoundingClientRect(): Box };
+    const query = (root as unknown as { querySelectorAll(s: string): ArrayLike<El> }).querySelectorAll.bind(root);
+    const found: (El | undefined)[] = [
+      Array.from(query('.codelens-decoration')).find((el) => el.textContent?.startsWith(`Loupe: ${layer} · `)),
+      Array.from(query('.margin-view-overlays .line-numbers')).find((el) => el.textContent?.trim() === n),
+      Array.from(query('.margin-view-overlays .line-numbers')).find((el) => el.textContent?.trim() === String(Number(n) - 1)),
+    ];
+    if (found.some((el) => !el)) return undefined;
+    const [lensBox, lineBox, prevBox] = found.map((el) => {
+      const r = el!.getBoundingClientRect();
+      return { x: r.x, y: r.y, width: r.width, height: r.height };
+    });
+    return { lensBox: lensBox!, lineBox: lineBox!, prevBox: prevBox! };
+  }, [name, String(line)] as const);
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  for (;;) {
+    await editor.page().waitForTimeout(100);
+    const next = await read();
+    if ((next && JSON.stringify(next) === JSON.stringify(last)) || Date.now() > deadline) return next;
+    last = next;
+  }
+}
+
 interface CanvasPixels { method: string; width: number; height: number; rgba: number[] }
 
 /** The RGBA pixels of every map canvas in the panel (getImageData in the webview). */
@@ -408,10 +442,11 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
       await page.keyboard.type(String(line));
       await page.keyboard.press('Enter');
       await editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${line}$`) }).waitFor({ timeout: 10_000 });
-      const lensBox = await lens(name).boundingBox();
-      const lineBox = await editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${line}$`) }).boundingBox();
-      const prevBox = await editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${line - 1}$`) }).boundingBox();
-      assert.ok(lensBox && lineBox && prevBox, `lens or line ${line} of ${name} not rendered`);
+      // Go to Line scrolls while the number is typed and lenses resolve lazily, so read the lens and both
+      // lines in one frame, and until two reads 100 ms apart agree: boxes read one by one may straddle a scroll.
+      const boxes = await stableBoxes(editor, name, line);
+      assert.ok(boxes, `lens or line ${line} of ${name} not rendered`);
+      const { lensBox, lineBox, prevBox } = boxes;
       assert.ok(lensBox.y >= prevBox.y + prevBox.height - 1 && lensBox.y + lensBox.height <= lineBox.y + 1,
         `lens of ${name} (y ${lensBox.y}..${lensBox.y + lensBox.height}) is not between lines ${line - 1} and ${line} (y ${prevBox.y + prevBox.height}..${lineBox.y})`);
     }
