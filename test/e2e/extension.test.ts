@@ -164,16 +164,16 @@ interface Box { x: number; y: number; width: number; height: number }
 interface LensBoxes { lensBox: Box; lineBox: Box; prevBox: Box }
 
 /**
- * The boxes of layer `name`'s lens and of lines `line` − 1 and `line`, read in one frame of the editor,
+ * The boxes of the lens line whose text contains `lensText` and of lines `line` − 1 and `line`, read in one frame of the editor,
  * once two reads 100 ms apart agree (the editor has stopped scrolling); undefined if never all rendered.
  */
-async function stableBoxes(editor: ReturnType<Page['locator']>, name: string, line: number, timeoutMs = 10_000): Promise<LensBoxes | undefined> {
+async function stableBoxes(editor: ReturnType<Page['locator']>, lensText: string, line: number, timeoutMs = 10_000): Promise<LensBoxes | undefined> {
   // No named functions inside: tsx's keepNames would wrap them in a `__name` helper the page lacks.
-  const read = () => editor.evaluate((root, [layer, n]) => {
+  const read = () => editor.evaluate((root, [text, n]) => {
     type El = { textContent: string | null; getBoundingClientRect(): Box };
     const query = (root as unknown as { querySelectorAll(s: string): ArrayLike<El> }).querySelectorAll.bind(root);
     const found: (El | undefined)[] = [
-      Array.from(query('.codelens-decoration')).find((el) => el.textContent?.startsWith(`Loupe: ${layer} · `)),
+      Array.from(query('.codelens-decoration')).find((el) => el.textContent?.includes(text)),
       Array.from(query('.margin-view-overlays .line-numbers')).find((el) => el.textContent?.trim() === n),
       Array.from(query('.margin-view-overlays .line-numbers')).find((el) => el.textContent?.trim() === String(Number(n) - 1)),
     ];
@@ -183,7 +183,7 @@ async function stableBoxes(editor: ReturnType<Page['locator']>, name: string, li
       return { x: r.x, y: r.y, width: r.width, height: r.height };
     });
     return { lensBox: lensBox!, lineBox: lineBox!, prevBox: prevBox! };
-  }, [name, String(line)] as const);
+  }, [lensText, String(line)] as const);
   const deadline = Date.now() + timeoutMs;
   let last = await read();
   for (;;) {
@@ -444,7 +444,7 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
       await editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${line}$`) }).waitFor({ timeout: 10_000 });
       // Go to Line scrolls while the number is typed and lenses resolve lazily, so read the lens and both
       // lines in one frame, and until two reads 100 ms apart agree: boxes read one by one may straddle a scroll.
-      const boxes = await stableBoxes(editor, name, line);
+      const boxes = await stableBoxes(editor, `Loupe: ${name} · `, line);
       assert.ok(boxes, `lens or line ${line} of ${name} not rendered`);
       const { lensBox, lineBox, prevBox } = boxes;
       assert.ok(lensBox.y >= prevBox.y + prevBox.height - 1 && lensBox.y + lensBox.height <= lineBox.y + 1,
@@ -649,10 +649,9 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     assert.ok(lensText.startsWith(`${result.interpretable}/${channels} units interpretable`), `lens "${lensText}"`);
     if (result.interpretable > 0) assert.match(lensText, /: .+/, 'the lens names no concept');
     // The lens sits on relu3's line (between the previous line and it), like the layer's own lens.
-    const lensBox = await lens.boundingBox();
-    const lineBox = await lineNumber(line).boundingBox();
-    const prevBox = await lineNumber(line - 1).boundingBox();
-    assert.ok(lensBox && lineBox && prevBox, `not rendered: ${JSON.stringify({ lensBox, lineBox, prevBox })}`);
+    const boxes = await stableBoxes(editor, lensText, line);
+    assert.ok(boxes, `the dissection lens or line ${line} is not rendered`);
+    const { lensBox, lineBox, prevBox } = boxes;
     assert.ok(lensBox.y >= prevBox.y + prevBox.height - 1 && lensBox.y + lensBox.height <= lineBox.y + 1, 'the dissection lens is not on the relu3 line');
     t.diagnostic(`lens: ${lensText}`);
     await screenshot(page, 'f-dissect-codelens');
