@@ -7,6 +7,7 @@ import type {
 import { METHODS } from './attribution/registry';
 import type { AttributionContext, MethodOutput } from './attribution/types';
 import { initBackend } from './backend';
+import { LanePool } from './lanes/pool';
 import { defaultCacheRoot, listEntries } from './dissection/cache';
 import { runDissection } from './dissection/run';
 import { LoupeError, throwIfAborted } from './errors';
@@ -26,6 +27,8 @@ export interface EngineOptions {
   maxImagePixels?: number;
   /** Where dissections are stored (default: env LOUPE_CACHE_DIR, else ~/.cache/loupe/dissections). */
   cacheDir?: string;
+  /** Threads SmoothGrad and IG run on, this one included (default: env LOUPE_LANES, else one per core; 1 = this thread alone). */
+  lanes?: number;
 }
 
 export const DEFAULT_MAX_IMAGE_PIXELS = 40e6;
@@ -38,11 +41,17 @@ interface Prepared { image: RgbaImage; input: tf.Tensor4D; source: string }
 export class Engine {
   private readonly models = new Map<string, CachedModel>();
 
-  private constructor(readonly backend: BackendName, private readonly maxImagePixels: number, readonly cacheDir: string) {}
+  private constructor(
+    readonly backend: BackendName, private readonly maxImagePixels: number, readonly cacheDir: string, readonly lanes: LanePool,
+  ) {}
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
+    if (options.lanes !== undefined && !(Number.isInteger(options.lanes) && options.lanes >= 1)) {
+      throw new LoupeError('BAD_REQUEST', `lanes must be a positive integer (got ${options.lanes})`);
+    }
     const backend = await initBackend(options.backend ?? 'auto');
-    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, options.cacheDir ?? defaultCacheRoot());
+    const lanes = new LanePool(LanePool.threadsFor(backend, options.lanes), backend, (line) => console.warn(`loupe: ${line}`));
+    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, options.cacheDir ?? defaultCacheRoot(), lanes);
   }
 
   /** Network dissection of one layer (from the disk cache when the same dissection was run on these weights). */
@@ -91,7 +100,7 @@ export class Engine {
       const targetPrediction = all.find((p) => p.index === classIndex)!;
       const ctx: AttributionContext = {
         model, input: prepared.input, image: prepared.image, preprocessing: description.preprocessing,
-        target: { classIndex, kind: options.target ?? 'logit' }, params, layer: layer ?? '', weights: model.graph.weights, hooks: {},
+        target: { classIndex, kind: options.target ?? 'logit' }, params, layer: layer ?? '', weights: model.graph.weights, hooks: {}, lanes: this.lanes,
       };
       const sanity = options.sanity ? randomizeTopLayers(model.graph, options.sanityLayers ?? SANITY_LAYERS, params.seed) : undefined;
       const maps: AttributionOutput[] = [];

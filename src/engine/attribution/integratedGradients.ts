@@ -2,48 +2,50 @@ import * as tf from '@tensorflow/tfjs';
 import { pixelToInput } from '../image/preprocess';
 import { drawSeed } from '../params';
 import { quadrature } from './quadrature';
-import { batchSum, inBatches, inputGradient, scores, tidyArray } from './score';
+import { gradientSums, type Sampler } from '../lanes/gradientSums';
+import { scores, tidyArray } from './score';
 import type { AttributionContext, AttributionMethod } from './types';
 
 /**
  * Integrated Gradients (Sundararajan 2017): (x − x′) ⊙ ∫₀¹ ∂f/∂x(x′ + α(x − x′)) dα.
  * Reports the completeness error |Σ attr − (f(x) − f(x′))| / |f(x) − f(x′)|.
  */
+/** Sample i: the point x′ + αᵢ(x − x′) of the straight path, weighted by its quadrature weight. */
+export const straightPath: Sampler<{ baseline: Float32Array; alphas: number[]; weights: number[] }> = {
+  kind: 'straight-path',
+  batch(ctx, { baseline, alphas, weights }, start, count) {
+    const b = tf.tensor(baseline, ctx.input.shape);
+    const a = tf.tensor(alphas.slice(start, start + count), [count, 1, 1, 1]);
+    return { x: tf.add(b, tf.mul(a, tf.sub(ctx.input, b))), weights: weights.slice(start, start + count) };
+  },
+};
+
 export const integratedGradients: AttributionMethod = {
   id: 'ig',
   title: 'Integrated Gradients',
   async run(ctx) {
     const { steps, rule, baseline: kind } = ctx.params;
-    const baseline = tf.keep(makeBaseline(ctx));
-    const { alphas, weights } = quadrature(rule, steps);
-    const difference = tf.keep(tf.sub(ctx.input, baseline));
-    let acc = tf.keep(tf.zeros(ctx.input.shape.slice(1)));
+    const baseline = makeBaseline(ctx);
     try {
-      await inBatches(ctx, steps, 'Integrated Gradients', (start, count) => {
-        const next = tf.tidy(() => {
-          const a = tf.tensor(alphas.slice(start, start + count), [count, 1, 1, 1]);
-          const path = tf.add(baseline, tf.mul(a, difference)) as tf.Tensor4D;
-          return tf.add(acc, batchSum(inputGradient(ctx, path), weights.slice(start, start + count)));
-        });
-        acc.dispose();
-        acc = tf.keep(next);
-      });
-      const data = tidyArray(() => tf.mul(difference, acc));
-      const [fx, fb] = scores(ctx, tf.concat([ctx.input, baseline]));
+      const { alphas, weights } = quadrature(rule, steps);
+      const path = { baseline: Float32Array.from(await baseline.data() as Float32Array), alphas, weights };
+      const { sum } = await gradientSums(ctx, straightPath, path, steps, 'Integrated Gradients', false);
+      const data = tidyArray(() => tf.mul(tf.sub(ctx.input, baseline), tf.tensor(sum, ctx.input.shape)));
+      const ends = tf.concat([ctx.input, baseline]);
+      const [fx, fb] = scores(ctx, ends);
+      ends.dispose();
       const delta = fx! - fb!;
-      let sum = 0;
-      for (const v of data) sum += v;
-      const completenessError = Math.abs(sum - delta) / Math.max(Math.abs(delta), 1e-12);
+      let total = 0;
+      for (const v of data) total += v;
+      const completenessError = Math.abs(total - delta) / Math.max(Math.abs(delta), 1e-12);
       const notes = Math.abs(delta) < 1e-6 ? ['f(x) ≈ f(baseline): completeness is not informative'] : [];
       return {
         data, shape: ctx.input.shape.slice(1), display: 'sum', signed: true,
         params: { steps, rule, baseline: kind, seed: ctx.params.seed },
-        figures: { completenessError, sumAttributions: sum, scoreInput: fx!, scoreBaseline: fb! },
+        figures: { completenessError, sumAttributions: total, scoreInput: fx!, scoreBaseline: fb! },
         notes,
       };
     } finally {
-      acc.dispose();
-      difference.dispose();
       baseline.dispose();
     }
   },

@@ -1,11 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
 import { drawSeed } from '../params';
 import { gaussianNoise } from '../random';
-import { batchSum, inBatches, inputGradient, tidyArray } from './score';
+import { gradientSums, type Sampler } from '../lanes/gradientSums';
 import type { MethodId } from '../../protocol/types';
 import type { AttributionContext, AttributionMethod } from './types';
 
 export type NoiseStatistic = 'mean' | 'meanSquare' | 'variance';
+
+/** Sample i: x + ε with ε ~ N(0, σ²) drawn from its own seed, so the map does not depend on who computed which sample. */
+export const gaussianCopies: Sampler<{ sigma: number; seed: number }> = {
+  kind: 'gaussian-copies',
+  batch(ctx, { sigma, seed }, start, count) {
+    const shape = ctx.input.shape.slice(1);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const draws = new Float32Array(count * size);
+    for (let i = 0; i < count; i++) draws.set(gaussianNoise(size, drawSeed(seed, start + i), sigma), i * size);
+    return { x: tf.add(ctx.input, tf.tensor(draws, [count, ...shape])) };
+  },
+};
 
 /**
  * SmoothGrad's sampling (Smilkov 2017): gradients at x + ε, ε ~ N(0, σ²), σ = s·(max(x) − min(x)),
@@ -18,36 +30,14 @@ export async function noiseTunnel(ctx: AttributionContext, statistic: NoiseStati
   const { samples, sigma: fraction, seed } = ctx.params;
   const [min, max] = tf.tidy(() => [ctx.input.min().dataSync()[0]!, ctx.input.max().dataSync()[0]!]);
   const sigma = fraction * (max - min);
-  const shape = ctx.input.shape.slice(1);
-  let sum = tf.keep(tf.zeros(shape));
-  let sumSq = tf.keep(tf.zeros(shape));
-  try {
-    await inBatches(ctx, samples, label, (start, count) => {
-      const [s, q] = tf.tidy(() => {
-        // One draw per sample (seeded by its index), so the map does not depend on how samples were batched.
-        const size = shape.reduce((a, b) => a * b, 1);
-        const draws = new Float32Array(count * size);
-        for (let i = 0; i < count; i++) draws.set(gaussianNoise(size, drawSeed(seed, start + i), sigma), i * size);
-        const noise = tf.tensor(draws, [count, ...shape]);
-        const g = inputGradient(ctx, tf.add(ctx.input, noise) as tf.Tensor4D);
-        return [tf.add(sum, batchSum(g)), statistic === 'mean' ? sumSq : tf.add(sumSq, batchSum(g.square()))];
-      });
-      if (s !== sum) sum.dispose();
-      if (q !== sumSq) sumSq.dispose();
-      sum = tf.keep(s!);
-      sumSq = tf.keep(q!);
-    });
-    const data = tidyArray(() => {
-      const mean = tf.div(sum, samples);
-      if (statistic === 'mean') return mean;
-      const meanSq = tf.div(sumSq, samples);
-      return statistic === 'meanSquare' ? meanSq : tf.sub(meanSq, mean.square());
-    });
-    return { data, sigma };
-  } finally {
-    sum.dispose();
-    sumSq.dispose();
+  const { sum, sumSq } = await gradientSums(ctx, gaussianCopies, { sigma, seed }, samples, label, statistic !== 'mean');
+  const data = new Float32Array(sum.length);
+  for (let i = 0; i < data.length; i++) {
+    const mean = sum[i]! / samples;
+    if (statistic === 'mean') data[i] = mean;
+    else data[i] = statistic === 'meanSquare' ? sumSq![i]! / samples : Math.max(0, sumSq![i]! / samples - mean * mean);
   }
+  return { data, sigma };
 }
 
 /** A method whose map is one statistic of the noisy gradients. */

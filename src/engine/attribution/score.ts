@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { throwIfAborted } from '../errors';
 import { gradients, runGraph } from '../model/executor';
 import type { ReluRule } from '../model/ir';
-import type { AttributionContext } from './types';
+import type { AttributionContext, SampleContext } from './types';
 
 /** Per-sample target scores of a batch, as numbers. */
 export function scores(ctx: AttributionContext, x: tf.Tensor): Float32Array {
@@ -14,7 +14,7 @@ export function scores(ctx: AttributionContext, x: tf.Tensor): Float32Array {
 }
 
 /** d score / d logits per sample: one-hot for the logit, p_c (onehot − p) for the probability. */
-function seed(ctx: AttributionContext, logits: tf.Tensor): tf.Tensor {
+function seed(ctx: SampleContext, logits: tf.Tensor): tf.Tensor {
   const onehot = tf.oneHot(tf.fill([logits.shape[0]!], ctx.target.classIndex, 'int32'), logits.shape[1]!).toFloat();
   if (ctx.target.kind === 'logit') return onehot;
   const p = tf.softmax(logits);
@@ -22,7 +22,7 @@ function seed(ctx: AttributionContext, logits: tf.Tensor): tf.Tensor {
 }
 
 /** ∂score/∂x for every sample of the batch x ([n, H, W, C]). */
-export function inputGradient(ctx: AttributionContext, x: tf.Tensor4D, rule: ReluRule = 'standard'): tf.Tensor4D {
+export function inputGradient(ctx: SampleContext, x: tf.Tensor4D, rule: ReluRule = 'standard'): tf.Tensor4D {
   const graph = ctx.model.graph;
   return gradients(graph, x, {
     outputs: [graph.logitsName], wrt: graph.inputName, rule, weights: ctx.weights, seed: (logits) => seed(ctx, logits),
@@ -46,28 +46,104 @@ const TARGET_BATCH_MS = 100;
 const ACTIVATION_BUDGET_BYTES = 512 * 1024 * 1024;
 
 /**
- * Runs `total` samples in batches: the batch size is bounded by memory (activations of all layers for
- * forward + backward) and by time, so cancellation is seen within ~one batch. Between batches the event
- * loop runs, which is where a cancel message arrives.
+ * Sample indices 0 … total−1, claimed in contiguous ranges by whoever computes them: this thread's
+ * batches and the lanes' (src/engine/lanes), each through its own SampleQueue over one shared buffer
+ * (next sample, samples done, then who claimed each sample), so no thread waits for another to hand
+ * out work. The samples of a lane that failed are claimed again here (reclaim).
+ */
+export class SampleQueue {
+  readonly buffer: SharedArrayBuffer;
+  private readonly counters: Int32Array;
+  private readonly owners: Int32Array;
+  private readonly redo: number[] = [];
+  /** This thread's latest measured cost per sample. */
+  msPerSample = 0;
+
+  /** `owner`: 0 for the engine's thread, k for lane k; `buffer`: another queue's, to share its samples. */
+  constructor(readonly total: number, readonly owner = 0, buffer?: SharedArrayBuffer) {
+    this.buffer = buffer ?? new SharedArrayBuffer(4 * (2 + total));
+    this.counters = new Int32Array(this.buffer, 0, 2);
+    this.owners = new Int32Array(this.buffer, 8, total);
+    if (!buffer) this.owners.fill(-1);
+  }
+
+  /** Samples computed so far, by anyone: progress. */
+  get done(): number {
+    return Math.min(this.total, Atomics.load(this.counters, 1));
+  }
+
+  get remaining(): number {
+    return Math.max(0, this.total - Atomics.load(this.counters, 0)) + this.redo.length;
+  }
+
+  /** Claims up to `n` samples as [start, count], or undefined when none are left. */
+  take(n: number): [number, number] | undefined {
+    if (this.redo.length > 0) {
+      const start = this.redo.shift()!;
+      let count = 1;
+      while (count < n && this.redo[0] === start + count) {
+        this.redo.shift();
+        count++;
+      }
+      return [start, count];
+    }
+    if (Atomics.load(this.counters, 0) >= this.total) return undefined;
+    const start = Atomics.add(this.counters, 0, n);
+    if (start >= this.total) return undefined;
+    const count = Math.min(n, this.total - start);
+    this.owners.fill(this.owner, start, start + count);
+    return [start, count];
+  }
+
+  complete(count: number): void {
+    Atomics.add(this.counters, 1, count);
+  }
+
+  /**
+   * Makes this queue compute again every sample lane `owner` claimed (and any claim left unmarked).
+   * Only once that lane has stopped: it must not claim more afterwards.
+   */
+  reclaim(owner: number): void {
+    const claimed = Math.min(this.total, Atomics.load(this.counters, 0));
+    for (let i = 0; i < claimed; i++) {
+      const o = this.owners[i]!;
+      if (o === owner || o === -1) {
+        this.owners[i] = this.owner;
+        this.redo.push(i);
+      }
+    }
+    this.redo.sort((x, y) => x - y);
+  }
+}
+
+/**
+ * Runs the samples of `source` (a count, or a queue shared with lanes) in batches: the batch size is
+ * bounded by memory (activations of all layers for forward + backward) and by time, so cancellation is
+ * seen within ~one batch. Between batches the event loop runs, which is where a cancel message arrives
+ * and where lanes are handed their ranges.
  */
 export async function inBatches(
-  ctx: AttributionContext,
-  total: number,
+  ctx: SampleContext,
+  source: number | SampleQueue,
   label: string,
   work: (start: number, count: number) => void,
 ): Promise<void> {
+  const queue = typeof source === 'number' ? new SampleQueue(source) : source;
   const perSampleBytes = ctx.model.graph.nodes.reduce((s, n) => s + n.outputShape.reduce((a, b) => a * b, 1), 0) * 4 * 3;
   const memoryCap = Math.max(1, Math.floor(ACTIVATION_BUDGET_BYTES / Math.max(1, perSampleBytes)));
   const cap = Math.max(1, Math.min(ctx.params.maxBatch, memoryCap));
   let batch = 1;
-  for (let start = 0; start < total;) {
+  for (;;) {
     throwIfAborted(ctx.hooks.signal);
-    const count = Math.min(batch, total - start);
+    const range = queue.take(batch);
+    if (!range) break;
+    const [start, count] = range;
     const t0 = performance.now();
     work(start, count);
     const msPerSample = (performance.now() - t0) / count;
-    start += count;
-    ctx.hooks.onProgress?.(start / total, `${label} ${start}/${total}`);
+    queue.msPerSample = msPerSample;
+    queue.complete(count);
+    ctx.hooks.onProgress?.(queue.done / queue.total, `${label} ${queue.done}/${queue.total}`);
     // At most double per step, so one fast batch cannot schedule a long uninterruptible one.
     batch = Math.max(1, Math.min(cap, 2 * count, Math.floor(TARGET_BATCH_MS / Math.max(msPerSample, 1e-3))));
     await new Promise((resolve) => setImmediate(resolve));

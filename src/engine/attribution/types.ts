@@ -3,6 +3,7 @@ import type { MethodId, MethodParams, Preprocessing, TargetKind } from '../../pr
 import type { LoadedModel } from '../model/loader';
 import type { WeightStore } from '../model/weightStore';
 import type { RgbaImage, RunHooks } from '../types';
+import type { Lanes } from '../lanes/gradientSums';
 
 export interface Target {
   classIndex: number;
@@ -24,7 +25,12 @@ export interface AttributionContext {
   /** Weights to run with: the model's own, or the randomised copy of the sanity check. */
   weights: WeightStore;
   hooks: RunHooks;
+  /** Other threads that may compute samples of SmoothGrad and IG (absent: this thread alone). */
+  lanes?: Lanes;
 }
+
+/** What computing gradients of samples needs: all a lane (src/engine/lanes) rebuilds in its thread. */
+export type SampleContext = Pick<AttributionContext, 'model' | 'input' | 'target' | 'params' | 'weights' | 'hooks'>;
 
 export type DisplayMode = 'absmax' | 'sum' | 'abssum';
 

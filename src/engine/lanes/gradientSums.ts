@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs';
+import { batchSum, inBatches, inputGradient, SampleQueue } from '../attribution/score';
+import type { AttributionContext, SampleContext } from '../attribution/types';
+
+/**
+ * A stream of model inputs indexed 0, 1, 2, … (SmoothGrad's noisy copies, IG's path points), defined
+ * by serialisable `args` so that a lane in another thread draws exactly the same samples.
+ */
+export interface Sampler<A> {
+  /** The key lanes look the sampler up by (samplers.ts). */
+  kind: string;
+  /** Inputs of samples start … start+count−1, [count, H, W, C], and their weights in the sum (default 1). Runs in tf.tidy. */
+  batch(ctx: SampleContext, args: A, start: number, count: number): { x: tf.Tensor; weights?: number[] };
+}
+
+/** Threads that take part in gradientSums (pool.ts). */
+export interface Lanes {
+  /**
+   * Has every lane claim samples from `queue` until none are left. Resolves, never rejects, with the
+   * lanes' sums and the owner ids of lanes that failed (stopped by then: their samples can be reclaimed).
+   */
+  share(ctx: AttributionContext, job: { sampler: string; args: unknown; squares: boolean }, queue: SampleQueue, label: string):
+    Promise<{ sums: GradientSums[]; failed: number[] }>;
+}
+
+export interface GradientSums {
+  /** Σᵢ wᵢ ∂f/∂x(xᵢ), shaped like one input. */
+  sum: Float32Array;
+  /** Σᵢ wᵢ (∂f/∂x(xᵢ))², when asked for. */
+  sumSq?: Float32Array;
+  /** How many samples these sums hold. */
+  samples: number;
+}
+
+/**
+ * The weighted sum of the input gradients at `total` samples of `sampler`. This thread and the
+ * engine's lanes claim samples from one shared queue, so the work spreads over the cores as they
+ * free up; the samples of a lane that fails are computed here. Each sample is drawn from its own index, so the
+ * result does not depend on who computed which sample (only float rounding of the partial sums does).
+ */
+export async function gradientSums<A>(
+  ctx: AttributionContext, sampler: Sampler<A>, args: A, total: number, label: string, squares: boolean,
+): Promise<GradientSums> {
+  const queue = new SampleQueue(total);
+  const parts: GradientSums[] = [];
+  // Lanes load the model from its file, so they compute with its own weights only (not the sanity check's copy).
+  const lanes = ctx.lanes && ctx.weights === ctx.model.graph.weights
+    ? ctx.lanes.share(ctx, { sampler: sampler.kind, args, squares }, queue, label)
+    : undefined;
+  parts.push(await sumLocally(ctx, sampler, args, queue, label, squares));
+  if (lanes) {
+    const { sums, failed } = await lanes;
+    parts.push(...sums);
+    for (const owner of failed) queue.reclaim(owner);
+    if (queue.remaining > 0) parts.push(await sumLocally(ctx, sampler, args, queue, label, squares));
+  }
+  const sums = merge(parts);
+  // Every sample exactly once, whoever computed it: a lost or doubled range would bias the map silently.
+  if (sums.samples !== total) throw new Error(`${label}: ${sums.samples} samples summed instead of ${total}`);
+  return sums;
+}
+
+/** Computes samples from `queue` in this thread's batches until none are left. */
+export async function sumLocally<A>(
+  ctx: SampleContext, sampler: Sampler<A>, args: A, queue: SampleQueue, label: string, squares: boolean,
+): Promise<GradientSums> {
+  const shape = ctx.input.shape.slice(1);
+  let sum = tf.keep(tf.zeros(shape));
+  let sumSq = squares ? tf.keep(tf.zeros(shape)) : undefined;
+  let samples = 0;
+  try {
+    await inBatches(ctx, queue, label, (start, count) => {
+      samples += count;
+      const next = tf.tidy(() => {
+        const { x, weights } = sampler.batch(ctx, args, start, count);
+        const g = inputGradient(ctx, x as tf.Tensor4D);
+        const s = tf.add(sum, batchSum(g, weights));
+        return sumSq ? [s, tf.add(sumSq, batchSum(g.square(), weights))] : [s];
+      });
+      sum.dispose();
+      sum = tf.keep(next[0]!);
+      if (sumSq) {
+        sumSq.dispose();
+        sumSq = tf.keep(next[1]!);
+      }
+    });
+    return {
+      samples,
+      sum: Float32Array.from(await sum.data() as Float32Array),
+      ...(sumSq ? { sumSq: Float32Array.from(await sumSq.data() as Float32Array) } : {}),
+    };
+  } finally {
+    sum.dispose();
+    sumSq?.dispose();
+  }
+}
+
+function merge(parts: GradientSums[]): GradientSums {
+  const [first, ...rest] = parts;
+  const sum = Float64Array.from(first!.sum);
+  const sumSq = first!.sumSq ? Float64Array.from(first!.sumSq) : undefined;
+  for (const p of rest) {
+    for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + p.sum[i]!;
+    if (sumSq) for (let i = 0; i < sumSq.length; i++) sumSq[i] = sumSq[i]! + p.sumSq![i]!;
+  }
+  return {
+    sum: Float32Array.from(sum), ...(sumSq ? { sumSq: Float32Array.from(sumSq) } : {}), samples: parts.reduce((n, p) => n + p.samples, 0),
+  };
+}
