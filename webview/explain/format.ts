@@ -56,6 +56,7 @@ const FIGURE_LABELS: Record<string, [string, string]> = {
   sumAttributions: ['Σ attributions', 'Sum of the attribution map; completeness says it equals f(x) − f(baseline)'],
   scoreInput: ['f(x)', 'Target score of the input'],
   scoreBaseline: ['f(baseline)', 'Target score of the baseline'],
+  threads: ['Threads', 'CPU threads that computed the samples: the engine\'s and its lanes (setting LOUPE_LANES)'],
 };
 
 /** The figures a card lists, as [label, value, tooltip] rows. Unknown figures are listed with their key. */

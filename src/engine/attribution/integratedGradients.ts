@@ -29,7 +29,7 @@ export const integratedGradients: AttributionMethod = {
     try {
       const { alphas, weights } = quadrature(rule, steps);
       const path = { baseline: Float32Array.from(await baseline.data() as Float32Array), alphas, weights };
-      const { sum } = await gradientSums(ctx, straightPath, path, steps, 'Integrated Gradients', false);
+      const { sum, threads } = await gradientSums(ctx, straightPath, path, steps, 'Integrated Gradients', false);
       const data = tidyArray(() => tf.mul(tf.sub(ctx.input, baseline), tf.tensor(sum, ctx.input.shape)));
       const ends = tf.concat([ctx.input, baseline]);
       const [fx, fb] = scores(ctx, ends);
@@ -42,7 +42,7 @@ export const integratedGradients: AttributionMethod = {
       return {
         data, shape: ctx.input.shape.slice(1), display: 'sum', signed: true,
         params: { steps, rule, baseline: kind, seed: ctx.params.seed },
-        figures: { completenessError, sumAttributions: total, scoreInput: fx!, scoreBaseline: fb! },
+        figures: { completenessError, sumAttributions: total, scoreInput: fx!, scoreBaseline: fb!, threads },
         notes,
       };
     } finally {

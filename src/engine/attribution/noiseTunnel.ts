@@ -25,19 +25,19 @@ export const gaussianCopies: Sampler<{ sigma: number; seed: number }> = {
  * does not grow with the number of samples.
  */
 export async function noiseTunnel(ctx: AttributionContext, statistic: NoiseStatistic, label: string): Promise<{
-  data: Float32Array; sigma: number;
+  data: Float32Array; sigma: number; threads: number;
 }> {
   const { samples, sigma: fraction, seed } = ctx.params;
   const [min, max] = tf.tidy(() => [ctx.input.min().dataSync()[0]!, ctx.input.max().dataSync()[0]!]);
   const sigma = fraction * (max - min);
-  const { sum, sumSq } = await gradientSums(ctx, gaussianCopies, { sigma, seed }, samples, label, statistic !== 'mean');
+  const { sum, sumSq, threads } = await gradientSums(ctx, gaussianCopies, { sigma, seed }, samples, label, statistic !== 'mean');
   const data = new Float32Array(sum.length);
   for (let i = 0; i < data.length; i++) {
     const mean = sum[i]! / samples;
     if (statistic === 'mean') data[i] = mean;
     else data[i] = statistic === 'meanSquare' ? sumSq![i]! / samples : Math.max(0, sumSq![i]! / samples - mean * mean);
   }
-  return { data, sigma };
+  return { data, sigma, threads };
 }
 
 /** A method whose map is one statistic of the noisy gradients. */
@@ -46,11 +46,11 @@ export function noiseTunnelMethod(id: MethodId, title: string, statistic: NoiseS
     id,
     title,
     async run(ctx) {
-      const { data, sigma } = await noiseTunnel(ctx, statistic, title);
+      const { data, sigma, threads } = await noiseTunnel(ctx, statistic, title);
       return {
         data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false,
         params: { samples: ctx.params.samples, sigmaFraction: ctx.params.sigma, sigma, seed: ctx.params.seed },
-        figures: {}, notes: [],
+        figures: { threads }, notes: [],
       };
     },
   };

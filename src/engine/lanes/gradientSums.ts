@@ -40,24 +40,25 @@ export interface GradientSums {
  */
 export async function gradientSums<A>(
   ctx: AttributionContext, sampler: Sampler<A>, args: A, total: number, label: string, squares: boolean,
-): Promise<GradientSums> {
+): Promise<GradientSums & { threads: number }> {
   const queue = new SampleQueue(total);
-  const parts: GradientSums[] = [];
   // Lanes load the model from its file, so they compute with its own weights only (not the sanity check's copy).
   const lanes = ctx.lanes && ctx.weights === ctx.model.graph.weights
     ? ctx.lanes.share(ctx, { sampler: sampler.kind, args, squares }, queue, label)
     : undefined;
-  parts.push(await sumLocally(ctx, sampler, args, queue, label, squares));
+  const local = [await sumLocally(ctx, sampler, args, queue, label, squares)];
+  let remote: GradientSums[] = [];
   if (lanes) {
     const { sums, failed } = await lanes;
-    parts.push(...sums);
+    remote = sums;
     for (const owner of failed) queue.reclaim(owner);
-    if (queue.remaining > 0) parts.push(await sumLocally(ctx, sampler, args, queue, label, squares));
+    if (queue.remaining > 0) local.push(await sumLocally(ctx, sampler, args, queue, label, squares));
   }
-  const sums = merge(parts);
+  const sums = merge([...local, ...remote]);
   // Every sample exactly once, whoever computed it: a lost or doubled range would bias the map silently.
   if (sums.samples !== total) throw new Error(`${label}: ${sums.samples} samples summed instead of ${total}`);
-  return sums;
+  const perThread = [local.reduce((n, p) => n + p.samples, 0), ...remote.map((p) => p.samples)];
+  return { ...sums, threads: perThread.filter((n) => n > 0).length };
 }
 
 /** Computes samples from `queue` in this thread's batches until none are left. */

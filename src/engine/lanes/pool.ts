@@ -17,6 +17,8 @@ const MAX_THREADS = 3;
 interface Lane {
   worker: Worker;
   connection: MessageConnection;
+  /** Runs using the lane now: it keeps the process alive only while this is above 0. */
+  users: number;
   /** Why the lane cannot be used, once it failed. */
   broken?: string;
 }
@@ -67,7 +69,7 @@ export class LanePool implements Lanes {
         const onAbort = () => cancel.cancel();
         signal?.addEventListener('abort', onAbort);
         // Referenced only while it works for a caller: an idle lane never keeps a CLI run from exiting.
-        lane.worker.ref();
+        if (lane.users++ === 0) lane.worker.ref();
         try {
           // Loaded first, with nothing claimed: a lane still starting holds no samples the others could compute.
           await lane.connection.sendRequest(LanePrepareRequest, model, cancel.token);
@@ -83,7 +85,7 @@ export class LanePool implements Lanes {
         } finally {
           signal?.removeEventListener('abort', onAbort);
           cancel.dispose();
-          lane.worker.unref();
+          if (--lane.users === 0) lane.worker.unref();
         }
       }));
       return { sums, failed };
@@ -117,7 +119,7 @@ export class LanePool implements Lanes {
     worker.unref();
     const connection = createMessageConnection(new PortMessageReader(worker), new PortMessageWriter(worker));
     connection.listen();
-    const lane: Lane = { worker, connection };
+    const lane: Lane = { worker, connection, users: 0 };
     worker.on('error', (err) => void this.fail(lane, err));
     worker.on('exit', (code) => { if (!lane.broken && this.lanes.includes(lane)) void this.fail(lane, new Error(`exited with code ${code}`)); });
     return lane;
