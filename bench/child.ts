@@ -12,7 +12,7 @@ export interface ChildSpec {
   targets: boolean;
 }
 
-export type Measure = 'forward' | 'gradient' | 'gradient50' | 'smoothgrad50' | 'ig50' | 'gradcam';
+export type Measure = 'forward' | 'gradient' | 'gradient50' | 'smoothgrad50' | 'ig50' | 'smoothgrad50_1' | 'ig50_1' | 'gradcam';
 
 /** gradient50: 50 gradients in a row, per gradient — one gradient under the sustained load SmoothGrad-50 and IG-50 run under. */
 const SUSTAINED_RUNS = 50;
@@ -26,6 +26,8 @@ export interface ModelBench {
   params: number;
   /** First describe(): reading and building the model. */
   loadMs: number;
+  /** Threads SmoothGrad-50 and IG-50 ran on (the engine's and its lanes); the _1 measures ran on one. */
+  threads: number;
   /** Median ms per measure: forward = wall time of predict(); the others = the engine's own map ms. */
   ms: Record<Measure, number>;
   /** Median wall time of the whole explain() call (includes the prediction it makes first). */
@@ -41,13 +43,19 @@ const EXPLAIN: Record<Exclude<Measure, 'forward'>, ExplainOptions> = {
   gradient50: { methods: ['gradient'] },
   smoothgrad50: { methods: ['smoothgrad'], params: { samples: 50 } },
   ig50: { methods: ['ig'], params: { steps: 50 } },
+  smoothgrad50_1: { methods: ['smoothgrad'], params: { samples: 50 } },
+  ig50_1: { methods: ['ig'], params: { steps: 50 } },
   gradcam: { methods: ['gradcam'] },
 };
+/** The same sums on the engine's thread alone: what the lanes gain. */
+const ONE_THREAD: ReadonlySet<Measure> = new Set(['smoothgrad50_1', 'ig50_1']);
+/** The measures whose targets compare with 50 gradients in a row, sampled alternately with them. */
+const SUSTAINED: ReadonlySet<Measure> = new Set(['smoothgrad50', 'ig50', 'smoothgrad50_1', 'ig50_1']);
 
 function repetitions(quick: boolean): Record<Measure, number> {
   return quick
-    ? { forward: 3, gradient: 2, gradient50: 1, smoothgrad50: 1, ig50: 1, gradcam: 2 }
-    : { forward: 10, gradient: 5, gradient50: 2, smoothgrad50: 3, ig50: 3, gradcam: 5 };
+    ? { forward: 3, gradient: 2, gradient50: 1, smoothgrad50: 1, ig50: 1, smoothgrad50_1: 1, ig50_1: 1, gradcam: 2 }
+    : { forward: 10, gradient: 5, gradient50: 2, smoothgrad50: 3, ig50: 3, smoothgrad50_1: 3, ig50_1: 3, gradcam: 5 };
 }
 
 /** Fast measures (small models) get more repetitions than `minReps`, so that a median of ~1 ms means something. */
@@ -94,6 +102,7 @@ function send(message: unknown): Promise<void> {
 
 async function measureModel(spec: ChildSpec): Promise<ModelBench> {
   const engine = await Engine.create({ backend: 'auto' });
+  const oneThread = await Engine.create({ backend: 'auto', lanes: 1 });
   const loadStart = performance.now();
   const description = await engine.describe(spec.modelPath);
   const loadMs = performance.now() - loadStart;
@@ -115,10 +124,10 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
   reps.forward = forwardTimes.length;
   void send({ kind: 'progress', text: `forward ${ms.forward.toFixed(1)} ms (${engine.backend})` });
 
-  const explainOnce = async (options: ExplainOptions) => {
+  const explainOnce = async (options: ExplainOptions, on = engine) => {
     const method: MethodId = options.methods[0]!;
     const t0 = performance.now();
-    const result = await engine.explain(spec.modelPath, image, options);
+    const result = await on.explain(spec.modelPath, image, options);
     const wall = performance.now() - t0;
     const map = result.maps.find((m) => m.summary.method === method);
     if (!map) {
@@ -141,7 +150,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
 
   for (const measure of Object.keys(EXPLAIN) as Array<keyof typeof EXPLAIN>) {
     const options = EXPLAIN[measure];
-    const run = measure === 'gradient50' ? sustainedGradient : () => explainOnce(options);
+    const run = measure === 'gradient50' ? sustainedGradient : () => explainOnce(options, ONE_THREAD.has(measure) ? oneThread : engine);
     try {
       await run(); // warm-up
       const wallTimes: number[] = [];
@@ -152,7 +161,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
           await engine.predict(spec.modelPath, image);
           forwardTimes.push(performance.now() - t0);
         }
-        if (measure === 'smoothgrad50' || measure === 'ig50') {
+        if (SUSTAINED.has(measure)) {
           const g = await sustainedGradient();
           sustained.ms.push(g.ms);
           sustained.wall.push(g.wall);
@@ -168,7 +177,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
       ms[measure] = median(mapTimes);
       wallMs[measure] = median(wallTimes);
       reps[measure] = mapTimes.length;
-      if (measure === 'smoothgrad50' || measure === 'ig50') {
+      if (SUSTAINED.has(measure)) {
         ms.gradient50 = median(sustained.ms);
         wallMs.gradient50 = median(sustained.wall);
         reps.gradient50 = sustained.ms.length;
@@ -193,6 +202,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
     modelPath: spec.modelPath,
     targets: spec.targets,
     backend: engine.backend,
+    threads: engine.lanes.threads + 1,
     inputShape: [...description.inputShape],
     params: description.totalParams,
     loadMs,

@@ -36,6 +36,8 @@ const LABELS: Record<Measure, string> = {
   gradient50: 'gradient, 50 in a row',
   smoothgrad50: 'SmoothGrad-50',
   ig50: 'IG-50',
+  smoothgrad50_1: 'SmoothGrad-50, 1 thread',
+  ig50_1: 'IG-50, 1 thread',
   gradcam: 'Grad-CAM',
 };
 
@@ -45,6 +47,8 @@ const RATIOS: Partial<Record<Measure, { over: Measure; limit?: number }>> = {
   gradient50: { over: 'gradient' },
   smoothgrad50: { over: 'gradient50', limit: 50 },
   ig50: { over: 'gradient50', limit: 50 },
+  smoothgrad50_1: { over: 'gradient50' },
+  ig50_1: { over: 'gradient50' },
   gradcam: { over: 'forward' },
 };
 
@@ -99,10 +103,10 @@ export function renderTable(report: BenchReport): string {
     lines.push('**Warning: other processes were using the CPU when this run started; the figures may be skewed. Re-run on an idle machine.**');
     lines.push('');
   }
-  lines.push('| model | backend | input | params | load ms | peak RSS |');
-  lines.push('|---|---|---|---:|---:|---:|');
+  lines.push('| model | backend | threads | input | params | load ms | peak RSS |');
+  lines.push('|---|---|---:|---|---:|---:|---:|');
   for (const m of report.models) {
-    lines.push(`| ${m.name} | ${m.backend} | ${m.inputShape.join('×')} | ${(m.params / 1e6).toFixed(3)} M | ${fmtMs(m.loadMs)} | ${m.peakRssMB.toFixed(0)} MB |`);
+    lines.push(`| ${m.name} | ${m.backend} | ${m.threads} | ${m.inputShape.join('×')} | ${(m.params / 1e6).toFixed(3)} M | ${fmtMs(m.loadMs)} | ${m.peakRssMB.toFixed(0)} MB |`);
   }
   lines.push('');
 
@@ -130,7 +134,9 @@ export function renderTable(report: BenchReport): string {
   lines.push('Loupe ms: forward = wall time of `predict()`, sampled before and alternately with the gradient runs; the others = the time the engine reports for the map (`summary.maps[i].ms`). ' +
     'call wall ms = the whole `predict()` / `explain()` call, which also runs the prediction. Ratios and targets use Loupe ms. ' +
     '"gradient, 50 in a row" is the mean of 50 consecutive gradients: one gradient under the same sustained load as SmoothGrad-50 and IG-50, ' +
-    'sampled alternately with them, which is what their ≤ 50× targets compare with (this machine\'s speed drifts by tens of percent over seconds).');
+    'sampled alternately with them, which is what their ≤ 50× targets compare with (this machine\'s speed drifts by tens of percent over seconds). ' +
+    'threads: SmoothGrad-50 and IG-50 spread their samples over the engine\'s thread and its lanes (one worker thread per other core, each with its own TF.js backend); ' +
+    'a single gradient runs on one thread. The "1 thread" rows run the same sums on the engine\'s thread alone. Peak RSS includes the lanes.');
   if (torch) {
     lines.push(`PyTorch ${torch.torch}, ${torch.threads} threads, same MobileNetV2 with random weights, SmoothGrad/IG in batches of ${torch.maxBatch}` +
       (torch.peakRssMB !== undefined ? `, peak RSS ${torch.peakRssMB.toFixed(0)} MB.` : '.'));

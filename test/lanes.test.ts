@@ -80,12 +80,12 @@ test('SampleQueue: queues over one buffer claim disjoint ranges that cover every
 });
 
 test('SmoothGrad, SmoothGrad², VarGrad and IG on two threads equal one thread\'s, and the lane took part', async () => {
-  await two.explain(SHAPES, IMAGE, OPTIONS); // starts the lane and loads the model in it
+  await two.warmLanes(SHAPES);
   await assertSameMaps(two, SHAPES, 2, 'two threads');
 });
 
 test('a lane stopped mid-run: its samples are computed again by the engine\'s thread, and the maps are unchanged', async () => {
-  await two.explain(SHAPES, IMAGE, OPTIONS);
+  await two.warmLanes(SHAPES);
   const want = await one.explain(SHAPES, IMAGE, { ...OPTIONS, methods: ['smoothgrad'], params: { ...OPTIONS.params, samples: 200 } });
   const run = two.explain(SHAPES, IMAGE, { ...OPTIONS, methods: ['smoothgrad'], params: { ...OPTIONS.params, samples: 200 } });
   const logged: string[] = [];
@@ -104,7 +104,7 @@ test('a lane stopped mid-run: its samples are computed again by the engine\'s th
   const gap = relativeGap(got.maps[0]!.data, want.maps[0]!.data);
   assert.ok(gap < 1e-5, `after the lane stopped, SmoothGrad differs by ${gap.toExponential(2)}`);
   // The next run starts a new lane.
-  await two.explain(SHAPES, IMAGE, OPTIONS);
+  await two.warmLanes(SHAPES);
   await assertSameMaps(two, SHAPES, 2, 'after a restart');
 });
 
@@ -115,9 +115,9 @@ test('a lane that finds other weights on disk than the engine loaded computes no
   const modelPath = path.join(dir, 'model.json');
   const fresh = await Engine.create({ lanes: 2 });
   const want = await one.explain(modelPath, IMAGE, OPTIONS);
-  await fresh.explain(modelPath, IMAGE, OPTIONS); // the engine's thread loads the weights as they are now
+  await fresh.warmLanes(modelPath); // the engine's thread and the lane load the weights as they are now
   await assertSameMaps(fresh, modelPath, 2, 'before the checkpoint'); // the lane computes, on the same weights
-  await fresh.explain(SHAPES, IMAGE, OPTIONS); // the lane now holds another model, so it reads the copy's files again
+  await fresh.warmLanes(SHAPES); // the lane now holds another model, so it reads the copy's files again
   // Training writes a new checkpoint: same model.json (the engine keys its cache on it), other weights.
   const manifest = JSON.parse(fs.readFileSync(modelPath, 'utf8')) as { weightsManifest: { paths: string[] }[] };
   const shard = path.join(dir, manifest.weightsManifest[0]!.paths[0]!);

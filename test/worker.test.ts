@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { saveMobileNetV2 } from '../bench/mobilenetv2';
@@ -202,7 +203,24 @@ describe('worker process', () => {
     assert.equal(alive, false, 'the orphaned worker exited within 3 s');
   });
 
-  test('SmoothGrad-50 on MobileNetV2, cancelled after 1 s, settles CANCELLED within 500 ms; the worker goes on', { timeout: 120_000 }, async (t) => {
+  test('once a model is described, its SmoothGrad samples spread over the lanes (dist/lane.js) and equal the in-process engine\'s', { timeout: 120_000 }, async (t) => {
+    const model = path.resolve('demo/shapes/model/model.json');
+    const image = path.resolve('demo/images', fs.readdirSync('demo/images').find((n) => n.startsWith('shape-'))!);
+    const options: ExplainOptions = { methods: ['smoothgrad'], params: { samples: 64 } };
+    const threads = Math.min(os.availableParallelism(), 4);
+    await client.describe(model); // starts the lanes loading the model, in the background
+    const want = await Engine.create({ backend: BACKEND, lanes: 1 }).then((e) => e.explain(model, image, options));
+    let got = await client.explain(model, image, options);
+    for (const deadline = Date.now() + 20_000; got.maps[0]!.summary.figures.threads !== threads && Date.now() < deadline;) {
+      got = await client.explain(model, image, options);
+    }
+    t.diagnostic(`SmoothGrad-64 on ${got.maps[0]!.summary.figures.threads} threads (${os.availableParallelism()} cores)`);
+    assert.equal(got.maps[0]!.summary.figures.threads, threads, 'the worker\'s lanes never took part');
+    assertClose(got.maps[0]!.data, want.maps[0]!.data, 'SmoothGrad over the lanes');
+    await client.forget(model);
+  });
+
+  test('SmoothGrad-50 on MobileNetV2, cancelled after 0.5 s, settles CANCELLED within 500 ms and stops computing; the worker goes on', { timeout: 120_000 }, async (t) => {
     const dir = path.join(f.dir, 'mobilenetv2');
     const model = await saveMobileNetV2(dir);
     const image = path.join(f.dir, 'sample.png');
@@ -212,7 +230,7 @@ describe('worker process', () => {
     const controller = new AbortController();
     const started = Date.now();
     let abortedAt = 0;
-    const timer = setTimeout(() => { abortedAt = Date.now(); controller.abort(); }, 1000);
+    const timer = setTimeout(() => { abortedAt = Date.now(); controller.abort(); }, 500);
     const outcome = await client.explain(model, image, { methods: ['smoothgrad'], params: { samples: 50 } }, { signal: controller.signal })
       .then(() => 'finished', (e: unknown) => e);
     const settledAt = Date.now();
@@ -223,6 +241,17 @@ describe('worker process', () => {
     t.diagnostic(`cancel latency ${latency} ms`);
     assert.ok(latency <= 500, `settled ${latency} ms after the cancel (limit 500 ms)`);
     assert.equal(client.pid, pid, 'the worker stopped by itself (not killed)');
+    // The lanes stop too, at their next batch: 300 ms on, the worker process is idle.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const cpuMs = () => {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+    };
+    const cpu0 = cpuMs();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const busy = cpuMs() - cpu0;
+    t.diagnostic(`worker CPU in the 500 ms after: ${busy} ms`);
+    assert.ok(busy <= 100, `the worker used ${busy} ms of CPU in the 500 ms after the cancel: still computing`);
 
     const p = await client.predict(f.model, f.image, 1);
     assert.equal(p.length, 1);

@@ -142,6 +142,11 @@ export class Engine {
     }
   }
 
+  /** Loads the model in the lanes, for SmoothGrad and IG on every core from their first run; never rejects for a lane's failure. */
+  async warmLanes(modelPath: string): Promise<void> {
+    await this.lanes.warm(await this.model(modelPath));
+  }
+
   forget(modelPath?: string): void {
     for (const [key, cached] of this.models) {
       if (modelPath && key !== path.resolve(modelPath)) continue;

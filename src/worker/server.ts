@@ -113,7 +113,12 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
 
   connection.onRequest(DescribeRequest, (params) => handle('describe', () => serial(async () => {
     const modelPath = requirePath(params?.modelPath, 'modelPath');
-    return (await getEngine()).describe(modelPath);
+    const e = await getEngine();
+    const description = await e.describe(modelPath);
+    // The model the user is looking at: its SmoothGrad and IG spread over the cores from the first run.
+    // In the background: the lanes load it on the other cores while this answers.
+    void e.warmLanes(modelPath);
+    return description;
   })));
 
   connection.onRequest(PredictRequest, (params) => handle('predict', () => serial(async () => {

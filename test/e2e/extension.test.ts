@@ -311,7 +311,7 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
   it('packages a VSIX holding only bundles, media and the TF.js runtime', (t) => step(t, 'vsix', async () => {
     const allowed = [
       /^extension\/(package\.json|LICENSE(\.txt)?|README\.md|CHANGELOG\.md)$/,
-      /^extension\/dist\/(extension|worker)\.js$/,
+      /^extension\/dist\/(extension|worker|lane)\.js$/,
       /^extension\/dist\/webview\//,
       /^extension\/media\//,
       /^extension\/node_modules\/@tensorflow\/tfjs[\w-]*\/(package\.json|dist\/[\w.-]+\.node\.js|dist\/[\w.-]+\.wasm)$/,
@@ -319,7 +319,7 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     ];
     const stray = vsix.files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(stray, [], 'files in the VSIX outside the allowlist');
-    for (const needed of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview/explain.js',
+    for (const needed of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/lane.js', 'extension/dist/webview/explain.js',
       'extension/dist/webview/dissect.js', 'extension/media/dissect.css',
       'extension/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm']) {
       assert.ok(vsix.files.includes(needed), `${needed} is not in the VSIX`);

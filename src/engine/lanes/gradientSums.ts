@@ -15,12 +15,16 @@ export interface Sampler<A> {
 
 /** Threads that take part in gradientSums (pool.ts). */
 export interface Lanes {
+  /** Has every lane claim samples from `queue` until none are left. */
+  share(ctx: AttributionContext, job: { sampler: string; args: unknown; squares: boolean }, queue: SampleQueue, label: string): LaneRun;
+}
+
+export interface LaneRun {
   /**
-   * Has every lane claim samples from `queue` until none are left. Resolves, never rejects, with the
-   * lanes' sums and the owner ids of lanes that failed (stopped by then: their samples can be reclaimed).
+   * Once this thread found no sample left to claim: the sums of the lanes, and the owner ids of lanes
+   * that failed (stopped by then, so their samples can be reclaimed). Never rejects.
    */
-  share(ctx: AttributionContext, job: { sampler: string; args: unknown; squares: boolean }, queue: SampleQueue, label: string):
-    Promise<{ sums: GradientSums[]; failed: number[] }>;
+  settle(): Promise<{ sums: GradientSums[]; failed: number[] }>;
 }
 
 export interface GradientSums {
@@ -49,7 +53,7 @@ export async function gradientSums<A>(
   const local = [await sumLocally(ctx, sampler, args, queue, label, squares)];
   let remote: GradientSums[] = [];
   if (lanes) {
-    const { sums, failed } = await lanes;
+    const { sums, failed } = await lanes.settle();
     remote = sums;
     for (const owner of failed) queue.reclaim(owner);
     if (queue.remaining > 0) local.push(await sumLocally(ctx, sampler, args, queue, label, squares));

@@ -19,20 +19,49 @@ if (!parentPort) throw new Error('laneMain.ts runs as a worker thread of the Lou
 // TF.js's banners must not reach a CLI's stdout.
 console.log = console.info = (...args: unknown[]) => process.stderr.write(`[loupe-lane] ${args.map(String).join(' ')}\n`);
 
-let current: { key: string; model: LoadedModel } | undefined;
+// Requests may overlap (a run ends while the lane still loads, the next one asks again; a cancelled
+// sum finishes its batch while the next run starts): one backend start and one load per model, and a
+// model replaced by another is disposed only once no request uses it.
+interface Entry { key: string; model: Promise<LoadedModel>; users: number; replaced: boolean }
+let backend: Promise<unknown> | undefined;
+let current: Entry | undefined;
 
-async function prepare(m: LaneModel): Promise<LoadedModel> {
-  await initBackend(m.backend);
+/** The model, loaded once per path + fingerprint; the caller must release() the entry. */
+async function acquire(m: LaneModel): Promise<{ entry: Entry; model: LoadedModel }> {
+  await (backend ??= initBackend(m.backend));
   const key = `${m.modelPath}\n${m.fingerprint}`;
-  if (current?.key === key) return current.model;
-  current?.model.dispose();
-  current = undefined;
+  if (current?.key !== key) {
+    if (current) {
+      current.replaced = true;
+      if (current.users === 0) dispose(current);
+    }
+    current = { key, model: load(m), users: 0, replaced: false };
+  }
+  const entry = current;
+  entry.users++;
+  try {
+    return { entry, model: await entry.model };
+  } catch (err) {
+    release(entry);
+    if (current === entry) current = undefined; // the next request tries again
+    throw err;
+  }
+}
+
+function release(entry: Entry): void {
+  if (--entry.users === 0 && entry.replaced) dispose(entry);
+}
+
+function dispose(entry: Entry): void {
+  entry.model.then((model) => model.dispose(), () => undefined);
+}
+
+async function load(m: LaneModel): Promise<LoadedModel> {
   const model = await loadModel(m.modelPath);
   if (model.fingerprint !== m.fingerprint) {
     model.dispose();
     throw new ResponseError(STALE_MODEL, `${m.modelPath} changed on disk since the engine loaded it`);
   }
-  current = { key, model };
   return model;
 }
 
@@ -47,15 +76,15 @@ const connection = createMessageConnection(new PortMessageReader(parentPort), ne
 
 connection.onRequest(LanePrepareRequest, async (m) => {
   const t0 = performance.now();
-  await prepare(m);
+  release((await acquire(m)).entry);
   return { ms: performance.now() - t0 };
 });
 
 connection.onRequest(LaneSumRequest, async (p, token) => {
   const t0 = performance.now();
-  const model = await prepare(p);
   const sampler = SAMPLERS.get(p.sampler);
   if (!sampler) throw new ResponseError(-32602, `no sampler '${p.sampler}'`);
+  const { entry, model } = await acquire(p);
   const input = tf.tensor4d(p.input, p.inputShape as [number, number, number, number]);
   try {
     const ctx: SampleContext = {
@@ -66,6 +95,7 @@ connection.onRequest(LaneSumRequest, async (p, token) => {
     return { ...sums, ms: performance.now() - t0 };
   } finally {
     input.dispose();
+    release(entry);
   }
 });
 

@@ -6,12 +6,13 @@ import { CancellationTokenSource, createMessageConnection, PortMessageReader, Po
 import type { BackendName } from '../../protocol/types';
 import type { SampleQueue } from '../attribution/score';
 import type { AttributionContext } from '../attribution/types';
+import type { LoadedModel } from '../model/loader';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { LanePrepareRequest, LaneSumRequest, STALE_MODEL, type LaneModel } from './messages';
-import type { GradientSums, Lanes } from './gradientSums';
+import type { GradientSums, LaneRun, Lanes } from './gradientSums';
 
 /** Idle lanes are stopped after this long, giving their memory (a model and a TF.js heap each) back. */
-const IDLE_MS = 120_000;
+const IDLE_MS = 600_000;
 const MAX_THREADS = 3;
 
 interface Lane {
@@ -43,16 +44,14 @@ export class LanePool implements Lanes {
     return Math.max(0, Math.min(MAX_THREADS, total - 1));
   }
 
-  async share(ctx: AttributionContext, job: { sampler: string; args: unknown; squares: boolean }, queue: SampleQueue, label: string):
-    Promise<{ sums: GradientSums[]; failed: number[] }> {
+  share(ctx: AttributionContext, job: { sampler: string; args: unknown; squares: boolean }, queue: SampleQueue, label: string): LaneRun {
     const modelPath = ctx.model.description.path;
-    if (this.threads === 0 || !modelPath) return { sums: [], failed: [] };
+    if (this.threads === 0 || !modelPath) return { settle: async () => ({ sums: [], failed: [] }) };
     this.start();
     const model: LaneModel = { modelPath, fingerprint: ctx.model.fingerprint, backend: this.backend };
-    const input = Float32Array.from(await ctx.input.data() as Float32Array);
     const params = {
-      ...model, ...job, input, inputShape: ctx.input.shape, target: ctx.target, maxBatch: ctx.params.maxBatch,
-      queue: queue.buffer, total: queue.total,
+      ...model, ...job, input: ctx.input.dataSync() as Float32Array, inputShape: ctx.input.shape, target: ctx.target,
+      maxBatch: ctx.params.maxBatch, queue: queue.buffer, total: queue.total,
     };
     const signal = ctx.hooks.signal;
     this.active++;
@@ -61,21 +60,26 @@ export class LanePool implements Lanes {
     const failed: number[] = [];
     // Lanes report progress only when they finish: until then this thread's batches report for everyone.
     const progress = () => ctx.hooks.onProgress?.(queue.done / queue.total, `${label} ${queue.done}/${queue.total}`);
-    try {
-      await Promise.all(this.lanes.map(async (lane, i) => {
-        if (lane.broken) return;
-        const owner = i + 1;
-        const cancel = new CancellationTokenSource();
-        const onAbort = () => cancel.cancel();
-        signal?.addEventListener('abort', onAbort);
-        // Referenced only while it works for a caller: an idle lane never keeps a CLI run from exiting.
-        if (lane.users++ === 0) lane.worker.ref();
+    const runs = this.lanes.map((lane, i) => {
+      const run = { summing: false, done: Promise.resolve() };
+      if (lane.broken) return run;
+      const owner = i + 1;
+      const cancel = new CancellationTokenSource();
+      const onAbort = () => cancel.cancel();
+      signal?.addEventListener('abort', onAbort);
+      run.done = (async () => {
         try {
           // Loaded first, with nothing claimed: a lane still starting holds no samples the others could compute.
           await lane.connection.sendRequest(LanePrepareRequest, model, cancel.token);
           if (signal?.aborted || queue.remaining === 0) return;
-          const r = await lane.connection.sendRequest(LaneSumRequest, { ...params, owner }, cancel.token);
-          sums.push(r);
+          run.summing = true;
+          // Referenced only while it computes for a caller: a lane never keeps a CLI run from exiting.
+          if (lane.users++ === 0) lane.worker.ref();
+          try {
+            sums.push(await lane.connection.sendRequest(LaneSumRequest, { ...params, owner }, cancel.token));
+          } finally {
+            if (--lane.users === 0) lane.worker.unref();
+          }
           progress();
         } catch (err) {
           if (signal?.aborted) return;
@@ -85,13 +89,45 @@ export class LanePool implements Lanes {
         } finally {
           signal?.removeEventListener('abort', onAbort);
           cancel.dispose();
-          if (--lane.users === 0) lane.worker.unref();
         }
-      }));
-      return { sums, failed };
-    } finally {
+      })();
+      return run;
+    });
+    void Promise.all(runs.map((r) => r.done)).then(() => {
       if (--this.active === 0) this.idle = setTimeout(() => this.stop(), IDLE_MS).unref();
-    }
+    });
+    return {
+      // Called once this thread found no sample left to claim: a lane still loading then never claims any,
+      // so only the lanes computing are waited for.
+      settle: async () => {
+        await Promise.all(runs.filter((r) => r.summing).map((r) => r.done));
+        return { sums: [...sums], failed: [...failed] };
+      },
+    };
+  }
+
+  /**
+   * Starts the lanes and loads the model in them, in the background, so the first SmoothGrad or IG on
+   * it already runs on every core. Resolves once every lane answered; never rejects: failures are
+   * logged, and such lanes are left out of later runs.
+   */
+  warm(model: LoadedModel): Promise<void> {
+    if (this.threads === 0 || !model.description.path) return Promise.resolve();
+    this.start();
+    clearTimeout(this.idle);
+    if (this.active === 0) this.idle = setTimeout(() => this.stop(), IDLE_MS).unref();
+    const request: LaneModel = { modelPath: model.description.path, fingerprint: model.fingerprint, backend: this.backend };
+    return Promise.all(this.lanes.filter((l) => !l.broken).map(async (lane) => {
+      // Referenced while loading: whoever awaits this must not see the process exit under it.
+      if (lane.users++ === 0) lane.worker.ref();
+      try {
+        await lane.connection.sendRequest(LanePrepareRequest, request);
+      } catch (err) {
+        if (!(err instanceof ResponseError && err.code === STALE_MODEL)) await this.fail(lane, err);
+      } finally {
+        if (--lane.users === 0) lane.worker.unref();
+      }
+    })).then(() => undefined);
   }
 
   /** Stops every lane (they restart on the next use). */
@@ -116,12 +152,13 @@ export class LanePool implements Lanes {
 
   private spawn(): Lane {
     const worker = laneWorker();
-    worker.unref();
     const connection = createMessageConnection(new PortMessageReader(worker), new PortMessageWriter(worker));
     connection.listen();
     const lane: Lane = { worker, connection, users: 0 };
     worker.on('error', (err) => void this.fail(lane, err));
     worker.on('exit', (code) => { if (!lane.broken && this.lanes.includes(lane)) void this.fail(lane, new Error(`exited with code ${code}`)); });
+    // After the listeners: adding a 'message' listener references the worker again.
+    worker.unref();
     return lane;
   }
 
