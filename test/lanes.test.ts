@@ -137,3 +137,11 @@ test('Engine.create refuses a lane count that is not a positive integer', async 
   await assert.rejects(Engine.create({ lanes: 0 }), /lanes must be a positive integer \(got 0\)/);
   await assert.rejects(Engine.create({ lanes: 1.5 }), /lanes must be a positive integer/);
 });
+
+test('a run too small to gain from lanes stays on the engine\'s thread', async () => {
+  const digits = path.resolve('demo/digits/model/model.json');
+  await two.warmLanes(digits);
+  const digit: RgbaImage = { width: 28, height: 28, data: new Float32Array(28 * 28 * 4).fill(255) };
+  const result = await two.explain(digits, digit, { methods: ['smoothgrad', 'ig'], params: { samples: 4, steps: 4 } });
+  for (const map of result.maps) assert.equal(map.summary.figures.threads, 1, `${map.summary.method} on 4 digit samples used a lane`);
+});

@@ -36,6 +36,9 @@ export interface GradientSums {
   samples: number;
 }
 
+/** Work left (by this thread's pace) below which lanes are not asked to help. */
+const MIN_SHARED_MS = 50;
+
 /**
  * The weighted sum of the input gradients at `total` samples of `sampler`. This thread and the
  * engine's lanes claim samples from one shared queue, so the work spreads over the cores as they
@@ -47,10 +50,15 @@ export async function gradientSums<A>(
 ): Promise<GradientSums & { threads: number }> {
   const queue = new SampleQueue(total);
   // Lanes load the model from its file, so they compute with its own weights only (not the sanity check's copy).
-  const lanes = ctx.lanes && ctx.weights === ctx.model.graph.weights
-    ? ctx.lanes.share(ctx, { sampler: sampler.kind, args, squares }, queue, label)
-    : undefined;
-  const local = [await sumLocally(ctx, sampler, args, queue, label, squares)];
+  const canShare = ctx.lanes !== undefined && ctx.weights === ctx.model.graph.weights;
+  let lanes: LaneRun | undefined;
+  // Shared once this thread's first batch shows enough work left: below that, messages cost more than they save.
+  const share = () => {
+    if (canShare && !lanes && queue.msPerSample * queue.remaining >= MIN_SHARED_MS) {
+      lanes = ctx.lanes!.share(ctx, { sampler: sampler.kind, args, squares }, queue, label);
+    }
+  };
+  const local = [await sumLocally(ctx, sampler, args, queue, label, squares, share)];
   let remote: GradientSums[] = [];
   if (lanes) {
     const { sums, failed } = await lanes.settle();
@@ -67,7 +75,7 @@ export async function gradientSums<A>(
 
 /** Computes samples from `queue` in this thread's batches until none are left. */
 export async function sumLocally<A>(
-  ctx: SampleContext, sampler: Sampler<A>, args: A, queue: SampleQueue, label: string, squares: boolean,
+  ctx: SampleContext, sampler: Sampler<A>, args: A, queue: SampleQueue, label: string, squares: boolean, beforeBatch?: () => void,
 ): Promise<GradientSums> {
   const shape = ctx.input.shape.slice(1);
   let sum = tf.keep(tf.zeros(shape));
@@ -75,6 +83,7 @@ export async function sumLocally<A>(
   let samples = 0;
   try {
     await inBatches(ctx, queue, label, (start, count) => {
+      beforeBatch?.();
       samples += count;
       const next = tf.tidy(() => {
         const { x, weights } = sampler.batch(ctx, args, start, count);
