@@ -1,9 +1,10 @@
 // Pure helpers of the extension host: labels, settings, model discovery, code-link filtering.
 // Expected values are written by hand from the spec (issue 3) and from arithmetic, not from runs.
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
-import { ALL_METHODS, explainOptionsFrom, parseConfig, type SettingGetter } from '../src/host/config';
+import { ALL_METHODS, explainOptionsFrom, parseConfig, preprocessingFor, type SettingGetter } from '../src/host/config';
 import { chooseActive, isModelJsonText, isSearchablePath, sniffModelJson } from '../src/host/models/discovery';
 import { codeLensTitle, escapeMarkdown, formatParams, formatShape, isSpatial, layerSummary, shortModelName, statusText } from '../src/host/format';
 import { isIndexedPath } from '../src/host/codeLinks/paths';
@@ -118,6 +119,11 @@ test('preprocessing overrides: valid keys kept, malformed ones dropped with a pr
   assert.deepEqual(c.preprocessing['b/model.json'], {});
   assert.equal(c.preprocessing['c/model.json'], undefined);
   assert.equal(c.problems.length, 4);
+  // Keys are absolute or relative to the workspace: the one that resolves to the model's path applies.
+  const resolve = (key: string) => path.resolve('/ws', key);
+  assert.deepEqual(preprocessingFor(c, '/ws/a/model.json', resolve), c.preprocessing['a/model.json']);
+  assert.equal(preprocessingFor(c, '/ws/z/model.json', resolve), undefined);
+  assert.deepEqual(explainOptionsFrom(c).preprocessing, undefined, 'the override is per model, added by the panel');
 });
 
 test('model.json sniffing tells TF.js models from other model.json files', () => {

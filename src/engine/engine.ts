@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type {
   BackendName, BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, MapSummary, MethodId, ModelDescription, Prediction,
+  Preprocessing,
 } from '../protocol/types';
 import { METHODS } from './attribution/registry';
 import type { AttributionContext, MethodOutput } from './attribution/types';
@@ -13,6 +14,7 @@ import { runDissection } from './dissection/run';
 import { LoupeError, throwIfAborted } from './errors';
 import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
+import { overridePreprocessing } from './image/sidecar';
 import { resizeImage } from './image/resize';
 import { runGraph } from './model/executor';
 import { loadModel, type LoadedModel } from './model/loader';
@@ -56,7 +58,7 @@ export class Engine {
 
   /** Network dissection of one layer (from the disk cache when the same dissection was run on these weights). */
   async dissect(modelPath: string, options: DissectOptions, hooks: RunHooks = {}): Promise<DissectionSummary> {
-    const model = await this.model(modelPath);
+    const model = await this.modelFor(modelPath, options?.preprocessing);
     return runDissection({ model, backend: this.backend, cacheRoot: this.cacheDir, decode: { maxPixels: this.maxImagePixels } }, options, hooks);
   }
 
@@ -70,8 +72,8 @@ export class Engine {
     return (await this.model(modelPath)).description;
   }
 
-  async predict(modelPath: string, image: string | RgbaImage, topK = 5): Promise<Prediction[]> {
-    const model = await this.model(modelPath);
+  async predict(modelPath: string, image: string | RgbaImage, topK = 5, preprocessing?: Partial<Preprocessing>): Promise<Prediction[]> {
+    const model = await this.modelFor(modelPath, preprocessing);
     const prepared = await this.prepare(model, image);
     try {
       return this.topK(model, prepared.input, topK);
@@ -81,7 +83,7 @@ export class Engine {
   }
 
   async explain(modelPath: string, image: string | RgbaImage, options: ExplainOptions, hooks: RunHooks = {}): Promise<ExplainResult> {
-    const model = await this.model(modelPath);
+    const model = await this.modelFor(modelPath, options.preprocessing);
     const description = model.description;
     const methods = validateMethods(options.methods);
     if (options.sanityLayers !== undefined && !(Number.isInteger(options.sanityLayers) && options.sanityLayers >= 1)) {
@@ -132,7 +134,7 @@ export class Engine {
       return {
         summary: {
           model: description.path, image: prepared.source, backend: this.backend, inputShape: description.inputShape,
-          predictions, maps: maps.map((m) => m.summary), skipped,
+          predictions, maps: maps.map((m) => m.summary), skipped, preprocessing: description.preprocessing,
         },
         maps,
         image: prepared.image,
@@ -153,6 +155,14 @@ export class Engine {
       this.models.delete(key);
       cached.loaded.then((m) => m.dispose(), () => undefined);
     }
+  }
+
+  /** The model as one request sees it: its loupe.json preprocessing, or the caller's override over it (same graph and weights). */
+  private async modelFor(modelPath: string, preprocessing: unknown): Promise<LoadedModel> {
+    const model = await this.model(modelPath);
+    if (preprocessing === undefined) return model;
+    const effective = overridePreprocessing(model.description.preprocessing, preprocessing, model.graph.inputShape[2]);
+    return { ...model, description: { ...model.description, preprocessing: effective } };
   }
 
   /** The loaded model for a path; reloaded when model.json changed on disk. */

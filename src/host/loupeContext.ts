@@ -160,8 +160,4 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
 
 function reportConfigProblems(config: LoupeConfig, log: vscode.LogOutputChannel): void {
   for (const problem of config.problems) log.warn(`settings: ${problem}`);
-  if (Object.keys(config.preprocessing).length > 0) {
-    log.warn('settings: loupe.preprocessing is not applied: the worker protocol has no preprocessing override yet. '
-      + 'Put the values in a loupe.json beside the model.json ({"input": {"range": …, "mean": …, "std": …, "channels": …}}).');
-  }
 }

@@ -106,6 +106,8 @@ export interface ExplainOptions {
   /** How many conv/dense layers, from the top, the sanity check re-initialises (cascading randomisation); default 2. */
   sanityLayers?: number;
   topK?: number;
+  /** Over the model's loupe.json "input" (the `loupe.preprocessing` setting); keys left out keep the model's values. */
+  preprocessing?: Partial<Preprocessing>;
 }
 
 export interface MapSummary {
@@ -138,6 +140,8 @@ export interface ExplainSummary {
   maps: MapSummary[];
   /** Requested methods that do not apply to this model (e.g. CAM without a GAP + dense head), with why. */
   skipped: { method: MethodId; reason: string }[];
+  /** The input transform the image went through (loupe.json, or the caller's override over it). */
+  preprocessing?: Preprocessing;
 }
 
 /** Where network dissection's probe images and concept masks come from. */
@@ -161,6 +165,8 @@ export interface DissectOptions {
   units?: number[];
   /** Ignore a cached result and recompute (the new result replaces it). */
   refresh?: boolean;
+  /** Over the model's loupe.json "input", as for ExplainOptions; part of the cache key. */
+  preprocessing?: Partial<Preprocessing>;
 }
 
 export interface UnitConcept {

@@ -14,8 +14,7 @@ import type {
   ExplainSummary,
   MapSummary,
   ModelDescription,
-  Prediction,
-} from './types';
+  Prediction, Preprocessing } from './types';
 
 /** jsonrpc error code of a reply that carries a LoupeError in `data`. */
 export const LOUPE_ERROR_CODE = -32001;
@@ -47,6 +46,8 @@ export interface PredictParams {
   modelPath: string;
   imagePath: string;
   topK?: number;
+  /** Over the model's loupe.json "input" (see ExplainOptions.preprocessing). */
+  preprocessing?: Partial<Preprocessing>;
 }
 
 export interface ExplainParams {

@@ -124,7 +124,7 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
   connection.onRequest(PredictRequest, (params) => handle('predict', () => serial(async () => {
     const modelPath = requirePath(params?.modelPath, 'modelPath');
     const imagePath = requirePath(params?.imagePath, 'imagePath');
-    return (await getEngine()).predict(modelPath, imagePath, optionalTopK(params.topK));
+    return (await getEngine()).predict(modelPath, imagePath, optionalTopK(params.topK), params.preprocessing);
   })));
 
   /** Runs `fn` in the queue with an AbortSignal that follows the request's cancellation. */

@@ -39,6 +39,8 @@ export async function runDissection(ctx: DissectContext, request: DissectOptions
   const key = dissectionKey({
     layer: options.layer, probe: probe.identity, quantile: options.quantile, iouThreshold: options.iouThreshold,
     topImages: options.topImages, units: options.units ?? 'all',
+    // The input transform changes every activation: a loupe.json or setting edit is another dissection.
+    preprocessing: model.description.preprocessing,
   });
   const dir = entryDir(ctx.cacheRoot, model.fingerprint, key);
   if (!options.refresh) {

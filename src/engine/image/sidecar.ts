@@ -80,38 +80,7 @@ export async function readSidecar(
   if (!isObject(json)) throw bad('must hold a JSON object');
   checkKeys(json, TOP_KEYS, '', bad);
 
-  if (json.input !== undefined) {
-    const input = json.input;
-    if (!isObject(input)) throw bad('"input" must be an object');
-    checkKeys(input, INPUT_KEYS, 'input.', bad);
-    if (input.range !== undefined) {
-      const r = input.range;
-      if (!Array.isArray(r) || r.length !== 2 || !r.every(isFiniteNumber)) {
-        throw bad('"input.range" must be two numbers [min, max]', 'e.g. "range": [0, 1] or [-1, 1] or [0, 255]');
-      }
-      if (!(r[0] < r[1])) throw bad(`"input.range" must have min < max, got [${r[0]}, ${r[1]}]`, 'e.g. "range": [0, 1]');
-      preprocessing.range = [r[0], r[1]];
-    }
-    if (input.mean !== undefined) preprocessing.mean = numberList(input.mean, 'mean', channels, bad);
-    if (input.std !== undefined) {
-      const std = numberList(input.std, 'std', channels, bad);
-      if (std.some((s) => s === 0)) throw bad('"input.std" must not contain 0 (it divides)', 'use 1 for no scaling');
-      preprocessing.std = std;
-    }
-    if (input.channels !== undefined) {
-      const c = input.channels;
-      if (c !== 'rgb' && c !== 'bgr' && c !== 'gray') {
-        throw bad(`"input.channels" must be "rgb", "bgr" or "gray", got ${JSON.stringify(c)}`, 'e.g. "channels": "rgb"');
-      }
-      if ((c === 'gray') !== (channels === 1)) {
-        throw bad(
-          `"input.channels" is "${c}" but the model input has ${channels} channel${channels === 1 ? '' : 's'}`,
-          channels === 1 ? 'use "gray"' : 'use "rgb" or "bgr"',
-        );
-      }
-      preprocessing.channels = c;
-    }
-  }
+  if (json.input !== undefined) Object.assign(preprocessing, parseInput(json.input, preprocessing, channels, 'input', bad));
 
   let labels: string[];
   if (json.labels === undefined) {
@@ -132,13 +101,58 @@ export async function readSidecar(
 
 type Bad = (problem: string, hint?: string) => LoupeError;
 
+/**
+ * The caller's preprocessing (the `loupe.preprocessing` setting) over the model's: the same keys and
+ * checks as the sidecar's "input", any of them left out keeps the model's value. Untrusted: a
+ * BAD_REQUEST error says which key is wrong.
+ */
+export function overridePreprocessing(base: Preprocessing, override: unknown, channels: number): Preprocessing {
+  const bad: Bad = (problem, hint) => new LoupeError('BAD_REQUEST', `preprocessing override: ${problem}`, undefined, hint);
+  return parseInput(override, base, channels, 'preprocessing', bad);
+}
+
+/** `base` with the keys `input` sets (range, mean, std, channels), each checked against the model's channel count. */
+function parseInput(input: unknown, base: Preprocessing, channels: number, where: string, bad: Bad): Preprocessing {
+  const out: Preprocessing = { range: [...base.range], mean: [...base.mean], std: [...base.std], channels: base.channels };
+  if (!isObject(input)) throw bad(`"${where}" must be an object`);
+  checkKeys(input, INPUT_KEYS, `${where}.`, bad);
+  if (input.range !== undefined) {
+    const r = input.range;
+    if (!Array.isArray(r) || r.length !== 2 || !r.every(isFiniteNumber)) {
+      throw bad(`"${where}.range" must be two numbers [min, max]`, 'e.g. "range": [0, 1] or [-1, 1] or [0, 255]');
+    }
+    if (!(r[0] < r[1])) throw bad(`"${where}.range" must have min < max, got [${r[0]}, ${r[1]}]`, 'e.g. "range": [0, 1]');
+    out.range = [r[0], r[1]];
+  }
+  if (input.mean !== undefined) out.mean = numberList(input.mean, `${where}.mean`, channels, bad);
+  if (input.std !== undefined) {
+    const std = numberList(input.std, `${where}.std`, channels, bad);
+    if (std.some((v) => v === 0)) throw bad(`"${where}.std" must not contain 0 (it divides)`, 'use 1 for no scaling');
+    out.std = std;
+  }
+  if (input.channels !== undefined) {
+    const c = input.channels;
+    if (c !== 'rgb' && c !== 'bgr' && c !== 'gray') {
+      throw bad(`"${where}.channels" must be "rgb", "bgr" or "gray", got ${JSON.stringify(c)}`, 'e.g. "channels": "rgb"');
+    }
+    if ((c === 'gray') !== (channels === 1)) {
+      throw bad(
+        `"${where}.channels" is "${c}" but the model input has ${channels} channel${channels === 1 ? '' : 's'}`,
+        channels === 1 ? 'use "gray"' : 'use "rgb" or "bgr"',
+      );
+    }
+    out.channels = c;
+  }
+  return out;
+}
+
 function numberList(v: unknown, name: string, channels: number, bad: Bad): number[] {
   const list = typeof v === 'number' ? [v] : v;
   if (!Array.isArray(list) || list.length === 0 || !list.every(isFiniteNumber)) {
-    throw bad(`"input.${name}" must be a list of numbers`, `give 1 or ${channels} numbers`);
+    throw bad(`"${name}" must be a list of numbers`, `give 1 or ${channels} numbers`);
   }
   if (list.length !== 1 && list.length !== channels) {
-    throw bad(`"input.${name}" has ${list.length} values but the model input has ${channels} channels`, `give 1 or ${channels} numbers`);
+    throw bad(`"${name}" has ${list.length} values but the model input has ${channels} channels`, `give 1 or ${channels} numbers`);
   }
   return list as number[];
 }

@@ -15,7 +15,8 @@ import {
   type ToDissectWebview,
 } from '../../protocol/dissectWebview';
 import type { DissectionSummary } from '../../protocol/types';
-import { dissectOptionsFrom } from '../config';
+import { dissectOptionsFrom, preprocessingFor } from '../config';
+import { resolveInWorkspace } from '../workspacePaths';
 import type { LoupeContext } from '../context';
 import { interpretableText } from '../dissection/labels';
 import { shortModelName } from '../format';
@@ -75,20 +76,13 @@ async function showDissection(ctx: LoupeContext, modelPath: string, summary: Dis
   panel.show(summary, state);
 }
 
-/** Resolves a workspace-relative dataset path (the worker has no workspace). */
-function resolveInWorkspace(modelPath: string): (p: string) => string {
-  return (p) => {
-    if (path.isAbsolute(p)) return p;
-    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(modelPath)) ?? vscode.workspace.workspaceFolders?.[0];
-    return folder ? path.join(folder.uri.fsPath, p) : path.resolve(p);
-  };
-}
-
 /** One dissection in the worker under a cancellable progress notification. */
 async function runDissection(ctx: LoupeContext, modelPath: string, layer: string, refresh: boolean, abort: AbortController,
   onError?: (message: string) => void): Promise<DissectionSummary | undefined> {
   const config = ctx.config();
-  const options = dissectOptionsFrom(config, layer, resolveInWorkspace(modelPath), { refresh });
+  const resolve = resolveInWorkspace(modelPath);
+  const preprocessing = preprocessingFor(config, modelPath, resolve);
+  const options = { ...dissectOptionsFrom(config, layer, resolve, { refresh }), ...(preprocessing ? { preprocessing } : {}) };
   const probe = config.dissection.probe === 'builtin' ? `${config.dissection.probeImages} probe images` : path.basename(config.dissection.probe);
   const started = performance.now();
   const names = { name: `dissecting ${layer}`, failed: `dissecting ${layer} of ${modelPath}` };

@@ -16,7 +16,8 @@ import {
   type ToWebview,
   type WebviewResult,
 } from '../../protocol/webview';
-import { explainOptionsFrom } from '../config';
+import { explainOptionsFrom, preprocessingFor } from '../config';
+import { resolveInWorkspace } from '../workspacePaths';
 import type { LoupeContext } from '../context';
 import type { ClientExplainResult } from '../workerClient';
 import { mapJson, mergeResults, pngFromDataUrl, spatialLayers, toWebviewResult } from './explainData';
@@ -94,8 +95,11 @@ async function analyse(ctx: LoupeContext, state: PanelState, req: RunRequest, co
   const started = performance.now();
   return settleWorkerTask(ctx, { name: `explaining ${state.imagePath}` }, abort, async () => {
     const result = await withWorkerProgress(`Loupe: explaining ${image}`, abort, (onProgress) => {
+      const config = ctx.config();
+      const preprocessing = preprocessingFor(config, state.modelPath, resolveInWorkspace(state.modelPath));
       const options = {
-        ...explainOptionsFrom(ctx.config(), req),
+        ...explainOptionsFrom(config, req),
+        ...(preprocessing ? { preprocessing } : {}),
         // Occlusion is already one forward pass per window; doubling it for the check is not worth it.
         sanity: !req.methods.every((m) => m === 'occlusion'),
       };
