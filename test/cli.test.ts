@@ -71,6 +71,22 @@ describe('loupe CLI', () => {
     assert.match(r.stdout, /^gradcam\s+\d+\s/m);
   });
 
+  test('explain --preprocessing applies over loupe.json: summary.json says what the image went through; a bad value exits 1 naming the key', () => {
+    const out = path.join(f.dir, 'out-pre');
+    const r = loupe('explain', '--model', f.model, '--image', f.image, '--method', 'gradient', '--backend', 'wasm',
+      '--preprocessing', '{"range": [-1, 1], "std": [0.5]}', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    assert.deepEqual(summary.preprocessing.range, [-1, 1]);
+    assert.deepEqual(summary.preprocessing.std, [0.5]);
+    const plain = path.join(f.dir, 'out-plain');
+    assert.equal(loupe('explain', '--model', f.model, '--image', f.image, '--method', 'gradient', '--backend', 'wasm', '--out', plain).code, 0);
+    assert.notDeepEqual(JSON.parse(fs.readFileSync(path.join(plain, 'summary.json'), 'utf8')).predictions[0].logit, summary.predictions[0].logit);
+    const bad = loupe('explain', '--model', f.model, '--image', f.image, '--backend', 'wasm', '--preprocessing', '{"std": [0]}', '--out', path.join(f.dir, 'bad-pre'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /"preprocessing.std" must not contain 0/);
+  });
+
   test('describe --json lists every layer of model.json', () => {
     const r = loupe('describe', '--model', f.model, '--json', '--backend', 'wasm');
     assert.equal(r.code, 0, r.stderr);
@@ -144,6 +160,8 @@ describe('loupe CLI', () => {
       ['explain', '--model', f.model, '--image', f.image, '--out', out, '--method', 'magic'],
       ['explain', '--model', f.model, '--image', f.image, '--out', out, '--samples', 'many'],
       ['explain', '--model', f.model, '--image', f.image, '--out', out, '--bogus'],
+      ['explain', '--model', f.model, '--image', f.image, '--out', out, '--preprocessing', '{std: 2}'],
+      ['explain', '--model', f.model, '--image', f.image, '--out', out, '--preprocessing', '[0, 1]'],
       ['describe'],
       ['frobnicate'],
     ];

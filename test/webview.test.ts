@@ -11,7 +11,7 @@ import type { LayerInfo, MapSummary, MethodId } from '../src/protocol/types';
 import { DEFAULT_UI, isFromWebview, isPanelState, type FromWebview, type PanelState } from '../src/protocol/webview';
 import { blend, clipScale, colorize, divergingLut, lutIndices, sequentialLut } from '../webview/explain/colormap';
 import { base64ToBytes, base64ToFloat32 } from '../webview/explain/decode';
-import { figureRows, formatParams } from '../webview/explain/format';
+import { figureRows, formatParams, formatPreprocessing } from '../webview/explain/format';
 
 function tinyPng(): Buffer {
   const png = new PNG({ width: 2, height: 1 });
@@ -266,4 +266,7 @@ test('spatialLayers keeps H×W×C outputs; formatting of parameters and figures'
   assert.equal(formatParams({ samples: 25, sigmaFraction: 0.15, layer: 'conv1', baseline: 'black' }), 'samples 25 · sigmaFraction 0.15 · baseline black');
   const rows = figureRows({ figures: { completenessError: 0.01234, sanitySpearman: 0.4567 } });
   assert.deepEqual(rows.map(([label, value]) => [label, value]), [['IG completeness error', '1.2 %'], ['Sanity ρ (Spearman)', '0.4567']]);
+  assert.deepEqual(figureRows({ figures: { threads: 2 } }).map(([label, value]) => [label, value]), [['Threads', '2']]);
+  assert.equal(formatPreprocessing({ range: [-1, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], channels: 'bgr' }),
+    'range [-1, 1] · mean 0.485, 0.456, 0.406 · std 0.229, 0.224, 0.225 · bgr');
 });

@@ -1,6 +1,8 @@
 /** Command-line parsing for `loupe`: turns argv into a command or a UsageError (exit code 2). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { BackendPreference, DissectOptions, ExplainOptions, IgBaseline, MethodId, MethodParams, TargetKind } from '../protocol/types';
+import type {
+  BackendPreference, DissectOptions, ExplainOptions, IgBaseline, MethodId, MethodParams, Preprocessing, TargetKind,
+} from '../protocol/types';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -42,6 +44,7 @@ explain options:
   --seed N           seed of every random draw (default 0)
   --top-k N          predictions listed in summary.json (default 5)
   --sanity           also run the model-randomisation sanity check (Adebayo et al. 2018)
+  --preprocessing J  JSON over the model's loupe.json "input", e.g. '{"mean": [0.5], "std": [0.5]}'
   --backend B        auto | wasm | cpu | tensorflow (default auto)
   --out DIR          folder for <method>.npy, <method>.png, input.png, summary.json
 
@@ -60,6 +63,7 @@ dissect options (network dissection, Bau et al. 2017; NetDissect's defaults):
   --top N            probe images shown per unit (default 8)
   --units LIST       comma-separated unit indices (default: all)
   --refresh          recompute even when a cached result exists
+  --preprocessing J  as for explain (part of the cache key)
   --out DIR          folder for tally.csv, report.html, result.json and units/*.png
 
 Exit codes: 0 success, 1 the model/image/run failed, 2 usage error.
@@ -88,13 +92,13 @@ const EXPLAIN_OPTIONS = {
   method: { type: 'string' }, class: { type: 'string' }, target: { type: 'string' }, layer: { type: 'string' },
   samples: { type: 'string' }, sigma: { type: 'string' }, steps: { type: 'string' }, baseline: { type: 'string' },
   window: { type: 'string' }, stride: { type: 'string' }, seed: { type: 'string' }, 'top-k': { type: 'string' },
-  sanity: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  sanity: { type: 'boolean' }, preprocessing: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 const DISSECT_OPTIONS = {
   model: { type: 'string' }, layer: { type: 'string' }, out: { type: 'string' }, probe: { type: 'string' },
   images: { type: 'string' }, size: { type: 'string' }, 'probe-seed': { type: 'string' }, quantile: { type: 'string' },
   'iou-threshold': { type: 'string' }, top: { type: 'string' }, units: { type: 'string' }, refresh: { type: 'boolean' },
-  backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  preprocessing: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 const DESCRIBE_OPTIONS = {
   model: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -119,6 +123,21 @@ function positiveNumber(value: string | undefined, flag: string): number | undef
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} needs a positive number (got '${value}')`);
   return n;
+}
+
+/** --preprocessing: a JSON object; its keys and values are checked by the engine, like loupe.json's "input". */
+function preprocessing(value: string | undefined): Partial<Preprocessing> | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (err) {
+    throw new UsageError(`--preprocessing needs JSON, e.g. '{"range": [-1, 1]}' (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`--preprocessing needs a JSON object, e.g. '{"range": [-1, 1]}' (got ${value})`);
+  }
+  return parsed as Partial<Preprocessing>;
 }
 
 function required(value: string | undefined, flag: string, command: string): string {
@@ -186,6 +205,8 @@ export function parseCommand(argv: string[]): Command {
     if (v.sanity) options.sanity = true;
     const topK = integer(v['top-k'], 'top-k');
     if (topK !== undefined) options.topK = topK;
+    const pre = preprocessing(v.preprocessing);
+    if (pre !== undefined) options.preprocessing = pre;
     return {
       kind: 'explain',
       model: required(v.model, 'model', 'explain'),
@@ -220,6 +241,8 @@ export function parseCommand(argv: string[]): Command {
     if (top !== undefined) options.topImages = top;
     if (v.units !== undefined) options.units = v.units.split(',').map((u) => integer(u, 'units')!);
     if (v.refresh) options.refresh = true;
+    const pre = preprocessing(v.preprocessing);
+    if (pre !== undefined) options.preprocessing = pre;
     return {
       kind: 'dissect',
       model: required(v.model, 'model', 'dissect'),

@@ -79,14 +79,16 @@ function lineOf(text: string, needle: string): number {
   return index + 1;
 }
 
-/** The top-1 label and probability the engine gives, through the CLI (a separate process on Node 20). */
-function cliTopPrediction(model: string, image: string): { label: string; probability: number } {
+/** The top-1 label, probability and logit the engine gives, through the CLI (a separate process on Node 20). */
+function cliTopPrediction(model: string, image: string, extra: string[] = []): { label: string; probability: number; logit: number } {
   const out = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-cli-'));
   try {
     const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/cli.js'), 'explain', '--model', model, '--image', image,
-      '--method', 'gradient', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+      '--method', 'gradient', ...extra, '--out', out], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `loupe explain failed:\n${r.stdout}${r.stderr}`);
-    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { predictions: { label: string; probability: number }[] };
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as {
+      predictions: { label: string; probability: number; logit: number }[];
+    };
     assert.ok(summary.predictions[0], 'the CLI gave no prediction');
     return summary.predictions[0];
   } finally {
@@ -536,15 +538,25 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     assert.doesNotMatch(loupeLog(server), /still running after \d+ ms: killing the worker/, 'the worker ignored the cancel and was killed');
     t.diagnostic(`cancel → idle in ${metrics.cancelToIdleMs} ms`);
 
-    writeFileSync(settings, '{}\n');
+    // Back to the default samples, and the loupe.preprocessing setting over the model's loupe.json.
+    const override = { range: [-1, 1], std: [0.5] };
+    writeFileSync(settings, JSON.stringify({ 'loupe.preprocessing': { [MODELS[ACTIVE]]: override } }));
+    const shifted = cliTopPrediction(ws(MODELS[ACTIVE]), ws(IMAGE_AFTER_CANCEL), ['--preprocessing', JSON.stringify(override)]);
+    // Not vacuous: the override moves the logit the panel shows (3 decimals).
+    assert.ok(Math.abs(shifted.logit - oracle.logit) > 0.01, `the override leaves the logit at ${oracle.logit}`);
     // The workspace watcher reports the change within a second here; nothing in the window shows when
     // it has (the samples are checked on the result below).
     await page.waitForTimeout(1_500);
     await contextMenu(page, await explorerRow(page, IMAGE_AFTER_CANCEL), 'Explain Image');
     const frame = await panelFor(page, IMAGE_AFTER_CANCEL);
-    assert.equal((await frame.locator('[data-testid="top-label"]').innerText()).trim(), oracle.label);
+    assert.equal((await frame.locator('[data-testid="top-label"]').innerText()).trim(), shifted.label);
     const smoothgrad = await frame.locator('[data-testid="map-smoothgrad"] dl').innerText();
     assert.match(smoothgrad, /samples 25\b/, 'the run after the cancel should use the default of 25 samples again');
+    // The panel says how the image was fed, and its numbers are the CLI's with the same override.
+    assert.match(await frame.locator('[data-testid="preprocessing"]').innerText(), /^range \[-1, 1\] · mean .* · std 0\.5 · rgb$/);
+    const targetLine = await frame.locator('.target').innerText();
+    assert.ok(targetLine.includes(`logit ${shifted.logit.toFixed(3)}`), `panel: "${targetLine}"; CLI with the override: logit ${shifted.logit.toFixed(3)}`);
+    writeFileSync(settings, '{}\n');
   }));
 
   it('(f) Layers view → Dissect This Layer: the panel shows labelled units; the tree and the CodeLens show the concepts', (t) => step(t, 'dissect', async () => {

@@ -1,5 +1,5 @@
 /** Text the panel shows under each map. Pure: the Node tests import it. */
-import type { MapSummary, MethodId } from '../../src/protocol/types';
+import type { MapSummary, MethodId, Preprocessing } from '../../src/protocol/types';
 
 export const METHOD_TITLES: Record<MethodId, string> = {
   gradient: 'Gradient',
@@ -32,6 +32,12 @@ function formatValue(value: unknown): string {
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : formatNumber(value);
   if (typeof value === 'string' || typeof value === 'boolean') return String(value);
   return JSON.stringify(value);
+}
+
+/** How the image was fed, e.g. "range [-1, 1] · mean 0.5 · std 0.25 · rgb" (x = ((pixel/255)·(max−min) + min − mean) / std). */
+export function formatPreprocessing(p: Preprocessing): string {
+  const list = (v: number[]) => v.map(formatNumber).join(', ');
+  return `range [${list(p.range)}] · mean ${list(p.mean)} · std ${list(p.std)} · ${p.channels}`;
 }
 
 export function formatNumber(x: number): string {

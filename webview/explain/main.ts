@@ -21,6 +21,7 @@ import { statusArea } from '../shared/status';
 import { drawImage, drawLegend, drawOverlay } from './canvas';
 import { divergingLut, sequentialLut, type Lut } from './colormap';
 import { base64ToBytes, base64ToFloat32 } from './decode';
+import { formatPreprocessing } from './format';
 import { mapCard, predictionList, type CardMap } from './view';
 import { persist, post, savedState } from './vscodeApi';
 
@@ -113,7 +114,13 @@ function render(): void {
   drawImage(input, decoded.image);
 
   const side = el('aside', { class: 'side' }, [
-    el('section', { class: 'input' }, [el('h2', { text: 'Input' }), input]),
+    el('section', { class: 'input' }, [
+      el('h2', { text: 'Input' }), input,
+      ...(s.preprocessing ? [el('p', {
+        class: 'preprocessing', testid: 'preprocessing', text: formatPreprocessing(s.preprocessing),
+        attrs: { title: 'How pixels become the model\'s input: x = ((pixel/255)·(max−min) + min − mean) / std (loupe.json, or the loupe.preprocessing setting)' },
+      })] : []),
+    ]),
     el('section', { class: 'predictions' }, [
       el('h2', { text: 'Predictions' }),
       predictionList(s.predictions, target?.targetClass, (classIndex) => post({ type: 'explainClass', classIndex })),
