@@ -539,7 +539,8 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     t.diagnostic(`cancel → idle in ${metrics.cancelToIdleMs} ms`);
 
     // Back to the default samples, and the loupe.preprocessing setting over the model's loupe.json.
-    const override = { range: [-1, 1], std: [0.5] };
+    // The model was trained on [-1, 1]: fed [0, 1], it sees a washed-out image.
+    const override = { range: [0, 1] };
     writeFileSync(settings, JSON.stringify({ 'loupe.preprocessing': { [MODELS[ACTIVE]]: override } }));
     const shifted = cliTopPrediction(ws(MODELS[ACTIVE]), ws(IMAGE_AFTER_CANCEL), ['--preprocessing', JSON.stringify(override)]);
     // Not vacuous: the override moves the logit the panel shows (3 decimals).
@@ -553,7 +554,7 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     const smoothgrad = await frame.locator('[data-testid="map-smoothgrad"] dl').innerText();
     assert.match(smoothgrad, /samples 25\b/, 'the run after the cancel should use the default of 25 samples again');
     // The panel says how the image was fed, and its numbers are the CLI's with the same override.
-    assert.match(await frame.locator('[data-testid="preprocessing"]').innerText(), /^range \[-1, 1\] · mean .* · std 0\.5 · rgb$/);
+    assert.match(await frame.locator('[data-testid="preprocessing"]').innerText(), /^range \[0, 1\] · mean 0, 0, 0 · std 1, 1, 1 · rgb$/);
     const targetLine = await frame.locator('.target').innerText();
     assert.ok(targetLine.includes(`logit ${shifted.logit.toFixed(3)}`), `panel: "${targetLine}"; CLI with the override: logit ${shifted.logit.toFixed(3)}`);
     writeFileSync(settings, '{}\n');
