@@ -6,7 +6,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { generateShapes } from '../demo/shapes/dataset';
+import * as tf from '@tensorflow/tfjs';
+import { gaussianCopies } from '../src/engine/attribution/noiseTunnel';
 import { SampleQueue } from '../src/engine/attribution/score';
+import type { AttributionContext } from '../src/engine/attribution/types';
+import { toModelInput } from '../src/engine/image/preprocess';
+import { resizeImage } from '../src/engine/image/resize';
+import { gradientSums } from '../src/engine/lanes/gradientSums';
+import { resolveParams } from '../src/engine/params';
+import { randomizeTopLayers } from '../src/engine/sanity';
 import { Engine } from '../src/engine/engine';
 import type { RgbaImage } from '../src/engine/types';
 import type { ExplainOptions } from '../src/protocol/types';
@@ -144,4 +152,29 @@ test('a run too small to gain from lanes stays on the engine\'s thread', async (
   const digit: RgbaImage = { width: 28, height: 28, data: new Float32Array(28 * 28 * 4).fill(255) };
   const result = await two.explain(digits, digit, { methods: ['smoothgrad', 'ig'], params: { samples: 4, steps: 4 } });
   for (const map of result.maps) assert.equal(map.summary.figures.threads, 1, `${map.summary.method} on 4 digit samples used a lane`);
+});
+
+test('the sanity check\'s re-initialised weights are rebuilt in the lane: the same sums as one thread, with the lane taking part', async () => {
+  await two.warmLanes(SHAPES);
+  const model = await two.model(SHAPES);
+  const [h, w, c] = model.graph.inputShape;
+  const input = tf.tensor4d(toModelInput(resizeImage(IMAGE, w, h), model.description.preprocessing, c), [1, h, w, c]);
+  const sanity = randomizeTopLayers(model.graph, 2, 7);
+  try {
+    const ctx: AttributionContext = {
+      model, input, image: IMAGE, preprocessing: model.description.preprocessing, target: { classIndex: 1, kind: 'logit' },
+      params: resolveParams({}), layer: '', weights: sanity.store, weightsVariant: sanity.variant, hooks: {}, lanes: two.lanes,
+    };
+    const args = { sigma: 0.3, seed: 4 };
+    const shared = await gradientSums(ctx, gaussianCopies, args, 64, 'SmoothGrad', true);
+    const alone = await gradientSums({ ...ctx, lanes: undefined }, gaussianCopies, args, 64, 'SmoothGrad', true);
+    const own = await gradientSums({ ...ctx, lanes: undefined, weights: model.graph.weights, weightsVariant: undefined }, gaussianCopies, args, 64, 'SmoothGrad', true);
+    assert.equal(shared.threads, 2, 'the lane did not compute with the re-initialised weights');
+    assert.equal(alone.threads, 1);
+    assert.ok(relativeGap(shared.sum, alone.sum) < 1e-5 && relativeGap(shared.sumSq!, alone.sumSq!) < 1e-5, 'the lane\'s weights differ from the engine\'s');
+    assert.ok(relativeGap(own.sum, alone.sum) > 1e-2, 'not vacuous: re-initialised weights give other gradients');
+  } finally {
+    input.dispose();
+    sanity.store.dispose();
+  }
 });

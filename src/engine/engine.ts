@@ -121,7 +121,9 @@ export class Engine {
           const display = reduceForDisplay(output.data, output.shape, output.display);
           if (sanity) {
             throwIfAborted(hooks.signal);
-            const randomized = await METHODS.get(id)!.run({ ...ctx, weights: sanity.store, hooks: { signal: hooks.signal } as RunHooks });
+            const randomized = await METHODS.get(id)!.run({
+              ...ctx, weights: sanity.store, weightsVariant: sanity.variant, hooks: { signal: hooks.signal } as RunHooks,
+            });
             output.figures.sanitySpearman = spearman(display, reduceForDisplay(randomized.data, randomized.shape, randomized.display));
             output.notes.push(`sanity check: weights of ${sanity.layers.join(', ')} re-initialised; Spearman rank correlation with the original map ${output.figures.sanitySpearman.toFixed(3)} (below 0.5 means the map depends on what those layers learned)`);
           }

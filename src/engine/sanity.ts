@@ -3,6 +3,7 @@ import { sampleRankCorrelation } from 'simple-statistics';
 import type { IRGraph } from './model/ir';
 import { drawSeed } from './params';
 import type { WeightStore } from './model/weightStore';
+import type { WeightsVariant } from './attribution/types';
 
 const RANDOMISABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
 
@@ -11,7 +12,7 @@ const RANDOMISABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'D
  * convolutional/dense layers get fresh Gaussian weights with the same per-tensor standard deviation.
  * A method whose map barely changes is not explaining what the model learned.
  */
-export function randomizeTopLayers(graph: IRGraph, count: number, seed: number): { store: WeightStore; layers: string[] } {
+export function randomizeTopLayers(graph: IRGraph, count: number, seed: number): { store: WeightStore; layers: string[]; variant: WeightsVariant } {
   const top = graph.nodes.filter((n) => RANDOMISABLE.has(n.className) && n.weightNames.length > 0).slice(-count);
   const overrides = new Map<string, tf.Tensor>();
   let k = 0;
@@ -22,7 +23,8 @@ export function randomizeTopLayers(graph: IRGraph, count: number, seed: number):
       overrides.set(name, tf.randomNormal(original.shape, 0, std > 0 ? std : 0.05, 'float32', drawSeed(seed, ++k)));
     }
   }
-  return { store: graph.weights.withOverrides(overrides), layers: top.map((n) => n.name) };
+  // Seeded draws: a lane given the variant rebuilds exactly this store from its own copy of the model.
+  return { store: graph.weights.withOverrides(overrides), layers: top.map((n) => n.name), variant: { kind: 'randomized-top', layers: count, seed } };
 }
 
 /** Spearman rank correlation of two maps of equal length. */

@@ -27,6 +27,15 @@ export interface AttributionContext {
   hooks: RunHooks;
   /** Other threads that may compute samples of SmoothGrad and IG (absent: this thread alone). */
   lanes?: Lanes;
+  /** How `weights` derive from the model's own, when they do not equal them: lanes rebuild the same store. */
+  weightsVariant?: WeightsVariant;
+}
+
+/** Weights derived reproducibly from a model's own: the sanity check's re-initialised top layers. */
+export interface WeightsVariant {
+  kind: 'randomized-top';
+  layers: number;
+  seed: number;
 }
 
 /** What computing gradients of samples needs: all a lane (src/engine/lanes) rebuilds in its thread. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchSum, inBatches, inputGradient, SampleQueue } from '../attribution/score';
-import type { AttributionContext, SampleContext } from '../attribution/types';
+import type { AttributionContext, SampleContext, WeightsVariant } from '../attribution/types';
 
 /**
  * A stream of model inputs indexed 0, 1, 2, … (SmoothGrad's noisy copies, IG's path points), defined
@@ -13,10 +13,18 @@ export interface Sampler<A> {
   batch(ctx: SampleContext, args: A, start: number, count: number): { x: tf.Tensor; weights?: number[] };
 }
 
+/** What a lane computes, besides the model and input: the sampler by kind, its arguments, and the weights. */
+export interface LaneJob {
+  sampler: string;
+  args: unknown;
+  squares: boolean;
+  variant?: WeightsVariant;
+}
+
 /** Threads that take part in gradientSums (pool.ts). */
 export interface Lanes {
   /** Has every lane claim samples from `queue` until none are left. */
-  share(ctx: AttributionContext, job: { sampler: string; args: unknown; squares: boolean }, queue: SampleQueue, label: string): LaneRun;
+  share(ctx: AttributionContext, job: LaneJob, queue: SampleQueue, label: string): LaneRun;
 }
 
 export interface LaneRun {
@@ -49,13 +57,14 @@ export async function gradientSums<A>(
   ctx: AttributionContext, sampler: Sampler<A>, args: A, total: number, label: string, squares: boolean,
 ): Promise<GradientSums & { threads: number }> {
   const queue = new SampleQueue(total);
-  // Lanes load the model from its file, so they compute with its own weights only (not the sanity check's copy).
-  const canShare = ctx.lanes !== undefined && ctx.weights === ctx.model.graph.weights;
+  // Lanes load the model from its file: they compute with its own weights, or with weights they can derive the same way.
+  const variant = ctx.weights === ctx.model.graph.weights ? undefined : ctx.weightsVariant;
+  const canShare = ctx.lanes !== undefined && (ctx.weights === ctx.model.graph.weights || variant !== undefined);
   let lanes: LaneRun | undefined;
   // Shared once this thread's first batch shows enough work left: below that, messages cost more than they save.
   const share = () => {
     if (canShare && !lanes && queue.msPerSample * queue.remaining >= MIN_SHARED_MS) {
-      lanes = ctx.lanes!.share(ctx, { sampler: sampler.kind, args, squares }, queue, label);
+      lanes = ctx.lanes!.share(ctx, { sampler: sampler.kind, args, squares, ...(variant ? { variant } : {}) }, queue, label);
     }
   };
   const local = [await sumLocally(ctx, sampler, args, queue, label, squares, share)];

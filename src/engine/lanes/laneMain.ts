@@ -10,7 +10,9 @@ import { initBackend } from '../backend';
 import { DEFAULT_PARAMS } from '../params';
 import { loadModel, type LoadedModel } from '../model/loader';
 import { SampleQueue } from '../attribution/score';
-import type { SampleContext } from '../attribution/types';
+import type { SampleContext, WeightsVariant } from '../attribution/types';
+import type { WeightStore } from '../model/weightStore';
+import { randomizeTopLayers } from '../sanity';
 import { sumLocally } from './gradientSums';
 import { LanePrepareRequest, LaneSumRequest, STALE_MODEL, type LaneModel } from './messages';
 import { SAMPLERS } from './samplers';
@@ -22,7 +24,15 @@ console.log = console.info = (...args: unknown[]) => process.stderr.write(`[loup
 // Requests may overlap (a run ends while the lane still loads, the next one asks again; a cancelled
 // sum finishes its batch while the next run starts): one backend start and one load per model, and a
 // model replaced by another is disposed only once no request uses it.
-interface Entry { key: string; model: Promise<LoadedModel>; users: number; replaced: boolean }
+interface Entry {
+  key: string;
+  model: Promise<LoadedModel>;
+  users: number;
+  replaced: boolean;
+  /** Derived weights (the sanity check's), built once per variant from this model. */
+  variants: Map<string, WeightStore>;
+}
+const MAX_VARIANTS = 4;
 let backend: Promise<unknown> | undefined;
 let current: Entry | undefined;
 
@@ -35,7 +45,7 @@ async function acquire(m: LaneModel): Promise<{ entry: Entry; model: LoadedModel
       current.replaced = true;
       if (current.users === 0) dispose(current);
     }
-    current = { key, model: load(m), users: 0, replaced: false };
+    current = { key, model: load(m), users: 0, replaced: false, variants: new Map() };
   }
   const entry = current;
   entry.users++;
@@ -53,7 +63,25 @@ function release(entry: Entry): void {
 }
 
 function dispose(entry: Entry): void {
+  for (const store of entry.variants.values()) store.dispose();
   entry.model.then((model) => model.dispose(), () => undefined);
+}
+
+/** The weights a request asks for: the model's own, or a variant rebuilt exactly as the engine built it. */
+function weightsFor(entry: Entry, model: LoadedModel, variant: WeightsVariant | undefined): WeightStore {
+  if (!variant) return model.graph.weights;
+  const key = JSON.stringify(variant);
+  let store = entry.variants.get(key);
+  if (!store) {
+    // A few seeds at most are in use; past that, start over while no other request holds one.
+    if (entry.variants.size >= MAX_VARIANTS && entry.users === 1) {
+      for (const old of entry.variants.values()) old.dispose();
+      entry.variants.clear();
+    }
+    store = randomizeTopLayers(model.graph, variant.layers, variant.seed).store;
+    entry.variants.set(key, store);
+  }
+  return store;
 }
 
 async function load(m: LaneModel): Promise<LoadedModel> {
@@ -88,7 +116,7 @@ connection.onRequest(LaneSumRequest, async (p, token) => {
   const input = tf.tensor4d(p.input, p.inputShape as [number, number, number, number]);
   try {
     const ctx: SampleContext = {
-      model, input, target: p.target, weights: model.graph.weights,
+      model, input, target: p.target, weights: weightsFor(entry, model, p.variant),
       params: { ...DEFAULT_PARAMS, maxBatch: p.maxBatch }, hooks: { signal: signalOf(token) },
     };
     const sums = await sumLocally(ctx, sampler, p.args as never, new SampleQueue(p.total, p.owner, p.queue), sampler.kind, p.squares);

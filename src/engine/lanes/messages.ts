@@ -2,7 +2,7 @@
 // cross by structured clone, so typed arrays arrive as typed arrays.
 import { RequestType } from 'vscode-jsonrpc';
 import type { BackendName } from '../../protocol/types';
-import type { Target } from '../attribution/types';
+import type { Target, WeightsVariant } from '../attribution/types';
 
 /** Which model, on which weights: a lane refuses to compute with weights other than the caller's. */
 export interface LaneModel {
@@ -20,6 +20,8 @@ export interface LaneSumParams extends LaneModel {
   sampler: string;
   args: unknown;
   squares: boolean;
+  /** Weights derived from the model's own (absent: its own). */
+  variant?: WeightsVariant;
   /** The SampleQueue's buffer, its total, and the lane's owner id in it. */
   queue: SharedArrayBuffer;
   total: number;

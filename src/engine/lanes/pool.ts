@@ -9,7 +9,7 @@ import type { AttributionContext } from '../attribution/types';
 import type { LoadedModel } from '../model/loader';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { LanePrepareRequest, LaneSumRequest, STALE_MODEL, type LaneModel } from './messages';
-import type { GradientSums, LaneRun, Lanes } from './gradientSums';
+import type { GradientSums, LaneJob, LaneRun, Lanes } from './gradientSums';
 
 /** Idle lanes are stopped after this long, giving their memory (a model and a TF.js heap each) back. */
 const IDLE_MS = 600_000;
@@ -44,7 +44,7 @@ export class LanePool implements Lanes {
     return Math.max(0, Math.min(MAX_THREADS, total - 1));
   }
 
-  share(ctx: AttributionContext, job: { sampler: string; args: unknown; squares: boolean }, queue: SampleQueue, label: string): LaneRun {
+  share(ctx: AttributionContext, job: LaneJob, queue: SampleQueue, label: string): LaneRun {
     const modelPath = ctx.model.description.path;
     if (this.threads === 0 || !modelPath) return { settle: async () => ({ sums: [], failed: [] }) };
     this.start();
