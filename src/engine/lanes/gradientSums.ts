@@ -45,7 +45,7 @@ export interface GradientSums {
 }
 
 /** Work left (by this thread's pace) below which lanes are not asked to help. */
-const MIN_SHARED_MS = 50;
+const MIN_SHARED_MS = 100;
 
 /**
  * The weighted sum of the input gradients at `total` samples of `sampler`. This thread and the
