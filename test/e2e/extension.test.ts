@@ -124,7 +124,9 @@ async function waitForLog(server: CodeServer, pattern: RegExp, timeoutMs = 30_00
 }
 
 interface CachedUnit { unit: number; label: string; category: string; iou: number; interpretable: boolean }
-interface CachedDissection { layer: string; interpretable: number; probe: { images: number }; units: CachedUnit[] }
+interface CachedDissection {
+  layer: string; interpretable: number; probe: { images: number }; units: CachedUnit[]; categories: { name: string; units: number }[];
+}
 
 /** The dissections the worker wrote into the extension's global storage (result.json files), read straight from disk. */
 function cachedDissections(server: CodeServer): CachedDissection[] {
@@ -668,6 +670,18 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     assert.ok(lensBox.y >= prevBox.y + prevBox.height - 1 && lensBox.y + lensBox.height <= lineBox.y + 1, 'the dissection lens is not on the relu3 line');
     t.diagnostic(`lens: ${lensText}`);
     await screenshot(page, 'f-dissect-codelens');
+    // The hover on the layer's name: the same count, and the interpretable units per category (from result.json).
+    await editor.locator('.view-line span', { hasText: new RegExp(`^'${DISSECT_LAYER}'$`) }).first().hover();
+    const hover = page.locator('.monaco-hover').filter({ hasText: `Dissection of ${DISSECT_LAYER}` });
+    await hover.waitFor({ timeout: 10_000 });
+    const hoverText = await hover.innerText();
+    assert.ok(hoverText.includes(`${result.interpretable}/${channels} units interpretable`), `hover: ${hoverText}`);
+    for (const c of result.categories.filter((k) => k.units > 0)) {
+      assert.ok(hoverText.includes(`${c.name}: ${c.units} unit`), `the hover does not count ${c.units} ${c.name} unit(s): ${hoverText}`);
+    }
+    await screenshot(page, 'f-dissect-hover');
+    await page.keyboard.press('Escape');
+    await page.mouse.move(0, 0);
     await lens.click();
     await page.locator('.tab.active', { hasText: `Dissection: ${DISSECT_LAYER}` }).waitFor({ timeout: 10_000 });
   }));
