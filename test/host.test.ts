@@ -88,7 +88,7 @@ test('invalid settings fall back to defaults and say so', () => {
   assert.deepEqual(c.methods, ['gradcam']); // the unknown one dropped, the duplicate merged
   assert.equal(c.worker.idleTimeoutSeconds, 300);
   assert.equal(c.problems.length, 7);
-  assert.match(c.problems.find((p) => p.startsWith('loupe.backend'))!, /one of auto, wasm, cpu, tensorflow, got "gpu"; using "auto"/);
+  assert.match(c.problems.find((p) => p.startsWith('loupe.backend'))!, /one of auto, onnxruntime, wasm, cpu, got "gpu"; using "auto"/);
   assert.deepEqual(parseConfig(settings({ methods: ['nope'] })).methods, parseConfig(settings({})).methods);
   assert.deepEqual(parseConfig(settings({ methods: 'gradcam' })).methods, parseConfig(settings({})).methods);
 });

@@ -1,5 +1,6 @@
 /** Command-line parsing for `loupe`: turns argv into a command or a UsageError (exit code 2). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { BACKEND_PREFERENCES } from '../protocol/types';
 import type {
   BackendPreference, DissectOptions, ExplainOptions, IgBaseline, MethodId, MethodParams, Preprocessing, TargetKind,
 } from '../protocol/types';
@@ -19,7 +20,7 @@ export const DEFAULT_METHODS: readonly MethodId[] = [
 ];
 const TARGETS: readonly TargetKind[] = ['logit', 'probability'];
 const BASELINES: readonly IgBaseline[] = ['black', 'blurred', 'uniform'];
-const BACKENDS: readonly BackendPreference[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
+const BACKENDS = BACKEND_PREFERENCES;
 
 export const HELP = `loupe — explain what an image model looks at
 
@@ -45,7 +46,7 @@ explain options:
   --top-k N          predictions listed in summary.json (default 5)
   --sanity           also run the model-randomisation sanity check (Adebayo et al. 2018)
   --preprocessing J  JSON over the model's loupe.json "input", e.g. '{"mean": [0.5], "std": [0.5]}'
-  --backend B        auto | wasm | cpu | tensorflow (default auto)
+  --backend B        auto | onnxruntime | wasm | cpu (default auto)
   --out DIR          folder for <method>.npy, <method>.png, input.png, summary.json
 
 describe options:

@@ -3,18 +3,8 @@ import type { BackendName, BackendPreference } from '../protocol/types';
 import { LoupeError } from './errors';
 import { registerWasmGradientKernels } from './kernels';
 
-let chosen: BackendName | undefined;
-
-/** tfjs-node is an optional accelerator: its install needs a download that may have failed. */
-function tryLoadTensorflow(): boolean {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('@tensorflow/tfjs-node');
-    return tf.findBackend('tensorflow') != null || tf.engine().registryFactory['tensorflow'] != null;
-  } catch {
-    return false;
-  }
-}
+type TfjsBackend = Exclude<BackendName, 'onnxruntime'>;
+let chosen: TfjsBackend | undefined;
 
 async function tryWasm(): Promise<boolean> {
   try {
@@ -28,36 +18,26 @@ async function tryWasm(): Promise<boolean> {
 }
 
 /**
- * Selects the fastest backend present: tfjs-node, else wasm, else cpu.
- * A preference names one backend and fails loudly when it is missing instead of silently running slower.
+ * Selects TF.js's backend: wasm, else cpu. TF.js runs the passes ONNX Runtime does not (and every
+ * pass when it is absent), and the tensor work around them. A preference names one backend and fails
+ * loudly when it is missing instead of silently running slower.
  */
-export async function initBackend(preference: BackendPreference = 'auto'): Promise<BackendName> {
-  if (chosen && (preference === 'auto' || preference === chosen)) return chosen;
-  const order: BackendName[] = preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference];
+export async function initBackend(preference: BackendPreference = 'auto'): Promise<TfjsBackend> {
+  const wanted = preference === 'auto' || preference === 'onnxruntime' ? undefined : preference;
+  if (chosen && (!wanted || wanted === chosen)) return chosen;
+  const order: TfjsBackend[] = wanted ? [wanted] : ['wasm', 'cpu'];
   for (const name of order) {
-    let ok = false;
-    if (name === 'tensorflow') ok = tryLoadTensorflow() && (await tf.setBackend('tensorflow'));
-    else if (name === 'wasm') ok = await tryWasm();
-    else ok = await tf.setBackend('cpu');
+    const ok = name === 'wasm' ? await tryWasm() : await tf.setBackend('cpu');
     if (ok) {
       await tf.ready();
-      if (preference === 'auto' && name === 'cpu') {
-        console.warn('loupe: neither @tensorflow/tfjs-node nor the wasm backend could start; running on the slow cpu backend');
-      }
+      if (!wanted && name === 'cpu') console.warn('loupe: the wasm backend could not start; running TF.js on the slow cpu backend');
       chosen = name;
       return name;
     }
   }
-  throw new LoupeError(
-    'BACKEND',
-    `the TF.js backend '${preference}' is not available`,
-    undefined,
-    preference === 'tensorflow'
-      ? 'install @tensorflow/tfjs-node (needs internet for libtensorflow) or choose auto'
-      : 'choose backend auto',
-  );
+  throw new LoupeError('BACKEND', `the TF.js backend '${preference}' is not available`, undefined, 'choose backend auto');
 }
 
-export function currentBackend(): BackendName {
-  return (chosen ?? tf.getBackend()) as BackendName;
+export function currentBackend(): TfjsBackend {
+  return (chosen ?? tf.getBackend()) as TfjsBackend;
 }

@@ -4,6 +4,7 @@
  * Invalid values fall back to the defaults and are reported in `problems`, never thrown:
  * a typo in settings.json must not break every command.
  */
+import { BACKEND_PREFERENCES } from '../protocol/types';
 import type { BackendPreference, DissectOptions, ExplainOptions, IgBaseline, MethodId, Preprocessing, ProbeSpec } from '../protocol/types';
 
 export interface LoupeConfig {
@@ -34,7 +35,7 @@ export const ALL_METHODS: readonly MethodId[] = [
   'gradient', 'gradxinput', 'smoothgrad', 'smoothgrad-sq', 'vargrad', 'ig', 'guided-backprop',
   'deconvnet', 'cam', 'gradcam', 'guided-gradcam', 'occlusion',
 ];
-export const BACKENDS: readonly BackendPreference[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
+export const BACKENDS = BACKEND_PREFERENCES;
 export const IG_BASELINES: readonly IgBaseline[] = ['black', 'blurred', 'uniform'];
 
 export const DEFAULTS: Omit<LoupeConfig, 'problems'> = {

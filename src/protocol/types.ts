@@ -3,10 +3,16 @@
  * Plain JSON-serialisable shapes only: this file is the contract between rooms.
  */
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * What ran a model's passes: ONNX Runtime's CPU kernels (the accelerator, on every core), else TF.js on
+ * WebAssembly (one core per thread; lanes add threads), else TF.js's plain JavaScript kernels.
+ */
+export type BackendName = 'onnxruntime' | 'wasm' | 'cpu';
 export type BackendPreference = 'auto' | BackendName;
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'onnxruntime', 'wasm', 'cpu'];
 
-export type ModelFormat = 'layers' | 'graph';
+/** TF.js Layers / Graph model.json, an ONNX file (e.g. from torch.onnx.export), a Keras `.keras` or legacy `.h5` file. */
+export type ModelFormat = 'layers' | 'graph' | 'onnx' | 'keras';
 
 /** Attribution methods, one engine file each (src/engine/attribution). */
 export type MethodId =
@@ -65,6 +71,12 @@ export interface LayerInfo {
   activation?: string;
   isConv: boolean;
   inputs: string[];
+  /**
+   * The name the user's code gives this layer, when the format keeps one that differs from `name`:
+   * a PyTorch module path (`layer4.1.conv2`, shared by every call of a reused module) or a Keras layer name.
+   * Code links resolve this name.
+   */
+  sourceName?: string;
 }
 
 export interface ModelDescription {
@@ -84,6 +96,13 @@ export interface ModelDescription {
   labels: string[];
   preprocessing: Preprocessing;
   totalParams: number;
+  /**
+   * How shapes are shown to the user: 'NCHW' for models from PyTorch (ONNX), whose users think in
+   * [C, H, W]; 'NHWC' otherwise. Shapes in this description are always [H, W, C]: this says only how to show them.
+   */
+  layout: 'NHWC' | 'NCHW';
+  /** Facts the user should know about how the model was read (e.g. preprocessing defaults assumed). */
+  notes?: string[];
 }
 
 export interface Prediction {

@@ -9,6 +9,7 @@ import { version as loupeVersion } from '../../package.json';
 import { Engine } from '../engine/engine';
 import { LoupeError } from '../engine/errors';
 import { writeExplainOutputs } from '../engine/output/write';
+import { BACKEND_PREFERENCES } from '../protocol/types';
 import type { BackendPreference, MethodId } from '../protocol/types';
 import {
   CachedDissectionsRequest,
@@ -22,7 +23,7 @@ import {
 } from '../protocol/worker';
 import { errorToWire, explainResultToWire } from './wire';
 
-const BACKENDS: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS = BACKEND_PREFERENCES;
 /** Progress notifications closer together than this are dropped (the last one always goes). */
 const PROGRESS_INTERVAL_MS = 50;
 

@@ -38,7 +38,8 @@ export class LanePool implements Lanes {
 
   /** Threads to add to the engine's own: LOUPE_LANES (total, including the engine's thread), else one per other core. */
   static threadsFor(backend: BackendName, wanted?: number): number {
-    if (backend === 'tensorflow') return 0;
+    // ONNX Runtime runs every pass on every core already.
+    if (backend === 'onnxruntime') return 0;
     const env = Number(process.env.LOUPE_LANES);
     const total = wanted ?? (Number.isInteger(env) && env >= 1 ? env : os.availableParallelism());
     return Math.max(0, Math.min(MAX_THREADS, total - 1));

@@ -28,6 +28,8 @@ export interface IRNode {
   name: string;
   className: string;
   inputs: string[];
+  /** The layer's name in the user's code, when it differs from `name` (LayerInfo.sourceName). */
+  sourceName?: string;
   /** Output shape without the batch dimension. */
   outputShape: number[];
   params: number;
@@ -70,5 +72,6 @@ export function toLayerInfo(node: IRNode): LayerInfo {
     ...(node.activation ? { activation: node.activation } : {}),
     isConv: node.isConv,
     inputs: node.inputs,
+    ...(node.sourceName !== undefined ? { sourceName: node.sourceName } : {}),
   };
 }

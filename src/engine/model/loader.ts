@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import type { ModelDescription, ModelFormat } from '../../protocol/types';
+import * as path from 'node:path';
+import type { ModelDescription } from '../../protocol/types';
 import { LoupeError } from '../errors';
 import { readSidecar } from '../image/sidecar';
-import { readModelFiles, type ModelFiles } from '../io/modelFiles';
+import { modelFileKind } from '../../protocol/formats';
 import { camHead, defaultCamLayer } from './camHead';
-import { graphModelToGraph } from './fromGraph';
-import { layersModelToGraph } from './fromLayers';
 import { gradients } from './executor';
+import { tfjsLoader } from './formats/tfjs';
+import type { ModelLoader } from './formats/types';
 import { toLayerInfo, type IRGraph } from './ir';
 
 export interface LoadedModel {
@@ -18,38 +19,32 @@ export interface LoadedModel {
   dispose(): void;
 }
 
-/** One way of turning files on disk into Loupe's graph; ONNX or Keras importers add an entry here. */
-interface ModelLoader {
-  format: ModelFormat;
-  load(files: ModelFiles): Promise<{ graph: IRGraph; release?: () => void }>;
-}
+/** The model file formats, one loader each (formats/). */
+const LOADERS: ModelLoader[] = [tfjsLoader];
 
-const LOADERS: ModelLoader[] = [
-  {
-    format: 'layers',
-    load: async (files) => {
-      const { graph, model } = await layersModelToGraph(files);
-      return { graph, release: () => model.dispose() };
-    },
-  },
-  { format: 'graph', load: async (files) => ({ graph: graphModelToGraph(files) }) },
-];
-
-export async function loadModel(modelJsonPath: string): Promise<LoadedModel> {
-  const files = readModelFiles(modelJsonPath);
-  const loader = LOADERS.find((l) => l.format === files.format);
-  if (!loader) throw new LoupeError('UNSUPPORTED_MODEL', `no loader for the '${files.format}' format`, files.file);
-  const { graph, release } = await loader.load(files);
+export async function loadModel(modelPath: string): Promise<LoadedModel> {
+  const file = path.resolve(modelPath);
+  const kind = modelFileKind(file);
+  if (kind === 'checkpoint') {
+    throw new LoupeError('UNSUPPORTED_MODEL', 'is a PyTorch checkpoint, which Loupe does not read (unpickling it would run code)', file,
+      'export the model with torch.onnx.export(model, example_input, "model.onnx") and open the .onnx file');
+  }
+  const loader = LOADERS.find((l) => l.kind === kind);
+  if (!loader) {
+    throw new LoupeError('UNSUPPORTED_MODEL', 'is not a model file Loupe reads', file,
+      'Loupe reads TF.js model.json, ONNX (.onnx) and Keras (.keras, .h5) models');
+  }
+  const { graph, fingerprintParts, layout, notes, release } = await loader.load(file);
   try {
-    const sidecar = await readSidecar(files.file, graph.inputShape, graph.numClasses);
+    const sidecar = await readSidecar(file, graph.inputShape, graph.numClasses);
     const hash = createHash('sha256');
-    for (const part of files.fingerprintParts) hash.update(part);
+    for (const part of fingerprintParts) hash.update(part);
     const layers = graph.nodes.map(toLayerInfo);
     const cam = camHead(graph);
     const camLayer = defaultCamLayer(graph);
     const description: ModelDescription = {
-      path: files.file,
-      format: files.format,
+      path: file,
+      format: graph.format,
       name: graph.name,
       inputShape: graph.inputShape,
       numClasses: graph.numClasses,
@@ -62,6 +57,8 @@ export async function loadModel(modelJsonPath: string): Promise<LoadedModel> {
       labels: sidecar.labels,
       preprocessing: sidecar.preprocessing,
       totalParams: layers.reduce((s, l) => s + l.params, 0),
+      layout,
+      ...(notes?.length ? { notes } : {}),
     };
     warmUp(graph);
     return {

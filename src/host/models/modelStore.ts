@@ -1,6 +1,6 @@
 /**
- * The workspace's TF.js models, which one is active, and the active model's description.
- * Discovery reads only the beginning of each model.json (see discovery.ts). The active model is
+ * The workspace's models (TF.js, ONNX, Keras) and PyTorch checkpoints, which model is active, and the
+ * active model's description. Discovery reads only the beginning of each file (see discovery.ts). The active model is
  * the `loupe.activeModel` setting when it names a found model, else the one picked last in this
  * workspace (workspace state), else the first found.
  */
@@ -11,17 +11,18 @@ import type { ModelDescription } from '../../protocol/types';
 import type { ModelEntry } from '../context';
 import type { HostWorkerClient } from '../hostClient';
 import {
-  chooseActive, isModelJsonText, isSearchablePath, MODEL_EXCLUDE_GLOB, MODEL_GLOB, SNIFF_BYTES, sniffModelJson,
+  chooseActive, isModelJsonText, isSearchablePath, MODEL_EXCLUDE_GLOB, MODEL_GLOB, modelFileKind, SNIFF_BYTES, sniffModelFile,
 } from './discovery';
 
 const STATE_KEY = 'loupe.activeModel';
 /** Files whose change means a model's description may have changed. */
-const MODEL_FILES_GLOB = '**/{model.json,*.bin,loupe.json,labels.txt}';
+const MODEL_FILES_GLOB = '**/{model.json,*.bin,*.onnx,*.onnx.data,*.data,*.keras,*.h5,*.hdf5,*.pt,*.pth,*.ckpt,loupe.json,labels.txt}';
 /** model.json files larger than this that the sniff could not decide are not models worth reading whole. */
 const MAX_FULL_READ = 50 * 1024 * 1024;
 
 export class ModelStore implements vscode.Disposable {
   private models: vscode.Uri[] = [];
+  private checkpointList: vscode.Uri[] = [];
   private activeKey: string | undefined;
   private readonly descriptions = new Map<string, Promise<ModelDescription>>();
   private readonly described = new Map<string, ModelDescription>();
@@ -44,12 +45,17 @@ export class ModelStore implements vscode.Disposable {
     const watcher = vscode.workspace.createFileSystemWatcher(MODEL_FILES_GLOB);
     const onFile = (uri: vscode.Uri): void => {
       if (!isSearchablePath(uri.fsPath)) return;
-      const modelJson = path.join(path.dirname(uri.fsPath), 'model.json');
-      this.invalidate(modelJson);
-      // The engine notices a new model.json by its mtime, not new shards: make it reload. A stopped
+      // A shard, sidecar or labels file concerns every model in its folder; a model file itself.
+      const dir = path.dirname(uri.fsPath);
+      const affected = this.models.filter((m) => m.fsPath === uri.fsPath || path.dirname(m.fsPath) === dir).map((m) => m.fsPath);
+      if (modelFileKind(uri.fsPath) && !affected.includes(uri.fsPath)) affected.push(uri.fsPath);
+      // The engine notices a changed model file by its mtime, not new shards: make it reload. A stopped
       // worker has nothing cached, and must not be started just for this.
       const client = this.client();
-      if (client.pid !== undefined) client.forget(modelJson).catch((err: Error) => this.log.debug(`forget failed: ${err.message}`));
+      for (const model of affected) {
+        this.invalidate(model);
+        if (client.pid !== undefined) client.forget(model).catch((err: Error) => this.log.debug(`forget failed: ${err.message}`));
+      }
       this.scheduleRefresh();
     };
     this.disposables.push(
@@ -63,6 +69,11 @@ export class ModelStore implements vscode.Disposable {
 
   list(): readonly vscode.Uri[] {
     return this.models;
+  }
+
+  /** PyTorch checkpoints in the workspace: not loadable, listed so the user learns how to export them. */
+  checkpoints(): readonly vscode.Uri[] {
+    return this.checkpointList;
   }
 
   active(): ModelEntry | undefined {
@@ -114,9 +125,13 @@ export class ModelStore implements vscode.Disposable {
 
   async setActive(uri: vscode.Uri): Promise<void> {
     if (!this.models.some((m) => m.toString() === uri.toString())) {
-      // A model.json picked outside the list (e.g. from the Explorer): accept it if it is a model.
-      if (!(await isTfjsModel(uri))) {
-        throw new Error(`${uri.fsPath} is not a TensorFlow.js model.json (it has no "modelTopology")`);
+      // A model file picked outside the list (e.g. from the Explorer): accept it if it is a model.
+      const kind = modelFileKind(uri.fsPath);
+      if (kind === 'checkpoint') {
+        throw new Error(`${uri.fsPath} is a PyTorch checkpoint: export it to ONNX (torch.onnx.export) to analyse it`);
+      }
+      if (!kind || !(await isModelFile(uri))) {
+        throw new Error(`${uri.fsPath} is not a model Loupe reads (a TF.js model.json with "modelTopology", an .onnx, .keras or .h5 file)`);
       }
       this.models = sortUris([...this.models, uri]);
     }
@@ -169,9 +184,11 @@ export class ModelStore implements vscode.Disposable {
     const started = Date.now();
     const candidates = await vscode.workspace.findFiles(MODEL_GLOB, MODEL_EXCLUDE_GLOB);
     const checks = await Promise.all(candidates.filter((u) => isSearchablePath(vscode.workspace.asRelativePath(u, false)))
-      .map(async (u) => ((await isTfjsModel(u).catch(() => false)) ? u : undefined)));
-    const models = sortUris(checks.filter((u): u is vscode.Uri => u !== undefined));
-    this.log.info(`found ${models.length} TF.js model(s) among ${candidates.length} model.json file(s) in ${Date.now() - started} ms`);
+      .map(async (u) => ((await isModelFile(u).catch(() => false)) ? u : undefined)));
+    const found = checks.filter((u): u is vscode.Uri => u !== undefined);
+    const models = sortUris(found.filter((u) => modelFileKind(u.fsPath) !== 'checkpoint'));
+    this.checkpointList = sortUris(found.filter((u) => modelFileKind(u.fsPath) === 'checkpoint'));
+    this.log.info(`found ${models.length} model(s) and ${this.checkpointList.length} checkpoint(s) among ${candidates.length} candidate file(s) in ${Date.now() - started} ms`);
     this.models = models;
     this.pickActive();
     this.changed.fire();
@@ -199,9 +216,9 @@ export class ModelStore implements vscode.Disposable {
   }
 }
 
-/** Reads the beginning of a model.json (all of it only when the beginning cannot decide). */
-export async function isTfjsModel(uri: vscode.Uri): Promise<boolean> {
-  let head: string;
+/** Reads the beginning of a model file (all of a model.json only when the beginning cannot decide). */
+export async function isModelFile(uri: vscode.Uri): Promise<boolean> {
+  let head: Buffer;
   let complete: boolean;
   if (uri.scheme === 'file') {
     const handle = await fs.open(uri.fsPath, 'r');
@@ -209,9 +226,9 @@ export async function isTfjsModel(uri: vscode.Uri): Promise<boolean> {
       const size = (await handle.stat()).size;
       const buffer = Buffer.alloc(Math.min(size, SNIFF_BYTES));
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      head = buffer.subarray(0, bytesRead).toString('utf8');
+      head = buffer.subarray(0, bytesRead);
       complete = bytesRead >= size;
-      if (!complete && sniffModelJson(head, false) === 'unsure' && size <= MAX_FULL_READ) {
+      if (!complete && sniffModelFile(uri.fsPath, head, false) === 'unsure' && size <= MAX_FULL_READ) {
         return isModelJsonText(await fs.readFile(uri.fsPath, 'utf8'));
       }
     } finally {
@@ -221,10 +238,10 @@ export async function isTfjsModel(uri: vscode.Uri): Promise<boolean> {
     // Remote file systems have no partial read; the size check keeps this bounded.
     const stat = await vscode.workspace.fs.stat(uri);
     if (stat.size > MAX_FULL_READ) return false;
-    head = Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+    head = Buffer.from(await vscode.workspace.fs.readFile(uri));
     complete = true;
   }
-  return sniffModelJson(head, complete) === 'model';
+  return sniffModelFile(uri.fsPath, head, complete) === 'model';
 }
 
 function sortUris(uris: vscode.Uri[]): vscode.Uri[] {
