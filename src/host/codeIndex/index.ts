@@ -87,6 +87,11 @@ export class LayerIndex {
     return this.files.get(file)?.definitions ?? [];
   }
 
+  /** Every indexed file with its scan. */
+  scans(): IterableIterator<[string, FileScan]> {
+    return this.files.entries();
+  }
+
   /** The scan of one indexed file. */
   scanOf(file: string): FileScan | undefined {
     return this.files.get(file);
@@ -230,7 +235,7 @@ function fileTier(file: string, mentions: PathMention[], modelPath: string, root
  * Whether a string names the model: 'model' when it is the model (for TF.js: its folder, model.json or a
  * shard); 'beside' when it is a checkpoint in the folder of a one-file model (ONNX, Keras).
  */
-function namesModel(value: string, file: string, modelPath: string, root: string | undefined): 'model' | 'beside' | undefined {
+export function namesModel(value: string, file: string, modelPath: string, root: string | undefined): 'model' | 'beside' | undefined {
   const cleaned = value.replace(/^file:\/\//, '').replace(/\\/g, '/').replace(/\/+$/, '');
   if (!cleaned || cleaned === '.') return undefined;
   const modelDir = path.dirname(modelPath);

@@ -105,3 +105,24 @@ export interface PyModule {
   /** True when the file guards its script part with `if __name__ == "__main__":`. */
   mainGuard: boolean;
 }
+
+/** Calls `visit` on `e` and every expression inside it, outermost first. */
+export function forEachExpr(e: Expr, visit: (e: Expr) => void): void {
+  visit(e);
+  switch (e.kind) {
+    case 'call': forEachExpr(e.callee, visit); e.args.forEach((a) => forEachExpr(a.value, visit)); return;
+    case 'getattr': forEachExpr(e.object, visit); return;
+    case 'index': forEachExpr(e.object, visit); forEachExpr(e.index, visit); return;
+    case 'list': e.items.forEach((x) => forEachExpr(x, visit)); return;
+    case 'star': forEachExpr(e.value, visit); return;
+    case 'comp': forEachExpr(e.element, visit); e.iterables.forEach((x) => forEachExpr(x, visit)); return;
+    case 'dict': e.entries.forEach((x) => { forEachExpr(x.key, visit); forEachExpr(x.value, visit); }); return;
+    case 'binop': forEachExpr(e.left, visit); forEachExpr(e.right, visit); return;
+    default:
+  }
+}
+
+/** The expressions a statement holds (its targets left out). */
+export function stmtExprs(st: Stmt): Expr[] {
+  return [st.value];
+}

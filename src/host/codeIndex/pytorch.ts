@@ -8,7 +8,7 @@
  * resolve, and says why. Pure: it reads parsed files (pyAst.ts), never the disk.
  */
 import * as path from 'node:path';
-import type { Arg, Expr, PyClass, PyFunction, PyImport, PyModule, Stmt } from './pyAst';
+import { forEachExpr, stmtExprs, type Arg, type Expr, type PyClass, type PyFunction, type PyImport, type PyModule, type Stmt } from './pyAst';
 
 export interface PyFile {
   file: string;
@@ -125,7 +125,7 @@ type Step = { value: Value; site: Site; label: string; unsure?: string } | { sto
 /** Libraries whose models have no source in the workspace. */
 const MODEL_LIBRARIES = ['torchvision', 'timm', 'transformers', 'segmentation_models_pytorch', 'efficientnet_pytorch', 'pretrainedmodels', 'torch.hub', 'ultralytics'];
 /** Methods that return the module they are called on. */
-const SAME_MODULE_METHODS = new Set(['to', 'cuda', 'cpu', 'eval', 'train', 'float', 'double', 'half', 'requires_grad_', 'share_memory', 'type', 'bfloat16']);
+export const SAME_MODULE_METHODS: ReadonlySet<string> = new Set(['to', 'cuda', 'cpu', 'eval', 'train', 'float', 'double', 'half', 'requires_grad_', 'share_memory', 'type', 'bfloat16']);
 const WRAPPERS = new Set(['torch.nn.utils.spectral_norm', 'torch.nn.utils.weight_norm', 'torch.nn.utils.parametrizations.spectral_norm',
   'torch.nn.utils.parametrizations.weight_norm', 'torch.nn.DataParallel', 'torch.nn.parallel.DistributedDataParallel', 'torch.compile',
   'torch.jit.script', 'copy.deepcopy']);
@@ -239,6 +239,12 @@ export class TorchWorkspace {
     if (v.kind === 'instance') return { kind: 'class', name: v.cls.cls.name, file: v.cls.file.file, site: v.site };
     if (v.kind === 'library') return { kind: 'library', qualified: v.qualified, site: v.site };
     return undefined;
+  }
+
+  /** `nn.Conv2d` in `file` → `torch.nn.Conv2d`, through the file's imports. */
+  qualifiedName(file: string, parts: string[]): string {
+    const f = this.byPath.get(file);
+    return f ? this.qualify(parts, f) : parts.join('.');
   }
 
   /** Where local `name` is last assigned before statement `at` of `body` in `file` (the statement index), or -1. */
@@ -1098,7 +1104,7 @@ function isPrefix(prefix: string[], of: string[]): boolean {
 }
 
 /** `m.state_dict()`, `m.module.state_dict()`, `{"model": m.state_dict(), …}`, `m` → m. */
-function stateDictOwner(e: Expr): Expr | undefined {
+export function stateDictOwner(e: Expr): Expr | undefined {
   if (e.kind === 'dict') {
     for (const { value } of e.entries) {
       const owner = stateDictOwner(value);
@@ -1120,23 +1126,15 @@ function calleeLast(callee: Expr): string | undefined {
   return undefined;
 }
 
-/** Calls the statement makes, at any depth of its expressions. */
+/** Calls the statement makes, at any depth of its expressions; `visitArg` sees each call's arguments. */
 function forEachCall(st: Stmt, visit: (callee: Expr) => void, visitArg?: (arg: Expr) => void): void {
-  const exprs: Expr[] = st.kind === 'assign' ? [st.value] : st.kind === 'augadd' ? [st.value] : [st.value];
-  const walk = (e: Expr): void => {
-    switch (e.kind) {
-      case 'call': visit(e.callee); walk(e.callee); e.args.forEach((a) => { visitArg?.(a.value); walk(a.value); }); return;
-      case 'getattr': walk(e.object); return;
-      case 'index': walk(e.object); walk(e.index); return;
-      case 'list': e.items.forEach(walk); return;
-      case 'star': walk(e.value); return;
-      case 'comp': walk(e.element); e.iterables.forEach(walk); return;
-      case 'dict': e.entries.forEach((x) => { walk(x.key); walk(x.value); }); return;
-      case 'binop': walk(e.left); walk(e.right); return;
-      default:
-    }
-  };
-  exprs.forEach(walk);
+  for (const e of stmtExprs(st)) {
+    forEachExpr(e, (x) => {
+      if (x.kind !== 'call') return;
+      visit(x.callee);
+      if (visitArg) x.args.forEach((a) => visitArg(a.value));
+    });
+  }
 }
 
 /** Capitalised names given as call arguments in the statement (`ResNet(BasicBlock, …)` → BasicBlock). */
