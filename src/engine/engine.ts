@@ -17,6 +17,7 @@ import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
 import { overridePreprocessing } from './image/sidecar';
 import { resizeImage } from './image/resize';
+import { spatialLayer } from './model/layers';
 import { loadModel, type LoadedModel } from './model/loader';
 import { reduceForDisplay } from './output/display';
 import { resolveParams } from './params';
@@ -219,15 +220,8 @@ export class Engine {
   }
 
   private resolveLayer(model: LoadedModel, requested: string | undefined): string | undefined {
-    const layer = requested ?? model.description.defaultCamLayer;
-    if (requested === undefined) return layer;
-    const info = model.description.layers.find((l) => l.name === requested);
-    const spatial = model.description.layers.filter((l) => l.outputShape.length === 3 && l.className !== 'InputLayer').map((l) => l.name);
-    if (!info || info.outputShape.length !== 3 || info.className === 'InputLayer') {
-      throw new LoupeError('BAD_REQUEST', `'${requested}' is not a layer with a spatial (H×W×C) output in this model`,
-        model.description.path, `choose one of: ${spatial.join(', ')}`);
-    }
-    return layer;
+    if (requested === undefined) return model.description.defaultCamLayer;
+    return spatialLayer(model.description, requested, 'use for Grad-CAM').name;
   }
 
   private inapplicable(model: LoadedModel, id: MethodId, layer: string | undefined): string | undefined {

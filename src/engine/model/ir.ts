@@ -68,6 +68,8 @@ export interface IRGraph {
   weights: WeightStore;
   /** Layers Loupe ran through a library implementation (no custom backward rules inside them). */
   opaque: string[];
+  /** Other names of nodes: a PyTorch container module (`layer4`) → the node that computes its output. */
+  aliases?: Record<string, string>;
 }
 
 export function toLayerInfo(node: IRNode): LayerInfo {

@@ -71,6 +71,7 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
       totalParams: layers.reduce((s, l) => s + l.params, 0),
       layout,
       ...(notes?.length ? { notes } : {}),
+      ...(graph.aliases && Object.keys(graph.aliases).length ? { moduleOutputs: graph.aliases } : {}),
     };
     const passes = await choosePasses(graph, options);
     if (passes.note) description.notes = [...(description.notes ?? []), passes.note];

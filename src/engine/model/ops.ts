@@ -146,7 +146,9 @@ function groupedConv(x: tf.Tensor4D, ctx: ExecContext, kernelName: string, group
 
 function pool(x: tf.Tensor4D, spec: Extract<OpSpec, { op: 'pool' }>, ctx: ExecContext, key: string): tf.Tensor4D {
   const { mode, size, strides } = spec;
-  if (!Array.isArray(spec.pad) && !spec.ceil) {
+  // TF's 'same' average pooling divides by the elements inside the image; ONNX's count_include_pad counts the padding.
+  const tfSemantics = spec.pad === 'valid' || (spec.pad === 'same' && (mode === 'max' || !spec.countIncludePad));
+  if (!Array.isArray(spec.pad) && !spec.ceil && tfSemantics) {
     return mode === 'max' ? tf.maxPool(x, size, strides, spec.pad) : avgPool(x, ctx.weights, key, size, strides, spec.pad);
   }
   const explicit = Array.isArray(spec.pad) ? spec.pad : explicitPads(spec.pad, [x.shape[1], x.shape[2]], size, strides, [1, 1]);

@@ -181,7 +181,7 @@ function partBackward(f: ForwardEmitter, part: ConvPart, dy: string): string {
   if (unitStride && flippedPads.every((p) => p >= 0) && (part.groups === 1 || part.depthwise)) {
     // Stride 1: the input gradient is a correlation with the flipped kernel, its in/out channels swapped.
     // TF.js [kh, kw, in, out] (depthwise [kh, kw, C, M]) → flipped [in, out, kh, kw] ([C, M, kh, kw] for a group-C conv).
-    const kernel = f.weight(part.kernel, [2, 3, 0, 1], undefined, (k) => k.reverse([0, 1]));
+    const kernel = f.weight(part.kernel, [2, 3, 0, 1], undefined, (k) => k.reverse([0, 1]), 'flipped');
     return b.op('Conv', [dy, kernel], {
       group: part.depthwise ? part.inChannels : 1, dilations: part.dilations, kernel_shape: [part.kh, part.kw], pads: flippedPads,
     });
@@ -242,7 +242,8 @@ function depthwisePhases(f: ForwardEmitter, part: ConvPart, dy: string): string 
         continue;
       }
       // Taps first, first+s, …, reversed: the flipped sub-kernel, [C, M, th, tw] for a group-C convolution.
-      const kernel = f.weight(part.kernel, [2, 3, 0, 1], undefined, (k) => k.stridedSlice([rows.first, cols.first, 0, 0], k.shape, [s, s, 1, 1]).reverse([0, 1]));
+      const kernel = f.weight(part.kernel, [2, 3, 0, 1], undefined,
+        (k) => k.stridedSlice([rows.first, cols.first, 0, 0], k.shape, [s, s, 1, 1]).reverse([0, 1]), `phase${rows.first},${cols.first}`);
       let src = dy;
       const start = [Math.max(0, rows.offset), Math.max(0, cols.offset)];
       const end = [Math.min(outH, rows.offset + nh + rows.taps - 1), Math.min(outW, cols.offset + nw + cols.taps - 1)];

@@ -26,6 +26,9 @@ export class NotCompilable extends Error {
 export class ForwardEmitter {
   readonly values = new Map<string, Emitted>();
   readonly byName: Map<string, IRNode>;
+  /** Initializers already written, by weight and form: the backward pass reuses the forward's. */
+  private readonly written = new Map<string, string>();
+  private readonly affines = new Map<string, { scale: string; offset: string }>();
 
   constructor(readonly b: GraphBuilder, readonly graph: IRGraph, readonly store: WeightStore) {
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
@@ -69,16 +72,25 @@ export class ForwardEmitter {
     return [s[0]!, s[1]!];
   }
 
-  /** A weight from the store, transposed by `perm` (numpy order) and reshaped to `dims`. */
-  weight(name: string, perm?: number[], dims?: number[], transform?: (t: tf.Tensor) => tf.Tensor): string {
-    const data = tf.tidy(() => {
-      let t = this.store.get(name);
-      if (transform) t = transform(t);
-      if (perm) t = t.transpose(perm);
-      return t.dataSync() as Float32Array;
+  /**
+   * A weight from the store, transformed, transposed by `perm` (numpy order) and reshaped to `dims`, written
+   * once per `form` (a name for the transform; required with one).
+   */
+  weight(name: string, perm?: number[], dims?: number[], transform?: (t: tf.Tensor) => tf.Tensor, form = ''): string {
+    const key = `${name}|${perm?.join()}|${dims?.join()}|${form}`;
+    const known = this.written.get(key);
+    if (known) return known;
+    const t = tf.tidy(() => {
+      let w = this.store.get(name);
+      if (transform) w = transform(w);
+      return perm ? w.transpose(perm) : w.clone();
     });
-    const shape = dims ?? (perm ? perm.map((p) => this.store.get(name).shape[p]!) : this.store.get(name).shape);
-    return this.b.floats(name, shape, Float32Array.from(data));
+    const data = Float32Array.from(t.dataSync() as Float32Array);
+    const shape = dims ?? t.shape;
+    t.dispose();
+    const written = this.b.floats(name, shape, data);
+    this.written.set(key, written);
+    return written;
   }
 
   private emitNode(node: IRNode, op: OpSpec): Emitted {
@@ -147,11 +159,14 @@ export class ForwardEmitter {
     const t = this.store.get(weight);
     const dims = [...new Array<number>(Math.max(0, rank - t.rank)).fill(1), ...t.shape];
     if (dims.length !== 4) return this.weight(weight, undefined, dims);
-    return this.weight(weight, [0, 3, 1, 2], [dims[0]!, dims[3]!, dims[1]!, dims[2]!], (w) => w.reshape(dims));
+    return this.weight(weight, [0, 3, 1, 2], [dims[0]!, dims[3]!, dims[1]!, dims[2]!], (w) => w.reshape(dims), `rank${rank}`);
   }
 
   /** Per-channel scale and offset of a batch norm, broadcastable over NCHW. */
   affine(op: Extract<OpSpec, { op: 'batchNorm' }>, rank: number): { scale: string; offset: string } {
+    const key = `${op.mean}|affine`;
+    const known = this.affines.get(key);
+    if (known) return known;
     const [scale, offset] = tf.tidy(() => {
       const inv = tf.rsqrt(tf.add(this.store.get(op.variance), op.epsilon));
       const s = op.gamma ? tf.mul(inv, this.store.get(op.gamma)) : inv;
@@ -160,7 +175,9 @@ export class ForwardEmitter {
       return [Float32Array.from(s.dataSync()), Float32Array.from(o.dataSync())];
     });
     const dims = rank === 4 ? [scale!.length, 1, 1] : [scale!.length];
-    return { scale: this.b.floats('bn.scale', dims, scale!), offset: this.b.floats('bn.offset', dims, offset!) };
+    const written = { scale: this.b.floats('bn.scale', dims, scale!), offset: this.b.floats('bn.offset', dims, offset!) };
+    this.affines.set(key, written);
+    return written;
   }
 
   /** ONNX weights and attributes of a conv op (one part of a separable conv when `part` is given). */

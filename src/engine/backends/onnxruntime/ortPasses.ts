@@ -44,7 +44,8 @@ export class OrtPasses implements Passes {
   private readonly options: Ort.InferenceSession.SessionOptions;
 
   constructor(private readonly ort: OrtModule, private readonly graph: IRGraph, threads = os.availableParallelism()) {
-    this.options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+    // Warnings off: ONNX Runtime logs every initializer its optimiser folds away.
+    this.options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 3 };
   }
 
   /** Builds the session of `program` now (the first request then runs at full speed). */

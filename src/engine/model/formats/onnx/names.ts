@@ -1,8 +1,9 @@
 /**
  * PyTorch module paths from the node names torch.onnx.export writes. A node's name is its scope, one
- * segment per module call, then the op: `/layer1/layer1.0/conv1/Conv`. Segments are either a child's
- * attribute name (`conv1`) or, for children of containers, the full dotted path (`layer1.0`); the second
- * call of a module in the same scope gets a numbered segment (`relu_1`), as does a repeated op (`Add_1`).
+ * segment per module call, then the op: `/layer1/layer1.0/conv1/Conv`. A segment is a child's attribute
+ * name (`conv1`), or for a container's children the container's segment and the index (`layer1.0`,
+ * `downsample.0`); the second call of a module in the same scope gets a numbered segment (`relu_1`), as does
+ * a repeated op (`Add_1`).
  */
 
 export interface ScopedName {
@@ -21,9 +22,14 @@ export function parseScopedName(name: string): ScopedName {
   if (!name.startsWith('/')) return { call: 1, op: name, scope: '' };
   const parts = name.split('/').slice(1);
   const op = parts.pop() ?? '';
+  // A container's child is written `<container's own segment>.<index>`: `/layer2/layer2.0/downsample/downsample.0/Conv`
+  // is module layer2.0.downsample.0.
   let module = '';
+  let previous = '';
   for (const segment of parts) {
-    module = segment.startsWith(`${module}.`) && module !== '' ? segment : module ? `${module}.${segment}` : segment;
+    if (previous !== '' && segment.startsWith(`${previous}.`)) module += segment.slice(previous.length);
+    else module = module ? `${module}.${segment}` : segment;
+    previous = segment;
   }
   return { module, call: 1, op, scope: parts.join('/') };
 }
@@ -76,6 +82,36 @@ export function loupeNames(nodeNames: string[], opTypes: string[], isDynamic: bo
     used.add(unique);
     return sourceName !== undefined ? { name: unique, sourceName } : { name: unique };
   });
+}
+
+/**
+ * Container modules (`layer4`, `features.18`) whose output is one node's: among the nodes inside the
+ * container's scope, the one whose value is read outside it (or is the graph's output), when there is one.
+ * `owner[i]` is node i's Loupe name when it is a layer (undefined for folded constants); `readers[i]` the
+ * indices of the nodes reading its output (−1: the graph output).
+ */
+export function containerOutputs(nodeNames: string[], owner: (string | undefined)[], readers: number[][]): Record<string, string> {
+  const members = new Map<string, Set<number>>();
+  nodeNames.forEach((name, i) => {
+    if (owner[i] === undefined || !name.startsWith('/')) return;
+    const segments = name.split('/').slice(1, -1);
+    for (let j = 1; j < segments.length; j++) {
+      const prefix = segments.slice(0, j);
+      // A repeated call of a container has a numbered segment: its calls are not one module output.
+      if (/_\d+$/.test(prefix.at(-1)!)) break;
+      const module = parseScopedName(`/${prefix.join('/')}/op`).module!;
+      let set = members.get(module);
+      if (!set) members.set(module, (set = new Set()));
+      set.add(i);
+    }
+  });
+  const out: Record<string, string> = {};
+  for (const [module, set] of members) {
+    const exits = [...set].filter((i) => readers[i]!.some((r) => r === -1 || !set.has(r)));
+    const names = new Set(exits.map((i) => owner[i]!));
+    if (names.size === 1) out[module] = [...names][0]!;
+  }
+  return out;
 }
 
 /** A scope no other node's scope lies under: a leaf module (Conv2d, ReLU), not a container running sub-modules. */

@@ -6,7 +6,7 @@ import { opNode } from '../../node';
 import { explicitPads, weightsOf, type ElementwiseFn, type Operand, type OpSpec, type SpatialPad, type SpatialPads } from '../../ops';
 import { WeightStore } from '../../weightStore';
 import { permute } from '../../permute';
-import { loupeNames } from './names';
+import { containerOutputs, loupeNames } from './names';
 import type { OnnxAttr, OnnxModel, OnnxNode, OnnxTensor } from './proto';
 
 /**
@@ -26,7 +26,7 @@ export const SUPPORTED_OPS = [
   'Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu', 'Selu', 'Softplus',
   'Softmax', 'Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Sum', 'Mean', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool',
   'ReduceMean', 'ReduceMax', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Dropout', 'Identity', 'Pad', 'Constant',
-  'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast', 'Slice',
+  'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast', 'Slice', 'ConstantOfShape', 'Transpose (of constants)',
 ];
 
 export function onnxToGraph(model: OnnxModel, size: [number, number] | undefined, sizeSource: string): IRGraph {
@@ -83,8 +83,30 @@ class Translator {
     if (out?.kind !== 'node') throw new LoupeError('MODEL_INVALID', `the output '${model.outputs[0]!.name}' does not depend on the input`, file);
     return finishGraph({
       format: 'onnx', name: input.name, inputName: input.name, inputShape: [height, width, c], nodes: this.nodes, outputName: out.node,
-      weights: new WeightStore(this.tensors), opaque: [], file,
+      weights: new WeightStore(this.tensors), opaque: [], file, aliases: this.containerAliases(),
     });
+  }
+
+  /** Container modules → the layer computing their output (names.ts containerOutputs), never shadowing a layer's name. */
+  private containerAliases(): Record<string, string> {
+    const { nodes, outputs } = this.model;
+    const producer = new Map<string, number>();
+    nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, i)));
+    const readers = nodes.map(() => [] as number[]);
+    nodes.forEach((n, i) => n.inputs.forEach((input) => {
+      const p = producer.get(input);
+      if (p !== undefined) readers[p]!.push(i);
+    }));
+    for (const o of outputs) {
+      const p = producer.get(o.name);
+      if (p !== undefined) readers[p]!.push(-1);
+    }
+    const owner = nodes.map((n) => {
+      const v = this.values.get(n.outputs[0] ?? '');
+      return v?.kind === 'node' ? v.node : undefined;
+    });
+    const layers = new Set(this.nodes.map((n) => n.name));
+    return Object.fromEntries(Object.entries(containerOutputs(nodes.map((n) => n.name), owner, readers)).filter(([m]) => !layers.has(m)));
   }
 
   /** Which nodes depend on the input; refuses graphs that use a value before producing it (cycles, dangling names). */
@@ -410,65 +432,105 @@ class Translator {
     };
   }
 
-  /** Evaluates a node whose inputs are all constants (shape arithmetic, Constant nodes). */
+  /**
+   * Evaluates a node whose inputs are all constants: Constant nodes and the shape arithmetic exporters
+   * leave unfolded (a computed Reshape target, F.pad's pads chain). Small tensors, evaluated with TF.js.
+   */
   private fold(node: OnnxNode, inputs: (Value | undefined)[]): Value[] {
     const consts = inputs.map((v, i) => (v ? this.constant(v, i) : undefined));
-    const c0 = consts[0];
-    const out = (dims: number[], values: ArrayLike<number>, float = false): Value[] =>
-      [{ kind: 'const', dims, data: float ? Float32Array.from(values) : Float64Array.from(values) }];
+    const float = consts[0]?.data instanceof Float32Array;
+    const result = (t: tf.Tensor, isFloat = float): Value[] => {
+      const data = t.dataSync();
+      return [{ kind: 'const', dims: t.shape, data: isFloat ? Float32Array.from(data) : Float64Array.from(data) }];
+    };
+    const ints = (i: number): number[] => (consts[i] ? Array.from(consts[i]!.data) : []);
+    const axesFrom = (i: number, attr: string) => (this.model.opset >= 13 && node.inputs.length > i ? ints(i) : this.ints(attr, []));
     switch (node.opType) {
       case 'Constant': {
         const t = node.attrs.get('value');
         if (isTensor(t)) return [{ kind: 'const', dims: t.dims, data: t.data }];
         const f = node.attrs.get('value_float');
-        if (typeof f === 'number') return out([], [f], true);
+        if (typeof f === 'number') return [{ kind: 'const', dims: [], data: Float32Array.of(f) }];
         const i = node.attrs.get('value_int');
-        if (typeof i === 'number') return out([], [i]);
+        if (typeof i === 'number') return [{ kind: 'const', dims: [], data: Float64Array.of(i) }];
         const is = node.attrs.get('value_ints');
-        if (Array.isArray(is)) return out([is.length], is);
+        if (Array.isArray(is)) return [{ kind: 'const', dims: [is.length], data: Float64Array.from(is) }];
         throw this.unsupported('a Constant without a tensor value');
       }
       case 'Identity': case 'Cast': case 'Dropout':
         return [inputs[0]!];
-      case 'Unsqueeze': case 'Squeeze': {
-        const axes = this.model.opset >= 13 ? (consts[1] ? Array.from(consts[1].data) : []) : this.ints('axes', []);
-        const dims = [...c0!.dims];
-        if (node.opType === 'Unsqueeze') {
-          const rank = dims.length + axes.length;
-          for (const a of axes.map((v) => (v < 0 ? v + rank : v)).sort((p, q) => p - q)) dims.splice(a, 0, 1);
-        } else {
-          const drop = new Set(axes.length ? axes.map((v) => (v < 0 ? v + dims.length : v)) : dims.flatMap((d, k) => (d === 1 ? [k] : [])));
-          return out(dims.filter((_, k) => !drop.has(k)), c0!.data, c0!.data instanceof Float32Array);
+    }
+    // A scope frees every tensor made below; the results leave as arrays (tidy returns only tensors).
+    tf.engine().startScope();
+    try {
+      const t = (i: number) => tf.tensor(Float32Array.from(consts[i]!.data), consts[i]!.dims, 'float32');
+      switch (node.opType) {
+        case 'ConstantOfShape': {
+          const value = node.attrs.get('value');
+          const fill = isTensor(value) ? value.data[0]! : 0;
+          return result(tf.fill(ints(0), fill), !isTensor(value) || value.data instanceof Float32Array);
         }
-        return out(dims, c0!.data, c0!.data instanceof Float32Array);
+        case 'Unsqueeze': {
+          const dims = [...consts[0]!.dims];
+          const rank = dims.length + axesFrom(1, 'axes').length;
+          for (const a of axesFrom(1, 'axes').map((v) => (v < 0 ? v + rank : v)).sort((p, q) => p - q)) dims.splice(a, 0, 1);
+          return result(t(0).reshape(dims));
+        }
+        case 'Squeeze': {
+          const axes = axesFrom(1, 'axes');
+          return result(tf.squeeze(t(0), axes.length ? axes : undefined));
+        }
+        case 'Reshape': {
+          const target = ints(1).map((d, k) => (d === 0 ? consts[0]!.dims[k]! : d));
+          return result(t(0).reshape(target));
+        }
+        case 'Transpose': {
+          const perm = this.ints('perm', []);
+          return result(t(0).transpose(perm.length ? perm : undefined));
+        }
+        case 'Gather': {
+          const indices = ints(1).map((k) => (k < 0 ? k + consts[0]!.dims[this.int('axis', 0)]! : k));
+          return result(tf.gather(t(0), tf.tensor(indices, consts[1]!.dims, 'int32'), this.int('axis', 0)));
+        }
+        case 'Concat': {
+          const rank = consts[0]!.dims.length;
+          const axis = this.int('axis', 0);
+          return result(tf.concat(consts.map((_, i) => t(i)), axis < 0 ? axis + rank : axis));
+        }
+        case 'Slice': {
+          const x = t(0);
+          const rank = x.rank;
+          const starts = this.model.opset >= 10 ? ints(1) : this.ints('starts', []);
+          const ends = this.model.opset >= 10 ? ints(2) : this.ints('ends', []);
+          const axes = (this.model.opset >= 10 ? (consts[3] ? ints(3) : []) : this.ints('axes', [])).map((a) => (a < 0 ? a + rank : a));
+          const steps = consts[4] ? ints(4) : [];
+          const begin = new Array<number>(rank).fill(0);
+          const end = [...x.shape];
+          const stride = new Array<number>(rank).fill(1);
+          // ONNX clamps indices (−1 is "before the first" for a negative step); TF reads negatives from the end: use its end mask.
+          let endMask = 0;
+          starts.forEach((st, k) => {
+            const axis = axes.length ? axes[k]! : k;
+            const n = x.shape[axis]!;
+            const step = steps[k] ?? 1;
+            const clamp = (v: number) => Math.min(step < 0 ? n - 1 : n, Math.max(step < 0 ? -1 : 0, v < 0 ? v + n : v));
+            begin[axis] = clamp(st);
+            end[axis] = clamp(ends[k]!);
+            stride[axis] = step;
+            if (end[axis] === -1) endMask |= 1 << axis;
+          });
+          return result(tf.stridedSlice(x, begin, end, stride, 0, endMask));
+        }
+        case 'Add': case 'Sub': case 'Mul': case 'Div': {
+          const f = { Add: tf.add, Sub: tf.sub, Mul: tf.mul, Div: tf.div }[node.opType as 'Add'];
+          const y = f(t(0), t(1));
+          return result(node.opType === 'Div' && !float ? tf.floor(y) : y);
+        }
+        default:
+          throw this.unsupported(`op '${node.opType}' on constants`);
       }
-      case 'Gather': {
-        if (c0!.dims.length > 1) throw this.unsupported('Gather of constants of rank above 1');
-        const idx = Array.from(consts[1]!.data).map((v) => (v < 0 ? v + c0!.data.length : v));
-        return out(consts[1]!.dims, idx.map((k) => c0!.data[k]!), c0!.data instanceof Float32Array);
-      }
-      case 'Concat':
-        return out([consts.reduce((s, c) => s + c!.data.length, 0)], consts.flatMap((c) => Array.from(c!.data)),
-          c0!.data instanceof Float32Array);
-      case 'Slice': {
-        const data = Array.from(c0!.data);
-        const start = consts[1]?.data[0] ?? 0;
-        const end = consts[2]?.data[0] ?? data.length;
-        const s = start < 0 ? start + data.length : start;
-        const e = end < 0 ? end + data.length : Math.min(end, data.length);
-        return out([Math.max(0, e - s)], data.slice(s, e), c0!.data instanceof Float32Array);
-      }
-      case 'Add': case 'Sub': case 'Mul': case 'Div': {
-        const [a, b] = consts;
-        const f = { Add: (p: number, q: number) => p + q, Sub: (p: number, q: number) => p - q, Mul: (p: number, q: number) => p * q,
-          Div: (p: number, q: number) => p / q }[node.opType as 'Add']!;
-        if (a!.data.length !== b!.data.length && b!.data.length !== 1 && a!.data.length !== 1) throw this.unsupported(`${node.opType} of constants of different shapes`);
-        const n = Math.max(a!.data.length, b!.data.length);
-        const values = Array.from({ length: n }, (_, k) => f(a!.data[a!.data.length === 1 ? 0 : k]!, b!.data[b!.data.length === 1 ? 0 : k]!));
-        return out(a!.data.length >= b!.data.length ? a!.dims : b!.dims, values, a!.data instanceof Float32Array);
-      }
-      default:
-        throw this.unsupported(`op '${node.opType}' on constants`);
+    } finally {
+      tf.engine().endScope();
     }
   }
 
