@@ -12,10 +12,14 @@ import { LayerIndex } from '../src/host/codeIndex/index';
 const DIR = path.resolve(__dirname, 'fixtures/pytorch/checkpoint');
 const ROOT = path.dirname(DIR);
 
-function snippetFor(checkpoint: string, files = fs.readdirSync(DIR).filter((f) => f.endsWith('.py'))) {
+type Known = { channels: number; height: number; width: number; from: string };
+
+function snippetFor(checkpoint: string, knownInput?: Known) {
   const index = new LayerIndex();
-  for (const f of files) index.update(path.join(DIR, f), fs.readFileSync(path.join(DIR, f), 'utf8'));
-  return checkpointSnippet({ checkpoint: path.join(DIR, checkpoint), workspaceRoot: ROOT, index, text: (f) => fs.readFileSync(f, 'utf8') });
+  for (const f of fs.readdirSync(DIR).filter((f) => f.endsWith('.py'))) index.update(path.join(DIR, f), fs.readFileSync(path.join(DIR, f), 'utf8'));
+  return checkpointSnippet({
+    checkpoint: path.join(DIR, checkpoint), workspaceRoot: ROOT, index, text: (f) => fs.readFileSync(f, 'utf8'), ...(knownInput ? { knownInput } : {}),
+  });
 }
 
 /** 1-based line of `needle` in a fixture script. */
@@ -59,6 +63,11 @@ test('a torchvision model saved in a dict under a path relative to the script: t
   assert.deepEqual(s.input, { channels: 3, height: 224, width: 224 });
   assert.ok(lines.includes('# Input: 3×224×224 assumed (no size found in finetune.py). check: use the size the model was trained on.'));
   assert.equal(s.onnxPath, path.join(DIR, 'runs/last.onnx'));
+  // An ONNX model Loupe read beside the checkpoint gives the size when no script does; a script's own size wins.
+  const known = { channels: 3, height: 64, width: 64, from: 'the input of model.onnx beside it (as Loupe reads it)' };
+  assert.deepEqual(snippetFor('runs/last.ckpt', known).input, known);
+  assert.ok(linesOf(snippetFor('runs/last.ckpt', known).text).includes('dummy = torch.randn(1, 3, 64, 64)'));
+  assert.equal(snippetFor('checkpoint.pt', known).input.height, 32);
 });
 
 test('a whole pickled model from a script without a main guard: warnings, no constructor, size from the transform, channels from the first conv', () => {

@@ -150,7 +150,7 @@ export function registerCommands(services: LoupeServices, layers: LayersProvider
         uri = (await vscode.window.showQuickPick(items, { title: 'Loupe: checkpoint to export to ONNX' }))?.uri;
         if (!uri) return;
       }
-      await openExportSnippet(uri, services.indexer, ctx.log);
+      await openExportSnippet(uri, services.indexer, models, ctx.log);
     }),
   ];
 }

@@ -17,6 +17,8 @@ export interface SnippetRequest {
   index: LayerIndex;
   /** The source text of an indexed file (to quote the model's constructor call). */
   text(file: string): string | undefined;
+  /** The input of a model Loupe already read beside the checkpoint (an earlier export), used when no script says. */
+  knownInput?: { channels: number; height: number; width: number; from: string };
 }
 
 export interface CheckpointSnippet {
@@ -55,7 +57,7 @@ export function checkpointSnippet(request: SnippetRequest): CheckpointSnippet {
     `# Export ${shown(checkpoint)} to ONNX so that Loupe can analyse it (Loupe does not unpickle checkpoints).`,
   ];
   if (!found) {
-    const input = DEFAULT_INPUT;
+    const input = request.knownInput ?? DEFAULT_INPUT;
     lines.push(
       `# Loupe found no script in the workspace that saves ${path.basename(checkpoint)} (torch.save(model.state_dict(), "${path.basename(checkpoint)}")).`,
       '# Fill in the PLACEHOLDER lines, check the input size, then run this with the Python of your training environment.',
@@ -67,7 +69,9 @@ export function checkpointSnippet(request: SnippetRequest): CheckpointSnippet {
       '# >>>     from my_project.models import MyNet',
       'model = MyNet()  # PLACEHOLDER: the class and arguments the checkpoint was trained with',
       ...loadLines(checkpoint, 'state_dict', undefined),
-      ...exportLines(input, onnxPath, `# Input: ${input.channels}×${input.height}×${input.width} assumed (no script says): use the size the model was trained on.`),
+      ...exportLines(input, onnxPath, request.knownInput
+        ? `# Input: 1 image, ${input.channels}×${input.height}×${input.width} (C×H×W), ${request.knownInput.from}. check: the size the model was trained on.`
+        : `# Input: ${input.channels}×${input.height}×${input.width} assumed (no script says): use the size the model was trained on.`),
     );
     return { text: `${lines.join('\n')}\n`, onnxPath, input };
   }
@@ -121,7 +125,8 @@ export function checkpointSnippet(request: SnippetRequest): CheckpointSnippet {
   lines.push(...loadLines(checkpoint, kind.kind, kind.kind === 'dict' ? kind.key : undefined));
 
   const classFile = model?.kind === 'class' && model.file ? [model.file] : [];
-  const input = inputSize([file, ...classFile.filter((f) => f !== file)], index, torch, model?.kind === 'class' ? model.name : undefined, shown);
+  const fromScripts = inputSize([file, ...classFile.filter((f) => f !== file)], index, torch, model?.kind === 'class' ? model.name : undefined, shown);
+  const input = fromScripts.from || !request.knownInput ? fromScripts : request.knownInput;
   const note = input.from
     ? `# Input: 1 image, ${input.channels}×${input.height}×${input.width} (C×H×W), ${input.from}. check: the size the model was trained on.`
     : `# Input: ${input.channels}×${input.height}×${input.width} assumed (no size found in ${path.basename(file)}). check: use the size the model was trained on.`;
