@@ -73,31 +73,48 @@ test('an op written in a forward() links to that forward', () => {
   assert.equal(at(only(index, '/Flatten')), lineIn('resnet/model.py', 'def forward'));
 });
 
-test('nested Sequential indices: an nn.Sequential subclass, * unpacking, append loops and extend', () => {
+test('nested Sequential indices: an nn.Sequential subclass, * unpacking, append loops, extend, conditions on arguments', () => {
   const index = indexOf('mobilenet');
   const conv = lineIn('mobilenet/net.py', 'nn.Conv2d(cin, cout, kernel_size');
   // features = [ConvBNReLU] + 2 × InvertedResidual (range(2)) + [ConvBNReLU]: [3] is the last ConvBNReLU.
   assert.equal(at(only(index, 'features.0.0')), conv);
   assert.equal(at(only(index, 'features.3.0')), conv);
   assert.equal(at(only(index, 'features.3.2')), lineIn('mobilenet/net.py', 'nn.ReLU6(inplace=True)'));
-  // The conditional ConvBNReLU is 0 or 1 element: [3] of the block's Sequential can only be the BatchNorm2d.
+  // InvertedResidual(16, 16, 1, expand_ratio=6): `if expand_ratio != 1` holds, so its Sequential is
+  // [pointwise ConvBNReLU, depthwise ConvBNReLU, Conv2d, BatchNorm2d].
+  assert.equal(at(only(index, 'features.2.conv.0')), lineIn('mobilenet/net.py', 'layers.append(ConvBNReLU'));
+  assert.equal(at(only(index, 'features.2.conv.1')), lineIn('mobilenet/net.py', 'ConvBNReLU(hidden, hidden'));
+  assert.equal(at(only(index, 'features.2.conv.1.0')), conv);
+  assert.equal(at(only(index, 'features.2.conv.2')), lineIn('mobilenet/net.py', 'nn.Conv2d(hidden, cout'));
   assert.equal(at(only(index, 'features.2.conv.3')), lineIn('mobilenet/net.py', 'nn.BatchNorm2d(cout)', 2));
   assert.equal(at(only(index, 'classifier.1')), lineIn('mobilenet/net.py', 'nn.Linear(64, num_classes)'));
 });
 
-test('an index that depends on a condition Loupe does not evaluate: the link stops at the container and says why', () => {
+test('an index that depends on a condition Loupe cannot evaluate: the link stops at the container and says why', () => {
   const index = indexOf('mobilenet');
-  const d = only(index, 'features.2.conv.1');
-  assert.equal(at(d), lineIn('mobilenet/net.py', 'self.conv = nn.Sequential(*layers)'));
-  const cond = where('mobilenet/net.py', 'layers.append(ConvBNReLU').line + 1;
-  const dw = where('mobilenet/net.py', 'ConvBNReLU(hidden, hidden').line + 1;
-  const pw = where('mobilenet/net.py', 'nn.Conv2d(hidden, cout').line + 1;
-  assert.equal(d.caveat, `features.2.conv.1: [1] may be ConvBNReLU (line ${dw}) or Conv2d (line ${pw}): line ${cond} runs under a condition`);
-  // Same class either way, different lines: a path that ends there stops; one that goes on resolves.
-  const first = only(index, 'features.2.conv.0');
-  assert.equal(at(first), lineIn('mobilenet/net.py', 'self.conv = nn.Sequential(*layers)'));
-  assert.match(first.caveat!, /\[0\] may be ConvBNReLU \(line \d+\) or ConvBNReLU \(line \d+\)/);
-  assert.equal(at(only(index, 'features.2.conv.0.0')), lineIn('mobilenet/net.py', 'nn.Conv2d(cin, cout, kernel_size'));
+  // head = [Conv2d] + (BatchNorm2d if torch.cuda.is_available()) + [ReLU]
+  const d = only(index, 'head.1');
+  assert.equal(at(d), lineIn('mobilenet/net.py', 'self.head = nn.Sequential(*head)'));
+  const cond = where('mobilenet/net.py', 'head.append(nn.BatchNorm2d').line + 1;
+  const relu = where('mobilenet/net.py', 'head.append(nn.ReLU())').line + 1;
+  assert.equal(d.caveat, `head.1: [1] may be BatchNorm2d (line ${cond}) or ReLU (line ${relu}): line ${cond} runs under a condition Loupe cannot evaluate`);
+  // The conditional element is 0 or 1 of them: [2] can only be the ReLU, [0] only the Conv2d.
+  assert.equal(at(only(index, 'head.2')), lineIn('mobilenet/net.py', 'head.append(nn.ReLU())'));
+  assert.equal(at(only(index, 'head.0')), lineIn('mobilenet/net.py', 'head = [nn.Conv2d(64, 64, 1)]'));
+});
+
+test('elements Loupe cannot list (* of an unknown list) are never mistaken for an element', () => {
+  const index = new LayerIndex();
+  index.update('/w/n.py', [
+    'from torch import nn',
+    'class N(nn.Module):',
+    '    def __init__(self, blocks):',
+    '        super().__init__()',
+    '        self.body = nn.Sequential(*blocks, nn.ReLU())',
+  ].join('\n'));
+  const d = only(index, 'body.0');
+  assert.equal(d.line, 4);
+  assert.match(d.caveat!, /^body\.0: \[0\] falls among elements Loupe cannot list: \*blocks on line 5 unpacks something Loupe cannot list$/);
 });
 
 test('ModuleList of a comprehension, ModuleList appends, ModuleDict, OrderedDict, a module-level Sequential', () => {
@@ -113,11 +130,13 @@ test('ModuleList of a comprehension, ModuleList appends, ModuleDict, OrderedDict
   assert.equal(at(only(index, 'head.0.1')), lineIn('containers/net.py', 'nn.Sequential(nn.Conv2d(8, 8, 1), nn.ReLU())'));
   assert.equal(at(only(index, 'named.relu')), lineIn('containers/net.py', '("relu", nn.ReLU())'));
   assert.equal(at(only(index, '1')), lineIn('containers/net.py', 'model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))'));
-  // Assigned in both branches of an if: Loupe does not pick one.
-  const cond = only(index, 'norm');
+  // `if depth > 2` with depth = 3 (the default): the BatchNorm2d branch.
+  assert.equal(at(only(index, 'norm')), lineIn('containers/net.py', 'self.norm = nn.BatchNorm2d'));
+  // Assigned in both branches of an if on a runtime value: Loupe does not pick one.
+  const cond = only(index, 'act');
   assert.equal(at(cond), lineIn('containers/net.py', 'class Net('));
-  const lines = [where('containers/net.py', 'self.norm = nn.BatchNorm2d').line + 1, where('containers/net.py', 'self.norm = nn.Identity').line + 1];
-  assert.equal(cond.caveat, `norm: self.norm is assigned in 2 places (lines ${lines.join(', ')}), depending on conditions Loupe does not evaluate`);
+  const lines = [where('containers/net.py', 'self.act = nn.SiLU').line + 1, where('containers/net.py', 'self.act = nn.ReLU').line + 1];
+  assert.equal(cond.caveat, `act: self.act is assigned in 2 places (lines ${lines.join(', ')}), depending on conditions Loupe cannot evaluate`);
 });
 
 test('a torchvision-built model links its construction line and says the module is defined inside torchvision', () => {
@@ -176,4 +195,30 @@ test('ranking: the class is defined in one file, the script that exports it is a
   // Another ONNX file in the folder is not this model: the checkpoint loaded by name is not a save.
   const other = index.rank('layer4.1.conv2', { modelPath: path.join(FIXTURES, 'resnet/other.onnx'), workspaceRoot: FIXTURES });
   assert.equal(other[0]!.tier, 1);
+});
+
+test('every module PyTorch names in the ONNX fixtures resolves to a line creating that class (scripts/fixtures/onnx_fixtures.py)', () => {
+  // The oracle: named_modules() with each module's class, saved by PyTorch in meta.json next to each export.
+  const repo = path.resolve(__dirname, '..');
+  const script = path.join(repo, 'scripts/fixtures/onnx_fixtures.py');
+  const index = new LayerIndex();
+  index.update(script, fs.readFileSync(script, 'utf8'));
+  const root = path.join(repo, 'test/fixtures/onnx');
+  let checked = 0;
+  for (const name of fs.readdirSync(root).sort()) {
+    const metaFile = path.join(root, name, 'meta.json');
+    if (!fs.existsSync(metaFile)) continue;
+    const modules = (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { modules?: Array<{ name: string; class: string }> }).modules;
+    if (!modules) continue;
+    const model = modules[0]!;
+    assert.equal(model.name, '');
+    for (const m of modules.slice(1)) {
+      const found = index.lookup(m.name).filter((d) => d.trail?.[0] === `class ${model.class}`);
+      assert.equal(found.length, 1, `${name}: ${m.name} (${m.class}) from class ${model.class}: ${found.map(at).join(', ') || 'nothing'}`);
+      assert.equal(found[0]!.caveat, undefined, `${name}: ${m.name}: ${found[0]!.caveat}`);
+      assert.equal(found[0]!.className, m.class, `${name}: ${m.name} resolves to a ${found[0]!.className} on line ${found[0]!.line + 1}`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 150, `only ${checked} modules checked`);
 });

@@ -29,8 +29,16 @@ export type Expr =
   | { kind: 'str'; value: string; at: Pos }
   | { kind: 'const'; value: 'None' | 'True' | 'False'; at: Pos }
   | { kind: 'binop'; op: '+' | '*' | '-'; left: Expr; right: Expr; at: Pos }
+  /** `then if test else orelse`. */
+  | { kind: 'cond'; test: Expr; then: Expr; orelse: Expr; at: Pos }
+  /** One comparison (`a == b`, `x is None`, `k in d`); chains are `other`. */
+  | { kind: 'compare'; op: CompareOp; left: Expr; right: Expr; at: Pos }
+  | { kind: 'boolop'; op: 'and' | 'or'; values: Expr[]; at: Pos }
+  | { kind: 'not'; value: Expr; at: Pos }
   /** Anything the resolver does not model (conditional expressions, lambdas, comparisons, …). */
   | { kind: 'other'; at: Pos };
+
+export type CompareOp = '==' | '!=' | '<' | '>' | '<=' | '>=' | 'is' | 'is not' | 'in' | 'not in';
 
 export interface Arg {
   /** Keyword name (`name=value`). */
@@ -47,14 +55,25 @@ export interface Loop {
   line: number;
 }
 
+/** A condition a statement runs under: `test` must evaluate to `expect`. */
+export interface Guard {
+  test: Expr;
+  expect: boolean;
+}
+
 export type Stmt = StmtBody & {
   /** Enclosing loops, outermost first. */
   loops: Loop[];
   /**
-   * Enclosing branches, outermost first: `<line of the if/try>:<branch number>`. Two statements in
-   * different branches of the same `if` never both run.
+   * Enclosing branches, outermost first: `if<line>:<branch number>` or `try<line>:<branch number>`.
+   * Two statements in different branches of the same `if` never both run.
    */
   branches: string[];
+  /**
+   * The conditions of the enclosing `if`/`elif`/`else` branches (an `elif` or `else` also needs the
+   * earlier tests false). Shared objects: statements under the same `if` hold the same Guard.
+   */
+  guards: Guard[];
   at: Pos;
 };
 
@@ -117,7 +136,10 @@ export function forEachExpr(e: Expr, visit: (e: Expr) => void): void {
     case 'star': forEachExpr(e.value, visit); return;
     case 'comp': forEachExpr(e.element, visit); e.iterables.forEach((x) => forEachExpr(x, visit)); return;
     case 'dict': e.entries.forEach((x) => { forEachExpr(x.key, visit); forEachExpr(x.value, visit); }); return;
-    case 'binop': forEachExpr(e.left, visit); forEachExpr(e.right, visit); return;
+    case 'binop': case 'compare': forEachExpr(e.left, visit); forEachExpr(e.right, visit); return;
+    case 'cond': forEachExpr(e.test, visit); forEachExpr(e.then, visit); forEachExpr(e.orelse, visit); return;
+    case 'boolop': e.values.forEach((x) => forEachExpr(x, visit)); return;
+    case 'not': forEachExpr(e.value, visit); return;
     default:
   }
 }

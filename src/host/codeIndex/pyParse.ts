@@ -4,7 +4,7 @@
  * their loops and branches. Never throws: what it cannot read becomes `other` expressions or is
  * left out, and the resolver says it could not follow it.
  */
-import type { Arg, Expr, Loop, Param, Pos, PyClass, PyFunction, PyImport, PyModule, Stmt } from './pyAst';
+import type { Arg, CompareOp, Expr, Guard, Loop, Param, Pos, PyClass, PyFunction, PyImport, PyModule, Stmt } from './pyAst';
 import { matchingClose, splitTopLevel, type LineMap, type Token } from './tokens';
 
 interface Range {
@@ -21,6 +21,7 @@ interface Node {
 interface Scope {
   loops: Loop[];
   branches: string[];
+  guards: Guard[];
 }
 
 const OPEN = new Set(['(', '[', '{']);
@@ -29,7 +30,9 @@ const CLOSE = new Set([')', ']', '}']);
 const NON_EXPR_WORDS = new Set(['lambda', 'not', 'await', 'yield', 'del', 'pass', 'break', 'continue', 'raise', 'assert', 'global', 'nonlocal']);
 const OPERAND_END = (t: Token | undefined): boolean =>
   !!t && (t.kind === 'id' || t.kind === 'num' || t.kind === 'str' || (t.kind === 'punct' && CLOSE.has(t.text)));
-const COMPARE_OR_LOGIC = new Set(['==', '!=', '<', '>', '<=', '>=', 'and', 'or', 'not', 'in', 'is', 'if', 'else', 'lambda', ':=', '|', '&', '^', '<<', '>>', '**']);
+/** Operators the resolver does not model: an expression holding one at its top level is `other`. */
+const UNMODELLED = new Set(['lambda', ':=', '|', '&', '^', '<<', '>>', '**', '~']);
+const COMPARISONS = new Set(['==', '!=', '<', '>', '<=', '>=']);
 
 export function parsePython(text: string, tokens: Token[], lines: LineMap): PyModule {
   return new Parser(text, tokens, lines).module();
@@ -42,7 +45,7 @@ class Parser {
 
   module(): PyModule {
     const tree = this.tree(this.logicalLines());
-    this.walk(tree, 'module', { loops: [], branches: [] }, this.out.topLevel);
+    this.walk(tree, 'module', { loops: [], branches: [], guards: [] }, this.out.topLevel);
     return this.out;
   }
 
@@ -130,20 +133,26 @@ class Parser {
 
   private walk(nodes: Node[], kind: 'module' | 'class' | 'function', scope: Scope, sink: Stmt[], methods?: PyFunction[]): void {
     const { tokens } = this;
-    let group: { id: string; n: number } | undefined;
+    // The if/elif/else (or try/except) chain being walked: its tests so far, for the guards of later branches.
+    let group: { id: string; n: number; tests: Expr[] } | undefined;
     for (const node of nodes) {
       const { s, e } = node.line;
       let k = s;
       if (tokens[k]!.text === 'async' && tokens[k]!.kind === 'id') k++;
       const word = tokens[k]!.kind === 'id' ? tokens[k]!.text : '';
-      const branch = (n: number): Scope => ({ loops: scope.loops, branches: [...scope.branches, `${group!.id}:${n}`] });
+      const branch = (n: number, test?: Expr): Scope => ({
+        loops: scope.loops,
+        branches: [...scope.branches, `${group!.id}:${n}`],
+        guards: [...scope.guards, ...group!.tests.slice(0, n).map((t) => ({ test: t, expect: false })), ...(test ? [{ test, expect: true }] : [])],
+      });
+      const header = (): Expr => { const colon = this.headerColon(node.line); return this.expr(k + 1, colon < 0 ? e : colon); };
       switch (word) {
         case 'class': {
           group = undefined;
           if (kind === 'module') {
             const cls = this.classHeader(k, e);
             if (cls) {
-              this.walk(this.body(node), 'class', { loops: [], branches: [] }, [], cls.methods);
+              this.walk(this.body(node), 'class', { loops: [], branches: [], guards: [] }, [], cls.methods);
               this.out.classes.push(cls);
             }
           }
@@ -154,7 +163,7 @@ class Parser {
           if (kind === 'function') continue; // nested functions are not followed
           const fn = this.defHeader(k, e);
           if (!fn) continue;
-          this.walk(this.body(node), 'function', { loops: [], branches: [] }, fn.body);
+          this.walk(this.body(node), 'function', { loops: [], branches: [], guards: [] }, fn.body);
           if (kind === 'module') this.out.functions.push(fn);
           else methods?.push(fn);
           continue;
@@ -171,11 +180,14 @@ class Parser {
             this.walk(this.body(node), kind, scope, sink, methods);
             continue;
           }
-          group = { id: String(this.pos(k).line), n: 0 };
-          this.walk(this.body(node), kind, branch(0), sink, methods);
+          {
+            const test = header();
+            group = { id: `if${this.pos(k).line}`, n: 0, tests: [test] };
+            this.walk(this.body(node), kind, branch(0, test), sink, methods);
+          }
           continue;
         case 'try':
-          group = { id: String(this.pos(k).line), n: 0 };
+          group = { id: `try${this.pos(k).line}`, n: 0, tests: [] };
           this.walk(this.body(node), kind, branch(0), sink, methods);
           continue;
         case 'elif':
@@ -183,7 +195,12 @@ class Parser {
         case 'except':
           if (group) {
             group.n++;
-            this.walk(this.body(node), kind, branch(group.n), sink, methods);
+            const isIf = group.id.startsWith('if');
+            const test = isIf && word === 'elif' ? header() : undefined;
+            // The guards of `else`/`elif` need every earlier test false; a try's branches have none.
+            const scoped = isIf ? branch(group.n, test) : { ...branch(group.n), guards: scope.guards };
+            if (test) group.tests.push(test);
+            this.walk(this.body(node), kind, scoped, sink, methods);
           } else {
             this.walk(this.body(node), kind, scope, sink, methods);
           }
@@ -202,7 +219,7 @@ class Parser {
             const inAt = this.findTopLevel(k + 1, colon < 0 ? e : colon, (t) => t.kind === 'id' && t.text === 'in');
             if (inAt >= 0) loop.iterable = this.expr(inAt + 1, colon < 0 ? e : colon);
           }
-          this.walk(this.body(node), kind, { loops: [...scope.loops, loop], branches: scope.branches }, sink, methods);
+          this.walk(this.body(node), kind, { loops: [...scope.loops, loop], branches: scope.branches, guards: scope.guards }, sink, methods);
           continue;
         }
         default:
@@ -297,7 +314,7 @@ class Parser {
 
   private statement(s: number, e: number, scope: Scope): Stmt | undefined {
     const t = this.tokens[s]!;
-    const base = { loops: scope.loops, branches: scope.branches, at: this.pos(s) };
+    const base = { loops: scope.loops, branches: scope.branches, guards: scope.guards, at: this.pos(s) };
     if (t.kind === 'id' && t.text === 'return') {
       return s + 1 < e ? { kind: 'return', value: this.expr(s + 1, e), ...base } : undefined;
     }
@@ -328,6 +345,44 @@ class Parser {
     return { kind: 'expr', value: this.expr(s, e), ...base };
   }
 
+  /** [start, end) ranges of the tokens between top-level occurrences of the word `op`. */
+  private splitTopLevelWord(s: number, e: number, op: string): Array<[number, number]> {
+    const parts: Array<[number, number]> = [];
+    let from = s;
+    for (;;) {
+      const at = this.findTopLevel(from, e, (t) => t.kind === 'id' && t.text === op);
+      if (at < 0) break;
+      parts.push([from, at]);
+      from = at + 1;
+    }
+    parts.push([from, e]);
+    return parts;
+  }
+
+  /** The one top-level comparison in [s, e): undefined when there is none, null when there are several. */
+  private comparison(s: number, e: number): { op: CompareOp; at: number; width: number } | undefined | null {
+    let found: { op: CompareOp; at: number; width: number } | undefined;
+    let depth = 0;
+    for (let i = s; i < e; i++) {
+      const t = this.tokens[i]!;
+      if (t.kind === 'punct' && OPEN.has(t.text)) { depth++; continue; }
+      if (t.kind === 'punct' && CLOSE.has(t.text)) { depth--; continue; }
+      if (depth !== 0 || i === s) continue;
+      let op: CompareOp | undefined;
+      let width = 1;
+      if (t.kind === 'punct' && COMPARISONS.has(t.text)) op = t.text as CompareOp;
+      else if (t.kind === 'id' && t.text === 'is') {
+        if (this.tokens[i + 1]?.text === 'not') { op = 'is not'; width = 2; } else op = 'is';
+      } else if (t.kind === 'id' && t.text === 'in') op = 'in';
+      else if (t.kind === 'id' && t.text === 'not' && this.tokens[i + 1]?.text === 'in') { op = 'not in'; width = 2; }
+      if (!op) continue;
+      if (found) return null;
+      found = { op, at: i, width };
+      i += width - 1;
+    }
+    return found;
+  }
+
   private findTopLevel(s: number, e: number, match: (t: Token) => boolean): number {
     let depth = 0;
     for (let i = s; i < e; i++) {
@@ -345,10 +400,23 @@ class Parser {
     const { tokens } = this;
     if (s >= e) return { kind: 'other', at: s < tokens.length ? this.pos(s) : { line: 0, column: 0 } };
     const at = this.pos(s);
-    // Operators the resolver does not model, anywhere at the top level: the whole expression is `other`.
-    if (this.findTopLevel(s, e, (t) => (t.kind === 'punct' || t.kind === 'id') && COMPARE_OR_LOGIC.has(t.text)) >= 0) {
-      return { kind: 'other', at };
+    const word = (text: string) => (t: Token): boolean => t.kind === 'id' && t.text === text;
+    if (word('lambda')(tokens[s]!) || this.findTopLevel(s, e, (t) => UNMODELLED.has(t.text) && t.kind !== 'str') >= 0) return { kind: 'other', at };
+    // Lowest precedence first: `a if c else b`, or, and, not, one comparison.
+    const ifAt = this.findTopLevel(s, e, (t) => t !== tokens[s] && word('if')(t));
+    if (ifAt >= 0) {
+      const elseAt = this.findTopLevel(ifAt + 1, e, word('else'));
+      if (elseAt < 0) return { kind: 'other', at };
+      return { kind: 'cond', then: this.expr(s, ifAt), test: this.expr(ifAt + 1, elseAt), orelse: this.expr(elseAt + 1, e), at };
     }
+    for (const op of ['or', 'and'] as const) {
+      const parts = this.splitTopLevelWord(s, e, op);
+      if (parts.length > 1) return { kind: 'boolop', op, values: parts.map(([a, b]) => this.expr(a, b)), at };
+    }
+    if (word('not')(tokens[s]!)) return { kind: 'not', value: this.expr(s + 1, e), at };
+    const cmp = this.comparison(s, e);
+    if (cmp === null) return { kind: 'other', at };
+    if (cmp) return { kind: 'compare', op: cmp.op, left: this.expr(s, cmp.at), right: this.expr(cmp.at + cmp.width, e), at };
     // Binary + and - (left-associative: split at the last one), then * (same).
     for (const ops of [['+', '-'], ['*']] as const) {
       let split = -1;

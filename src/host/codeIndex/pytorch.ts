@@ -81,6 +81,8 @@ interface Item {
   count: Count;
   /** Why the count is not exact, for the message when an index cannot be placed. */
   why?: string;
+  /** Stands for elements Loupe cannot list (`*xs` of an unknown list): an index that may land on it stops. */
+  opaque?: boolean;
 }
 
 const ONCE: Count = { min: 1, max: 1 };
@@ -99,6 +101,7 @@ type Value =
   | { kind: 'libfunction'; qualified: string }
   | { kind: 'builtin'; name: string }
   | { kind: 'int'; value: number }
+  | { kind: 'bool'; value: boolean }
   | { kind: 'str'; value: string }
   | { kind: 'none' }
   | { kind: 'unknown'; reason: string };
@@ -547,9 +550,9 @@ export class TorchWorkspace {
     let candidates: number[] = [];
     for (let i = 0; i < Math.min(at, body.length); i++) {
       const st = body[i]!;
-      if (!matches(st)) continue;
+      if (!matches(st) || this.runs(st, undefined, { ...env, at: i }) === 'never') continue;
       // A later assignment that runs whenever an earlier one did replaces it.
-      candidates = candidates.filter((c) => !isPrefix(st.branches, body[c]!.branches) || st.loops.length > body[c]!.loops.length);
+      candidates = candidates.filter((c) => st.loops.length > body[c]!.loops.length || this.runs(st, body[c]!, { ...env, at: i }) !== 'always');
       candidates.push(i);
     }
     if (candidates.length === 0) return undefined;
@@ -572,7 +575,75 @@ export class TorchWorkspace {
     if (chosen.length === 1) return chosen[0]!;
     const modules = chosen.filter((v) => v.value.kind !== 'unknown');
     if (modules.length === 1) return modules[0]!;
-    return { stop: `${target.join('.')} is assigned in ${chosen.length} places (lines ${chosen.map((v) => v.line + 1).join(', ')}), depending on conditions Loupe does not evaluate` };
+    return { stop: `${target.join('.')} is assigned in ${chosen.length} places (lines ${chosen.map((v) => v.line + 1).join(', ')}), depending on conditions Loupe cannot evaluate` };
+  }
+
+  /**
+   * Whether statement `st` runs whenever `outer` does (`outer` undefined: whenever its function runs):
+   * its own `if` conditions, evaluated with what Loupe knows (arguments, constants), say 'always' or
+   * 'never'; anything else (a try branch, a condition on a runtime value) is 'maybe'.
+   */
+  private runs(st: Stmt, outer: Stmt | undefined, env: Env): 'always' | 'never' | 'maybe' {
+    const own = outer ? st.guards.filter((g) => !outer.guards.includes(g)) : st.guards;
+    let state: 'always' | 'maybe' = 'always';
+    for (const g of own) {
+      const v = this.truth(g.test, env);
+      if (v === !g.expect) return 'never';
+      if (v === undefined) state = 'maybe';
+    }
+    const extra = outer ? st.branches.filter((b) => !outer.branches.includes(b)) : st.branches;
+    if (extra.some((b) => b.startsWith('try'))) state = 'maybe';
+    return state;
+  }
+
+  /** A condition's truth, when what it depends on is known; undefined otherwise. */
+  private truth(e: Expr, env: Env): boolean | undefined {
+    switch (e.kind) {
+      case 'not': {
+        const v = this.truth(e.value, env);
+        return v === undefined ? undefined : !v;
+      }
+      case 'boolop': {
+        const vs = e.values.map((x) => this.truth(x, env));
+        if (e.op === 'and') return vs.includes(false) ? false : vs.every((v) => v === true) ? true : undefined;
+        return vs.includes(true) ? true : vs.every((v) => v === false) ? false : undefined;
+      }
+      case 'compare': {
+        const l = this.eval(e.left, env);
+        const r = this.eval(e.right, env);
+        if (e.op === 'is' || e.op === 'is not') {
+          const none = l.kind === 'none' ? r : r.kind === 'none' ? l : undefined;
+          if (!none || none.kind === 'unknown') return undefined;
+          const same = none.kind === 'none';
+          return e.op === 'is' ? same : !same;
+        }
+        const scalar = (v: Value): number | string | boolean | undefined => (v.kind === 'int' || v.kind === 'str' || v.kind === 'bool' ? v.value : undefined);
+        const a = scalar(l);
+        const b = scalar(r);
+        if (a === undefined || b === undefined) return undefined;
+        switch (e.op) {
+          case '==': return a === b;
+          case '!=': return a !== b;
+          case '<': return a < b;
+          case '>': return a > b;
+          case '<=': return a <= b;
+          case '>=': return a >= b;
+          default: return undefined;
+        }
+      }
+      default: {
+        const v = this.eval(e, env);
+        switch (v.kind) {
+          case 'bool': return v.value;
+          case 'int': return v.value !== 0;
+          case 'str': return v.value.length > 0;
+          case 'none': return false;
+          case 'list': return v.items.some((it) => it.count.min > 0) ? true : v.items.every((it) => it.count.max === 0) ? false : undefined;
+          case 'unknown': case 'builtin': case 'libfunction': return undefined;
+          default: return true;
+        }
+      }
+    }
   }
 
   /** `value` after `x.append(…)`, `x.extend(…)` and `x += […]` statements between `from` and `to`. */
@@ -584,6 +655,7 @@ export class TorchWorkspace {
       const st = body[j]!;
       let added: Item[] | undefined;
       const stEnv = { ...env, at: j };
+      if (this.runs(st, origin, stEnv) === 'never') continue;
       if (st.kind === 'expr' && st.value.kind === 'call' && st.value.callee.kind === 'name') {
         const parts = st.value.callee.parts;
         const method = parts[parts.length - 1];
@@ -616,9 +688,9 @@ export class TorchWorkspace {
         count = { min: count.min * n, max: count.max * n };
       }
     }
-    if (inner.branches.length > outer.branches.length) {
+    if (this.runs(inner, outer, env) === 'maybe') {
       count = { min: 0, max: count.max };
-      why ??= `line ${inner.at.line + 1} runs under a condition`;
+      why ??= `line ${inner.at.line + 1} runs under a condition Loupe cannot evaluate`;
     }
     return { count, ...(why ? { why } : {}) };
   }
@@ -661,7 +733,18 @@ export class TorchWorkspace {
       case 'str':
         return { kind: 'str', value: expr.value };
       case 'const':
-        return expr.value === 'None' ? { kind: 'none' } : unknown('a boolean');
+        return expr.value === 'None' ? { kind: 'none' } : { kind: 'bool', value: expr.value === 'True' };
+      case 'compare':
+      case 'boolop':
+      case 'not': {
+        const v = this.truth(expr, env);
+        return v === undefined ? unknown(`a condition on line ${expr.at.line + 1} Loupe cannot evaluate`) : { kind: 'bool', value: v };
+      }
+      case 'cond': {
+        const v = this.truth(expr.test, env);
+        if (v !== undefined) return this.eval(v ? expr.then : expr.orelse, env);
+        return choice(this.eval(expr.then, env), this.eval(expr.orelse, env), expr.at.line);
+      }
       case 'name':
         return this.name(expr.parts, env);
       case 'getattr': {
@@ -730,7 +813,7 @@ export class TorchWorkspace {
       if (a.star) {
         const inner = this.itemsOf(v);
         if (inner) items.push(...inner);
-        else items.push({ value: v, site: siteOfExpr(env.file.file, a.value), count: { min: 0, max: Infinity }, why: `*${exprText(a.value)} on line ${a.value.at.line + 1} unpacks something Loupe cannot list` });
+        else items.push({ value: v, site: siteOfExpr(env.file.file, a.value), count: { min: 0, max: Infinity }, opaque: true, why: `*${exprText(a.value)} on line ${a.value.at.line + 1} unpacks something Loupe cannot list` });
       } else {
         items.push({ value: v, site: siteOfExpr(env.file.file, a.value), count: ONCE });
       }
@@ -907,9 +990,14 @@ export class TorchWorkspace {
   private returned(target: FunctionTarget, env: Env): Value {
     const body = target.fn.body;
     const values: Value[] = [];
-    body.forEach((st, i) => {
-      if (st.kind === 'return') values.push(this.eval(st.value, { ...env, at: i }));
-    });
+    for (let i = 0; i < body.length; i++) {
+      const st = body[i]!;
+      if (st.kind !== 'return') continue;
+      const state = this.runs(st, undefined, { ...env, at: i });
+      if (state === 'never') continue;
+      values.push(this.eval(st.value, { ...env, at: i }));
+      if (state === 'always' && st.loops.length === 0) break; // later returns never run
+    }
     const real = values.filter((v) => v.kind !== 'none' && v.kind !== 'unknown');
     if (real.length === 1 || (real.length > 1 && real.every((v) => sameModule(v, real[0]!)))) return real[0]!;
     if (real.length > 1) return unknown(`${target.fn.name}() returns different modules on different lines, depending on its arguments`);
@@ -993,6 +1081,8 @@ function itemStep(items: Item[], seg: string, owner: string): Step {
     const n = minStart === maxStart ? `${minStart}` : `at most ${maxStart}`;
     return { stop: `${owner} has ${n} child${maxStart === 1 ? '' : 'ren'} Loupe can see; [${k}] is not among them` };
   }
+  const opaque = possible.find((p) => p.opaque);
+  if (opaque) return { stop: `[${k}] falls among elements Loupe cannot list: ${opaque.why}` };
   const first = possible[0]!;
   const label = `[${k}] → ${describeValue(first.value)}`;
   if (possible.length > 1 && !possible.every((p) => sameSite(p.site, first.site))) {
@@ -1002,6 +1092,20 @@ function itemStep(items: Item[], seg: string, owner: string): Step {
     return { value: first.value, site: first.site, label, unsure: stop };
   }
   return { value: first.value, site: first.site, label };
+}
+
+/**
+ * The value of `a if <unknown> else b`: two lists where one is empty are the other's elements, each
+ * 0 or 1 times; the same module either way is that module; anything else is unknown.
+ */
+function choice(a: Value, b: Value, line: number): Value {
+  const why = `the conditional expression on line ${line + 1} depends on a condition Loupe cannot evaluate`;
+  if (a.kind === 'list' && b.kind === 'list') {
+    const [empty, full] = a.items.length === 0 ? [a, b] : b.items.length === 0 ? [b, a] : [undefined, undefined];
+    if (empty && full) return { kind: 'list', items: full.items.map((it) => ({ ...it, count: { min: 0, max: it.count.max }, why: it.why ?? why })) };
+  }
+  if (sameModule(a, b)) return a;
+  return unknown(why);
 }
 
 function scaleItem(it: Item, times: Count, why?: string): Item {
@@ -1099,10 +1203,6 @@ function isName(e: Expr, parts: string[]): boolean {
   return e.kind === 'name' && e.parts.length === parts.length && e.parts.every((p, i) => p === parts[i]);
 }
 
-function isPrefix(prefix: string[], of: string[]): boolean {
-  return prefix.length <= of.length && prefix.every((p, i) => of[i] === p);
-}
-
 /** `m.state_dict()`, `m.module.state_dict()`, `{"model": m.state_dict(), …}`, `m` → m. */
 export function stateDictOwner(e: Expr): Expr | undefined {
   if (e.kind === 'dict') {
@@ -1126,21 +1226,24 @@ function calleeLast(callee: Expr): string | undefined {
   return undefined;
 }
 
-/** Calls the statement makes, at any depth of its expressions; `visitArg` sees each call's arguments. */
-function forEachCall(st: Stmt, visit: (callee: Expr) => void, visitArg?: (arg: Expr) => void): void {
+/** Calls the statement makes, at any depth of its expressions; `visitArg` sees each call's arguments and callee. */
+function forEachCall(st: Stmt, visit: (callee: Expr) => void, visitArg?: (arg: Expr, callee: Expr) => void): void {
   for (const e of stmtExprs(st)) {
     forEachExpr(e, (x) => {
       if (x.kind !== 'call') return;
       visit(x.callee);
-      if (visitArg) x.args.forEach((a) => visitArg(a.value));
+      if (visitArg) x.args.forEach((a) => visitArg(a.value, x.callee));
     });
   }
 }
 
-/** Capitalised names given as call arguments in the statement (`ResNet(BasicBlock, …)` → BasicBlock). */
+/**
+ * Capitalised names given as arguments to a class in the statement (`ResNet(BasicBlock, …)` → BasicBlock):
+ * building blocks. A class given to a function (`seeded(ResNetMini, …)`) may well be the model.
+ */
 function forEachArgumentName(st: Stmt, visit: (name: string) => void): void {
-  forEachCall(st, () => undefined, (arg) => {
-    if (arg.kind !== 'name') return;
+  forEachCall(st, () => undefined, (arg, callee) => {
+    if (arg.kind !== 'name' || !/^[A-Z]/.test(calleeLast(callee) ?? '')) return;
     const last = arg.parts[arg.parts.length - 1]!;
     if (/^[A-Z]/.test(last)) visit(last);
   });
@@ -1215,8 +1318,8 @@ function dedupe(list: ModuleResolution[]): ModuleResolution[] {
     }
   }
   const out = [...bySite.values()];
-  // A class used as a block is no starting point when a model resolves the whole path.
-  if (out.some((r) => r.complete && r.preference >= 2)) return out.filter((r) => r.preference >= 2 || r.library !== undefined);
+  // A class used as a block is no starting point when a model has the path (even one Loupe cannot follow to its end).
+  if (out.some((r) => r.preference >= 2 && r.library === undefined)) return out.filter((r) => r.preference >= 2 || r.library !== undefined);
   return out;
 }
 
