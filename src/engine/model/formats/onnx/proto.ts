@@ -216,7 +216,7 @@ class ExternalData {
     if (!data) {
       data = readUntrusted(location, {
         inside: this.dir, maxBytes: MAX_EXTERNAL_BYTES, what: 'external tensor data', missingCode: 'WEIGHTS_INVALID', invalidCode: 'WEIGHTS_INVALID',
-        missingHint: `copy ${location} (written with the model) into the model's folder`,
+        missingHint: `copy ${location} (written with the model) into the model's folder`, referencedBy: this.file,
       });
       this.files.set(location, data);
     }
