@@ -12,7 +12,8 @@ const common = {
   sourcemap: true,
   logLevel: 'warning',
   // protobufjs: only the DDSketch library's (unused) protobuf export requires it, lazily.
-  external: ['@tensorflow/*', 'vscode', 'protobufjs/minimal'],
+  // onnxruntime-node: a native addon, required at run time when installed (the engine falls back to wasm without it).
+  external: ['@tensorflow/*', 'vscode', 'protobufjs/minimal', 'onnxruntime-node'],
 };
 
 const entries = [
