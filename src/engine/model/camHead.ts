@@ -35,9 +35,10 @@ export function camHead(graph: IRGraph): CamHead {
   const linear = logits.activation === undefined || logits.activation === 'linear' || logits.activation === 'softmax';
   if (!linear) return { ok: false, reason: `the dense layer '${logits.name}' has a '${logits.activation}' activation` };
   let node: IRNode = byName.get(logits.inputs[0]!)!;
-  const passes = (n: IRNode) => n.inputs.length === 1
-    && (PASS_THROUGH.has(kindOf(n)) || (kindOf(n) === 'Flatten' && n.outputShape.length === 1
-      && byName.get(n.inputs[0]!)!.outputShape.length === 1));
+  // Flattening [C] or [1, 1, C] (a global pool that kept its axes, as ONNX's does) passes the vector through.
+  const flattensVector = (n: IRNode) => kindOf(n) === 'Flatten' && n.outputShape.length === 1
+    && byName.get(n.inputs[0]!)!.outputShape.slice(0, -1).every((d) => d === 1);
+  const passes = (n: IRNode) => n.inputs.length === 1 && (PASS_THROUGH.has(kindOf(n)) || flattensVector(n));
   while (passes(node)) node = byName.get(node.inputs[0]!)!;
   if (kindOf(node) !== 'GlobalAveragePooling2D') {
     return { ok: false, reason: `'${logits.name}' is fed by '${node.name}' (${node.className}), not by global average pooling` };

@@ -103,8 +103,7 @@ async function choosePasses(graph: IRGraph, options: LoadOptions): Promise<Passe
   if (options.onnxRuntime) {
     const ort = new OrtPasses(options.onnxRuntime, graph);
     try {
-      await ort.prepare({ kind: 'forward', outputs: [graph.logitsName] });
-      await ort.prepare({ kind: 'class', rule: 'standard', target: 'logit', taps: [] });
+      await ort.prepare({ kind: 'forward', outputs: [graph.logitsName] }, { kind: 'class', rule: 'standard', target: 'logit', taps: [] });
       return ort;
     } catch (e) {
       ort.dispose();

@@ -1,17 +1,11 @@
-/** Transposes a row-major array of shape `dims` by `perm` (as numpy.transpose). */
+import * as tf from '@tensorflow/tfjs';
+
+/** Transposes a row-major array of shape `dims` by `perm` (as numpy.transpose), on TF.js's kernels. */
 export function permute(data: ArrayLike<number>, dims: number[], perm: number[]): Float32Array {
-  const outDims = perm.map((p) => dims[p]!);
-  const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
-  const out = new Float32Array(data.length);
-  const idx = new Array<number>(dims.length).fill(0);
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let k = 0; k < perm.length; k++) src += idx[k]! * strides[perm[k]!]!;
-    out[o] = data[src]!;
-    for (let k = outDims.length - 1; k >= 0; k--) {
-      if (++idx[k]! < outDims[k]!) break;
-      idx[k] = 0;
-    }
+  const t = tf.tidy(() => tf.tensor(data instanceof Float32Array ? data : Float32Array.from(data), dims, 'float32').transpose(perm));
+  try {
+    return Float32Array.from(t.dataSync() as Float32Array);
+  } finally {
+    t.dispose();
   }
-  return out;
 }

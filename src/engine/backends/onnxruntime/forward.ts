@@ -30,7 +30,9 @@ export class ForwardEmitter {
   private readonly written = new Map<string, string>();
   private readonly affines = new Map<string, { scale: string; offset: string }>();
 
-  constructor(readonly b: GraphBuilder, readonly graph: IRGraph, readonly store: WeightStore) {
+  /** `prepared`: weights already transformed for another program of the same store, shared by key. */
+  constructor(readonly b: GraphBuilder, readonly graph: IRGraph, readonly store: WeightStore,
+    private readonly prepared: Map<string, { data: Float32Array; shape: number[] }> = new Map()) {
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
   }
 
@@ -80,15 +82,18 @@ export class ForwardEmitter {
     const key = `${name}|${perm?.join()}|${dims?.join()}|${form}`;
     const known = this.written.get(key);
     if (known) return known;
-    const t = tf.tidy(() => {
-      let w = this.store.get(name);
-      if (transform) w = transform(w);
-      return perm ? w.transpose(perm) : w.clone();
-    });
-    const data = Float32Array.from(t.dataSync() as Float32Array);
-    const shape = dims ?? t.shape;
-    t.dispose();
-    const written = this.b.floats(name, shape, data);
+    let prepared = this.prepared.get(key);
+    if (!prepared) {
+      const t = tf.tidy(() => {
+        let w = this.store.get(name);
+        if (transform) w = transform(w);
+        return perm ? w.transpose(perm) : w.clone();
+      });
+      prepared = { data: Float32Array.from(t.dataSync() as Float32Array), shape: dims ?? t.shape };
+      t.dispose();
+      this.prepared.set(key, prepared);
+    }
+    const written = this.b.floats(name, prepared.shape, prepared.data);
     this.written.set(key, written);
     return written;
   }

@@ -40,6 +40,8 @@ const MAX_SESSIONS = 4;
 export class OrtPasses implements Passes {
   readonly backend = 'onnxruntime' as const;
   private readonly sessions = new WeakMap<WeightStore, Map<string, Promise<Ort.InferenceSession>>>();
+  /** Weights in ONNX layout, shared by the programs of a store (their forward parts hold the same initializers). */
+  private readonly prepared = new WeakMap<WeightStore, Map<string, { data: Float32Array; shape: number[] }>>();
   private readonly live = new Set<Map<string, Promise<Ort.InferenceSession>>>();
   private readonly options: Ort.InferenceSession.SessionOptions;
 
@@ -48,9 +50,9 @@ export class OrtPasses implements Passes {
     this.options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 3 };
   }
 
-  /** Builds the session of `program` now (the first request then runs at full speed). */
-  async prepare(program: Program): Promise<void> {
-    await this.session(program, this.graph.weights);
+  /** Builds the sessions of `programs` now, in parallel (the first requests then run at full speed). */
+  async prepare(...programs: Program[]): Promise<void> {
+    await Promise.all(programs.map((p) => this.session(p, this.graph.weights)));
   }
 
   async forward(x: tf.Tensor4D, outputs: string[], weights?: WeightStore): Promise<tf.Tensor[]> {
@@ -93,6 +95,7 @@ export class OrtPasses implements Passes {
     for (const s of map.values()) s.then((session) => session.release(), () => undefined);
     this.live.delete(map);
     this.sessions.delete(weights);
+    this.prepared.delete(weights);
   }
 
   private runClass(x: tf.Tensor4D, target: ClassTarget, rule: ReluRule, taps: string[], weights: WeightStore | undefined,
@@ -132,7 +135,9 @@ export class OrtPasses implements Passes {
       map.set(key, s);
       return s;
     }
-    s = this.ort.InferenceSession.create(compileProgram(this.graph, weights, program), this.options);
+    let prepared = this.prepared.get(weights);
+    if (!prepared) this.prepared.set(weights, (prepared = new Map()));
+    s = this.ort.InferenceSession.create(compileProgram(this.graph, weights, program, prepared), this.options);
     map.set(key, s);
     s.catch(() => map!.delete(key));
     while (map.size > MAX_SESSIONS) {

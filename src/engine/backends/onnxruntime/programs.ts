@@ -27,11 +27,12 @@ export function programKey(p: Program): string {
 }
 
 /** The ONNX model of a program over a model's graph and weights. Throws NotCompilable for ops the graph cannot express. */
-export function compileProgram(graph: IRGraph, store: WeightStore, program: Program): Uint8Array {
+export function compileProgram(graph: IRGraph, store: WeightStore, program: Program,
+  prepared?: Map<string, { data: Float32Array; shape: number[] }>): Uint8Array {
   const b = new GraphBuilder();
   const [h, w, c] = graph.inputShape;
   const x = b.input('x', ['N', h, w, c]);
-  const f = new ForwardEmitter(b, graph, store);
+  const f = new ForwardEmitter(b, graph, store, prepared);
   const nhwc = (tensor: string, rank: number) => (rank === 4 ? b.op('Transpose', [tensor], { perm: [0, 2, 3, 1] }) : tensor);
   const value = (name: string) => nhwc(f.values.get(name)!.out, f.values.get(name)!.rank);
   switch (program.kind) {
