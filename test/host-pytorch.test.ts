@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RankedDefinition } from '../src/host/codeIndex';
 import { lensTitle, lineMarkdown, type LinkedLayer } from '../src/host/codeLinks/lineText';
-import { codeLensTitle, codeName, layerMarkdown, layerSummary, layoutNote, modelSummary, moduleCall, shortModelName, userShape } from '../src/host/format';
+import { codeLensTitle, codeName, layerMarkdown, layerSummary, layoutNote, modelLabel, modelSummary, moduleCall, shortModelName, userShape } from '../src/host/format';
 import { isFromWebview } from '../src/protocol/webview';
 import type { LayerInfo, ModelDescription } from '../src/protocol/types';
 
@@ -50,6 +50,8 @@ test('models that are not model.json are named by their file and folder', () => 
   assert.equal(shortModelName('keras/classifier.h5'), 'keras/classifier.h5');
   assert.equal(shortModelName('demo/pytorch/checkpoint.pt'), 'pytorch/checkpoint.pt');
   assert.equal(shortModelName('demo/digits/model/model.json'), 'digits/model');
+  assert.equal(modelLabel({ name: 'model.onnx', format: 'onnx' }, 'demo/pytorch/model.onnx'), 'pytorch/model.onnx');
+  assert.equal(modelLabel({ name: 'shapes', format: 'layers' }, 'demo/shapes/model/model.json'), 'shapes');
 });
 
 const ranked = (caveat?: string, library?: string): RankedDefinition => ({
@@ -67,6 +69,8 @@ test('lens titles: one layer as for TF.js; a reused module; a block line for man
   assert.equal(lensTitle([{ layer: relu, ranked: ranked() }, { layer: relu2, ranked: ranked() }], 'NCHW'), 'Loupe: layer1.0.relu (2 calls) · Relu · 64×56×56 · 0 params');
   const stages = ['layer1.0', 'layer1.1', 'layer2.0', 'layer2.1', 'layer3.0'].map((s) => ({ layer: { ...conv, name: `${s}.conv2` }, ranked: ranked() }));
   assert.equal(lensTitle(stages, 'NCHW'), 'Loupe: 5 modules: layer1.0.conv2, layer1.1.conv2, layer2.0.conv2, … · Conv');
+  const adds = ['layer1', 'layer2'].map((s) => ({ layer: { ...conv, name: `${s}/Add`, className: 'Add', params: 0 }, ranked: ranked() }));
+  assert.equal(lensTitle(adds, 'NCHW'), 'Loupe: 2 layers: layer1/Add, layer2/Add · Add');
   const inside = [conv, fc].map((layer) => ({ layer, ranked: ranked('… is defined inside torchvision', 'torchvision.models.resnet18') }));
   assert.equal(lensTitle(inside, 'NCHW'), 'Loupe: 2 layers inside torchvision.models.resnet18');
   assert.equal(lensTitle([{ layer: conv, ranked: ranked('[1] may be A or B') }], 'NCHW'), 'Loupe: 1 layer Loupe could not follow past this line');

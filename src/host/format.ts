@@ -88,6 +88,14 @@ export function statusText(model: string | undefined, backend: string, state: Wo
   return `Loupe: ${model ?? 'no model'} · ${backend} · ${state}`;
 }
 
+/**
+ * How the host names a model: a TF.js model by the name it carries; a model that is one file (ONNX,
+ * Keras) by its file and folder (`pytorch/model.onnx`), as the Models view lists it.
+ */
+export function modelLabel(model: Pick<ModelDescription, 'name' | 'format'>, relativePath: string): string {
+  return model.format === 'onnx' || model.format === 'keras' ? shortModelName(relativePath) : model.name;
+}
+
 /** Folder names that say nothing about which model it is: `demo/digits/model/model.json` is "digits/model". */
 const GENERIC_FOLDERS = new Set(['model', 'models', 'tfjs', 'tfjs_model', 'web_model', 'export', 'exported', 'saved_model', 'out', 'output', 'dist']);
 

@@ -41,7 +41,9 @@ export function lensTitle(group: readonly LinkedLayer[], layout: ModelDescriptio
       return `Loupe: ${modules[0]} (${own.length} calls) · ${layerSummary(own[0]!.layer, layout)}${more}`;
     }
     const names = modules.slice(0, TITLE_NAMES).join(', ') + (modules.length > TITLE_NAMES ? ', …' : '');
-    return `Loupe: ${modules.length} modules: ${names} · ${classes.join(', ')}${more}`;
+    // `layer1/Add`: an operation written in a forward(), not a module.
+    const what = modules.some((m) => m.includes('/')) ? 'layers' : 'modules';
+    return `Loupe: ${modules.length} ${what}: ${names} · ${classes.join(', ')}${more}`;
   }
   const library = group[0]!.ranked.definition.library;
   const count = `${group.length} layer${group.length === 1 ? '' : 's'}`;

@@ -8,6 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModelDescription } from '../../protocol/types';
+import { modelLabel } from '../format';
 import type { ModelEntry } from '../context';
 import type { HostWorkerClient } from '../hostClient';
 import {
@@ -106,7 +107,8 @@ export class ModelStore implements vscode.Disposable {
   describe(uri: vscode.Uri): Promise<ModelDescription> {
     let pending = this.descriptions.get(uri.fsPath);
     if (!pending) {
-      pending = this.client().describe(uri.fsPath);
+      // Named for the user as the Models view names it (an ONNX file by its file, not "model.onnx" alone).
+      pending = this.client().describe(uri.fsPath).then((d) => ({ ...d, name: modelLabel(d, vscode.workspace.asRelativePath(uri, false)) }));
       this.descriptions.set(uri.fsPath, pending);
       // A failure is not cached: fixing the file (or the worker) and asking again must retry.
       const key = uri.fsPath;
