@@ -5,7 +5,8 @@ import { modelFileKind } from '../../protocol/formats';
 import { scanPython } from './python';
 import { TorchWorkspace, type ModuleResolution } from './pytorch';
 import { scanTfjs } from './tfjs';
-import type { FileScan, LayerDefinition, PathMention, RankedDefinition } from './types';
+import type { FileScan, LayerDefinition, LayerFramework, PathMention, RankedDefinition } from './types';
+import type { ModelFormat } from '../../protocol/types';
 
 export type { FileScan, LayerDefinition, LayerFramework, PathMention, RankedDefinition } from './types';
 export { scanPython } from './python';
@@ -37,6 +38,18 @@ export interface RankContext {
   modelPath: string;
   /** Where relative paths in scripts are resolved besides the script's own folder (scripts usually run from here). */
   workspaceRoot?: string;
+  /** The frameworks that can have written the model (a TF.js model.json never comes from PyTorch code); default all. */
+  frameworks?: readonly LayerFramework[];
+}
+
+/** Which code can have produced a model of each format. */
+export function frameworksFor(format: ModelFormat): LayerFramework[] {
+  switch (format) {
+    case 'layers': case 'graph': return ['tfjs', 'keras'];
+    case 'keras': return ['keras'];
+    case 'onnx': return ['pytorch', 'keras'];
+    default: return ['tfjs', 'keras', 'pytorch'];
+  }
 }
 
 export class LayerIndex {
@@ -108,8 +121,9 @@ export class LayerIndex {
    * (`layer4.1.conv2`) followed through the module tree (pytorch.ts). `owner/Op` names an operation
    * written in the forward() of module `owner` (an ONNX export's ops that belong to no sub-module).
    */
-  lookup(layerName: string): LayerDefinition[] {
-    const named = (this.byName.get(layerName) ?? []).filter((d) => d.framework !== 'pytorch');
+  lookup(layerName: string, frameworks?: readonly LayerFramework[]): LayerDefinition[] {
+    const named = (this.byName.get(layerName) ?? []).filter((d) => d.framework !== 'pytorch' && (!frameworks || frameworks.includes(d.framework)));
+    if (frameworks && !frameworks.includes('pytorch')) return named;
     const slash = layerName.lastIndexOf('/');
     const resolutions = slash >= 0
       ? this.torch().resolveForward(layerName.slice(0, slash).replace(/^\/+/, ''))
@@ -119,7 +133,7 @@ export class LayerIndex {
 
   /** `lookup(layerName)` ordered best first, each with the reason for its place. */
   rank(layerName: string, context: RankContext): RankedDefinition[] {
-    const ranked = rankDefinitions(this.lookup(layerName), (file) => this.files.get(file)?.mentions ?? [], context);
+    const ranked = rankDefinitions(this.lookup(layerName, context.frameworks), (file) => this.files.get(file)?.mentions ?? [], context);
     // A library-built model links every path to its construction line: only when its script names the model, or nothing else links.
     const kept = ranked.filter((r) => !r.definition.library || r.tier >= 2);
     return kept.length ? kept : ranked;

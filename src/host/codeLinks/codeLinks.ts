@@ -3,7 +3,7 @@
  * `definitions` / `open` for commands and panels, a CodeLens above each linked line and a hover on it.
  */
 import * as vscode from 'vscode';
-import type { RankContext, RankedDefinition } from '../codeIndex';
+import { frameworksFor, type RankContext, type RankedDefinition } from '../codeIndex';
 import type { ModelDescription } from '../../protocol/types';
 import { dissectionMarkdown, lensTitle as dissectionLensTitle } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
@@ -157,7 +157,8 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     const active = this.models.active();
     if (!active) return undefined;
     const root = rootOf(active.uri);
-    return { modelPath: active.uri.fsPath, ...(root ? { workspaceRoot: root } : {}) };
+    const format = this.models.known(active.uri)?.format;
+    return { modelPath: active.uri.fsPath, ...(root ? { workspaceRoot: root } : {}), ...(format ? { frameworks: frameworksFor(format) } : {}) };
   }
 
   /** The name a layer has in the code: its module path (sourceName); `#2` of a reused module's later call dropped when the model does not say. */
