@@ -7,6 +7,7 @@ import { readSidecar } from '../image/sidecar';
 import { modelFileKind } from '../../protocol/formats';
 import { camHead, defaultCamLayer } from './camHead';
 import { gradients } from './executor';
+import { kerasLoader } from './formats/keras';
 import { tfjsLoader } from './formats/tfjs';
 import type { ModelLoader } from './formats/types';
 import { toLayerInfo, type IRGraph } from './ir';
@@ -20,7 +21,7 @@ export interface LoadedModel {
 }
 
 /** The model file formats, one loader each (formats/). */
-const LOADERS: ModelLoader[] = [tfjsLoader];
+const LOADERS: ModelLoader[] = [tfjsLoader, kerasLoader];
 
 export async function loadModel(modelPath: string): Promise<LoadedModel> {
   const file = path.resolve(modelPath);
