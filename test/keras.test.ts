@@ -1,7 +1,8 @@
 /**
  * Keras models read directly (issue 14), on files Keras itself wrote (test/fixtures/keras/README.md):
  * a Keras 3 `.keras` CNN and the same network as a Keras 3 legacy `.h5` (MNIST, Flatten → Dense head),
- * and a Keras 2.4 legacy `.h5` ResNet8 (batch norm, residual adds, AveragePooling → Flatten → Dense).
+ * and Keras 2.4 legacy `.h5` files: a ResNet8 (batch norm, residual adds, AveragePooling → Flatten → Dense)
+ * and a MobileNet-style network (strided and depthwise convolutions with `same` padding).
  * Oracle: scripts/fixtures/keras_reference.py rebuilt each network in PyTorch from the file's config
  * and weights; its logits, input gradients and MNIST predictions are the committed .npy files.
  */
@@ -46,7 +47,7 @@ function mnistDigits(): { images: Float32Array; labels: Uint8Array } {
 before(async () => { await initBackend(); });
 
 describe('Keras files against the PyTorch rebuild', () => {
-  for (const name of ['mnist_cnn.keras', 'mnist_cnn.h5', 'pretrainedResnet.h5'] as const) {
+  for (const name of ['mnist_cnn.keras', 'mnist_cnn.h5', 'pretrainedResnet.h5', 'vww_96.h5'] as const) {
     test(`${name}: logits ≤ 1e-5 relative, input gradients ≤ 1e-4`, async (t) => {
       const model = await loadModel(kerasFixture(name));
       try {
@@ -130,6 +131,85 @@ describe('Keras files against the PyTorch rebuild', () => {
       assert.ok(resnet.description.notes?.some((n) => n.includes('Keras 2.4.0 legacy HDF5')));
     } finally {
       resnet.dispose();
+    }
+  });
+});
+
+/** The real mnist_cnn.keras with its config.json replaced (the weights stay Keras's own). */
+async function kerasWithConfig(dir: string, name: string, edit: (config: KerasConfig) => KerasConfig | void): Promise<string> {
+  const real = kerasFixture('mnist_cnn.keras');
+  const entries = await readKerasArchive(fs.readFileSync(real), real, ['config.json', 'metadata.json', 'model.weights.h5']);
+  const config = JSON.parse(entries.get('config.json')!.toString('utf8')) as KerasConfig;
+  const edited = edit(config) ?? config;
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, writeZip([
+    { name: 'metadata.json', data: entries.get('metadata.json')! },
+    { name: 'config.json', data: Buffer.from(JSON.stringify(edited)), deflate: true },
+    { name: 'model.weights.h5', data: entries.get('model.weights.h5')! },
+  ]));
+  return file;
+}
+type KerasLayerJson = { class_name: string; config: Record<string, unknown>; module?: string; registered_name?: string | null; name?: string; inbound_nodes?: unknown[] };
+type KerasConfig = { class_name: string; config: { name: string; layers: KerasLayerJson[] } };
+
+describe('the same network in other Keras structures: the same logits as the PyTorch rebuild', () => {
+  let dir: string;
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-keras-variants-')); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const inputs = () => reference('mnist_cnn.keras', 'inputs');
+
+  async function sameLogits(file: string, transform: (x: number) => number): Promise<void> {
+    const model = await loadModel(file);
+    try {
+      const x = inputs();
+      const expected = reference('mnist_cnn.keras', 'logits');
+      const logits = tf.tidy(() => runGraph(model.graph, tf.tensor(x.data.map(transform), x.shape), { outputs: [model.graph.logitsName] })[0]!.dataSync());
+      const e = relativeError(logits, expected.data);
+      assert.ok(e <= 1e-5, `${path.basename(file)}: logits differ from the rebuild by ${e}`);
+    } finally {
+      model.dispose();
+    }
+  }
+  const tensorRef = (layer: string) => ({ class_name: '__keras_tensor__', config: { shape: null, dtype: 'float32', keras_history: [layer, 0, 0] } });
+  const functional = (c: KerasConfig, name: string): KerasConfig => {
+    const layers = c.config.layers.map((l, i) => ({
+      ...l, name: l.config.name as string,
+      inbound_nodes: i === 0 ? [] : [{ args: [tensorRef(c.config.layers[i - 1]!.config.name as string)], kwargs: {} }],
+    }));
+    return { class_name: 'Functional', config: { ...c.config, name, layers, input_layers: [[layers[0]!.name, 0, 0]], output_layers: [[layers.at(-1)!.name, 0, 0]] } as never };
+  };
+  const insertAfterInput = (c: KerasConfig, layer: KerasLayerJson) => { c.config.layers.splice(1, 0, layer); };
+
+  test('a functional model (Keras 3 inbound nodes with __keras_tensor__ arguments)', async () => {
+    await sameLogits(await kerasWithConfig(dir, 'functional.keras', (c) => functional(c, 'functional_1')), (v) => v);
+  });
+
+  test('nested models: the convolutions in a Sequential inside a Sequential, the head in a functional model inside it', async () => {
+    await sameLogits(await kerasWithConfig(dir, 'nested.keras', (c) => {
+      const [input, ...rest] = c.config.layers;
+      const convs = rest.slice(0, 4);
+      const head = rest.slice(4);
+      const innerInput = (name: string, shape: unknown[]) => ({ module: 'keras.layers', class_name: 'InputLayer', config: { name, batch_shape: shape, dtype: 'float32' }, registered_name: null });
+      const features = { module: 'keras', class_name: 'Sequential', registered_name: null,
+        config: { name: 'features', layers: [innerInput('features_input', [null, 28, 28, 1]), ...convs] } };
+      const headModel = functional({ class_name: 'Sequential', config: { name: 'head', layers: [innerInput('head_input', [null, 5, 5, 64]), ...head] } }, 'head');
+      return { ...c, config: { ...c.config, layers: [input!, features as never, { ...headModel, module: 'keras', registered_name: null } as never] } };
+    }), (v) => v);
+  });
+
+  test('Rescaling (one scale, and one per channel) and Normalization in front of the network', async () => {
+    await sameLogits(await kerasWithConfig(dir, 'rescaling.keras', (c) => insertAfterInput(c,
+      { module: 'keras.layers', class_name: 'Rescaling', config: { name: 'rescaling', scale: 0.5, offset: 0 } })), (v) => 2 * v);
+    await sameLogits(await kerasWithConfig(dir, 'rescaling-channels.keras', (c) => insertAfterInput(c,
+      { module: 'keras.layers', class_name: 'Rescaling', config: { name: 'rescaling', scale: [0.5], offset: [0.1] } })), (v) => 2 * (v - 0.1));
+    await sameLogits(await kerasWithConfig(dir, 'normalization.keras', (c) => insertAfterInput(c,
+      { module: 'keras.layers', class_name: 'Normalization', config: { name: 'normalization', axis: -1, mean: [0.25], variance: [0.0625], invert: false } })),
+    (v) => 0.25 * v + 0.25);
+    const model = await loadModel(path.join(dir, 'normalization.keras'));
+    try {
+      assert.equal(model.description.layers[1]!.className, 'Normalization', 'the Keras class is shown, not the batch norm that computes it');
+    } finally {
+      model.dispose();
     }
   });
 });

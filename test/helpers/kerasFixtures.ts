@@ -14,6 +14,7 @@ export const KERAS_FIXTURES = {
   'mnist_cnn.keras': '5c4c606a514d4040c5d9f3e2192800b660ed62d9bf2e5acfa141af14b62aec6b',
   'mnist_cnn.h5': '564d1149868ae053e8a6ff04f5d6f8671def175af04c527bf9e82732118dd03d',
   'pretrainedResnet.h5': '5f938a8eea605438cc7360aa13c987bc6d7bd0c8d931b2917361ae7ae4eeda2f',
+  'vww_96.h5': 'af9111d50e6e85b2f2123345e0316ef1c384865ebf6b06340ddac7e66017450f',
 } as const;
 export type KerasFixture = keyof typeof KERAS_FIXTURES;
 
