@@ -1,6 +1,7 @@
 // A Keras model config (Keras 3 config.json, or the `model_config` of a legacy .h5 from Keras 2 or 3)
 // as one flat functional graph: Sequential models become chains, nested models are inlined, and each
 // layer keeps where Keras 3 stores its variables. Reading only: no class named in the file is run.
+import { kerasSnakeCase } from '../../../../protocol/kerasNaming';
 import { LoupeError } from '../../../errors';
 
 export type Json = Record<string, unknown>;
@@ -56,7 +57,7 @@ function parseModel(obj: Json, path: string, file: string): SubGraph {
 function varsNamer(path: string): (className: string) => string {
   const used = new Map<string, number>();
   return (className) => {
-    const base = snakeCase(className);
+    const base = kerasSnakeCase(className);
     const n = used.get(base);
     used.set(base, n === undefined ? 0 : n + 1);
     return `${path ? `${path}/` : ''}layers/${n === undefined ? base : `${base}_${n + 1}`}`;
@@ -223,14 +224,6 @@ function refList(raw: unknown, what: string, file: string): Ref[] {
   const list = asArray(raw, `the model's ${what}`, file);
   if (typeof list[0] === 'string') return [ref(list, what, file)];
   return list.map((r) => ref(r, what, file));
-}
-
-/** Keras's `to_snake_case`: `Conv2D` → `conv2d`, `BatchNormalization` → `batch_normalization`, `ReLU` → `re_lu`. */
-export function snakeCase(name: string): string {
-  const cleaned = name.replace(/\W+/g, '');
-  const intermediate = cleaned.replace(/(.)([A-Z][a-z0-9]+)/g, '$1_$2');
-  const snake = intermediate.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
-  return snake.startsWith('_') ? `private${snake}` : snake;
 }
 
 export function asObject(v: unknown, what: string, file: string): Json {
