@@ -304,6 +304,15 @@ describe('bad Keras files: a clear error naming the file', () => {
     }), 'UNSUPPORTED_MODEL', /layer 'flatten_1' is a Lambda layer, which runs Python code/);
   });
 
+  test('a config nested too deeply to walk', async () => {
+    const file = withConfig('deep.keras', (layers) => { (layer(layers, 'flatten_1').config as Record<string, unknown>).deep = '__DEEP__'; });
+    const text = (await readKerasArchive(fs.readFileSync(file), file, ['config.json'])).get('config.json')!.toString('utf8')
+      .replace('"__DEEP__"', `${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    fs.writeFileSync(file, writeZip([{ name: 'config.json', data: Buffer.from(text), deflate: true },
+      { name: 'model.weights.h5', data: entries.get('model.weights.h5')! }]));
+    await refused(file, 'MODEL_INVALID', /nested too deeply|not valid JSON/);
+  });
+
   test('an .h5 that is not a Keras model, and a Keras weights-only file', async () => {
     const other = path.join(dir, 'data.h5');
     // An HDF5 test file shipped in the jsfive package (not in its exports map, so found beside its package.json).

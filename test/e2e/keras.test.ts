@@ -38,7 +38,7 @@ describe('a Keras model in a real VS Code', { timeout: 10 * 60_000 }, () => {
     copyFileSync(kerasFixture('mnist_cnn.keras'), path.join(workspace, MODEL));
     server = await startCodeServer(workspace, {
       vsix: [vsix.vsix],
-      settings: { 'typescript.validate.enable': false, 'editor.minimap.enabled': false, 'python.analysis.typeCheckingMode': 'off' },
+      settings: { 'typescript.validate.enable': false, 'editor.minimap.enabled': false },
     });
     workbench = await openWorkbench(server.url, { width: 1280, height: 800, timeoutMs: 30_000 });
     page = workbench.page;

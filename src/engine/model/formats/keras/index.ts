@@ -16,6 +16,8 @@ import { keras3Weights, legacyWeights, type WeightSource } from './weights';
 
 /** Largest Keras file Loupe reads (checked before reading). */
 export const MAX_KERAS_BYTES = 1024 ** 3;
+/** A model config is text: tens of KB for a CNN, a few MB for the largest Keras applications. */
+const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 const CONFIG_ENTRY = 'config.json';
 const METADATA_ENTRY = 'metadata.json';
 const WEIGHTS_ENTRY = 'model.weights.h5';
@@ -34,8 +36,7 @@ export const kerasLoader: ModelLoader = {
     const source = startsWith(bytes, ZIP_MAGIC) ? await fromArchive(bytes, file)
       : startsWith(bytes, HDF5_MAGIC) ? fromLegacy(bytes, file)
         : notKeras(file);
-    const keras = parseKerasGraph(source.config, file);
-    const layers = keras.layers.map((l) => ({ layer: l, tfjs: toTfjsLayer(l, file) }));
+    const { keras, layers } = readConfig(source.config, file);
     const files = artifacts(keras, layers, source.weights, file, bytes);
     const { graph, model } = await rebuild(files, keras);
     graph.format = 'keras';
@@ -52,6 +53,17 @@ export const kerasLoader: ModelLoader = {
   },
 };
 
+/** The config as a flat graph and tfjs layers; a crafted config nested too deep is refused, not a crash. */
+function readConfig(config: unknown, file: string): { keras: KerasGraph; layers: Array<{ layer: KerasGraph['layers'][number]; tfjs: TfjsLayer }> } {
+  try {
+    const keras = parseKerasGraph(config, file);
+    return { keras, layers: keras.layers.map((l) => ({ layer: l, tfjs: toTfjsLayer(l, file) })) };
+  } catch (e) {
+    if (e instanceof RangeError) throw new LoupeError('MODEL_INVALID', 'has a model config nested too deeply to read', file, 'save the model again');
+    throw e;
+  }
+}
+
 async function fromArchive(bytes: Buffer, file: string): Promise<KerasSource> {
   const entries = await readKerasArchive(bytes, file, [CONFIG_ENTRY, METADATA_ENTRY, WEIGHTS_ENTRY]);
   const configBytes = entries.get(CONFIG_ENTRY);
@@ -63,6 +75,9 @@ async function fromArchive(bytes: Buffer, file: string): Promise<KerasSource> {
   if (!weightsBytes) {
     throw new LoupeError('WEIGHTS_INVALID', `has no ${WEIGHTS_ENTRY} inside`, file,
       'Loupe reads .keras files whose weights are one model.weights.h5 (sharded or .npz weights are not read): save the model again');
+  }
+  if (configBytes.length > MAX_CONFIG_BYTES) {
+    throw new LoupeError('MODEL_INVALID', `its ${CONFIG_ENTRY} is ${configBytes.length} bytes, more than a model config needs`, file);
   }
   const config = parseJson(configBytes, `${CONFIG_ENTRY} inside the .keras file`, file);
   const metadata = entries.has(METADATA_ENTRY) ? parseJson(entries.get(METADATA_ENTRY)!, METADATA_ENTRY, file) : {};
