@@ -1,4 +1,5 @@
 /** Plain-text tables for the terminal. */
+import { shapeInLayout } from '../protocol/formats';
 import type { DissectionSummary, ExplainSummary, ModelDescription } from '../protocol/types';
 
 /** Left-aligned columns; columns listed in `right` are right-aligned (numbers). */
@@ -22,18 +23,19 @@ export function describeTable(d: ModelDescription): string {
   const rows = d.layers.map((l) => [
     l.name,
     l.className,
-    `[${l.outputShape.join(', ')}]`,
+    `[${shapeInLayout(l.outputShape, d.layout).join(', ')}]`,
     String(l.params),
     l.activation ?? '',
     l.isConv ? 'yes' : '',
   ]);
   const head = [
     `model   ${d.path} (${d.format}, ${d.name})`,
-    `input   ${d.inputShape.join('×')}, ${d.numClasses} classes, head ${d.head}, ${d.totalParams} parameters`,
+    `input   ${shapeInLayout(d.inputShape, d.layout).join('×')}, ${d.numClasses} classes, head ${d.head}, ${d.totalParams} parameters`,
     `cam     ${d.cam.available ? `available (layer ${d.cam.layer ?? d.defaultCamLayer ?? '?'})` : `not available: ${d.cam.reason}`}`,
     '',
   ].join('\n');
-  return head + '\n' + table(['layer', 'class', 'output shape', 'params', 'activation', 'conv'], rows, new Set([3]));
+  const shapes = d.layout === 'NCHW' ? 'output C×H×W' : 'output H×W×C';
+  return head + '\n' + table(['layer', 'class', shapes, 'params', 'activation', 'conv'], rows, new Set([3]));
 }
 
 export function explainTable(s: ExplainSummary, outDir: string, files: number): string {
