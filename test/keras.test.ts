@@ -21,7 +21,7 @@ import { readKerasArchive } from '../src/engine/model/formats/keras/archive';
 import { loadModel } from '../src/engine/model/loader';
 import { decodeNpy } from '../src/engine/output/npy';
 import { relativeError } from './helpers/context';
-import { kerasFixture, REFERENCE_DIR, type KerasFixture } from './helpers/kerasFixtures';
+import { KERAS_FIXTURES_MISSING, kerasFixture, REFERENCE_DIR, type KerasFixture } from './helpers/kerasFixtures';
 import { writeZip } from './helpers/zip';
 import { CLI_JS } from './workerFixtures';
 
@@ -46,7 +46,7 @@ function mnistDigits(): { images: Float32Array; labels: Uint8Array } {
 
 before(async () => { await initBackend(); });
 
-describe('Keras files against the PyTorch rebuild', () => {
+describe('Keras files against the PyTorch rebuild', { skip: KERAS_FIXTURES_MISSING }, () => {
   for (const name of ['mnist_cnn.keras', 'mnist_cnn.h5', 'pretrainedResnet.h5', 'vww_96.h5'] as const) {
     test(`${name}: logits ≤ 1e-5 relative, input gradients ≤ 1e-4`, async (t) => {
       const model = await loadModel(kerasFixture(name));
@@ -152,7 +152,7 @@ async function kerasWithConfig(dir: string, name: string, edit: (config: KerasCo
 type KerasLayerJson = { class_name: string; config: Record<string, unknown>; module?: string; registered_name?: string | null; name?: string; inbound_nodes?: unknown[] };
 type KerasConfig = { class_name: string; config: { name: string; layers: KerasLayerJson[] } };
 
-describe('the same network in other Keras structures: the same logits as the PyTorch rebuild', () => {
+describe('the same network in other Keras structures: the same logits as the PyTorch rebuild', { skip: KERAS_FIXTURES_MISSING }, () => {
   let dir: string;
   before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-keras-variants-')); });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -214,7 +214,7 @@ describe('the same network in other Keras structures: the same logits as the PyT
   });
 });
 
-describe('bad Keras files: a clear error naming the file', () => {
+describe('bad Keras files: a clear error naming the file', { skip: KERAS_FIXTURES_MISSING }, () => {
   let dir: string;
   let entries: Map<string, Buffer>;
   let config: { config: { layers: Array<Record<string, unknown>> } };
@@ -324,7 +324,7 @@ describe('bad Keras files: a clear error naming the file', () => {
   });
 });
 
-describe('loupe CLI on a .keras file', () => {
+describe('loupe CLI on a .keras file', { skip: KERAS_FIXTURES_MISSING }, () => {
   test('describe --json and explain (gradient, Grad-CAM) on a digit', () => {
     assert.ok(fs.existsSync(CLI_JS), 'dist/cli.js is missing: run `node esbuild.mjs` first');
     const model = kerasFixture('mnist_cnn.keras');

@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
 import { contextMenu, explorerRow, openWorkbench, screenshot, showContainer, toast, treeItems, viewPane, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
 import { packageExtension } from '../../scripts/package';
-import { kerasFixture } from '../helpers/kerasFixtures';
+import { KERAS_FIXTURES_MISSING, kerasFixture } from '../helpers/kerasFixtures';
 
 const MODEL = 'keras/mnist_cnn.keras';
 const SCRIPT = 'keras/train.py';
@@ -21,7 +21,7 @@ const IMAGE = 'images/digit-2.png';
 /** The layers of mnist_cnn.keras as the notebook's model.summary() printed them. */
 const KERAS_LAYERS = ['input_layer_1', 'conv2d_2', 'max_pooling2d_2', 'conv2d_3', 'max_pooling2d_3', 'flatten_1', 'dense_2', 'dropout_1', 'dense_3'];
 
-describe('a Keras model in a real VS Code', { timeout: 10 * 60_000 }, () => {
+describe('a Keras model in a real VS Code', { timeout: 10 * 60_000, skip: KERAS_FIXTURES_MISSING }, () => {
   let temp: string;
   let workspace: string;
   let server: CodeServer;

@@ -3,7 +3,9 @@
  * licences and checksums in test/fixtures/keras/README.md) and, as data fetched from public repositories,
  * live in the project's shared folder (`shared/fixtures/keras/`, beside the repository in CI and on the
  * developers' machines) rather than in the repository. `LOUPE_KERAS_FIXTURES` points elsewhere.
- * A missing or altered file fails the tests that need it, with this explanation.
+ * An altered file fails the tests that need it. When the files are absent (a checkout without them in
+ * shared/), the suites that read them are reported as skipped with KERAS_FIXTURES_MISSING as the reason:
+ * they are not counted as passing.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -43,3 +45,10 @@ export function kerasFixture(name: KerasFixture): string {
   throw new Error(`Keras fixture ${name} not found in ${candidates().join(', ')}: put the files listed in `
     + 'test/fixtures/keras/README.md into shared/fixtures/keras/ (or set LOUPE_KERAS_FIXTURES to their folder)');
 }
+
+/** Why the tests reading the Keras-written files cannot run on this checkout, or undefined when every file is there. */
+export const KERAS_FIXTURES_MISSING: string | undefined = (() => {
+  const absent = (Object.keys(KERAS_FIXTURES) as KerasFixture[]).filter((name) => !candidates().some((dir) => fs.existsSync(path.join(dir, name))));
+  return absent.length === 0 ? undefined
+    : `the Keras-written fixtures ${absent.join(', ')} are not in shared/fixtures/keras/ (see test/fixtures/keras/README.md)`;
+})();
