@@ -133,6 +133,8 @@ export interface TcavResult {
   backend: BackendName;
   /** Milliseconds of the computation (for a cached result: of the run that stored it). */
   ms: number;
+  /** When the result was computed (ms since the epoch): the latest result of a layer is the one shown beside the code. */
+  created: number;
   timings: TcavTimings;
   /** Cache key of the entry: with the model, it finds the result again (panel restore). */
   key: string;
@@ -140,6 +142,14 @@ export interface TcavResult {
   dir: string;
   cached: boolean;
 }
+
+/** The built-in concepts by category, as the engine's probe generator draws them (pickers list these). */
+export const TCAV_BUILTIN_CONCEPTS: Readonly<Record<'color' | 'texture' | 'shape' | 'control', readonly string[]>> = {
+  color: ['black', 'blue', 'brown', 'green', 'grey', 'orange', 'pink', 'purple', 'red', 'white', 'yellow'],
+  texture: ['horizontal stripes', 'vertical stripes', 'diagonal stripes', 'antidiagonal stripes', 'dots', 'checkerboard', 'zigzag', 'grid'],
+  shape: ['circle', 'square', 'triangle', 'star', 'heart', 'cross', 'hexagon', 'diamond'],
+  control: ['random'],
+};
 
 export const TCAV_CSV_HEADER = 'layer,concept,tcav_mean,tcav_std,p_value,significant,cav_accuracy';
 
@@ -160,4 +170,31 @@ export function tcavCsv(result: Pick<TcavResult, 'layers'>): string {
 export function tcavScoreText(c: Pick<TcavConceptResult, 'mean' | 'significant' | 'lowAccuracy' | 'cavAccuracy'>): string {
   const score = `${c.mean.toFixed(2)}${c.significant ? '*' : ' n.s.'}`;
   return c.lowAccuracy ? `${score} (CAV acc. ${c.cavAccuracy.toFixed(2)})` : score;
+}
+
+/**
+ * Default layers: up to three spread through the network (after a third, two thirds, and the last),
+ * among the spatial layers that end a block (activations, convolutions with an activation; pooling
+ * too when there are fewer than three of those), else among all spatial layers.
+ */
+export function defaultTcavLayers(layers: readonly { name: string; className: string; outputShape: number[]; activation?: string; isConv: boolean }[]): string[] {
+  const spatial = layers.filter((l) => l.outputShape.length === 3 && l.className !== 'InputLayer');
+  const activations = spatial.filter((l) => /relu|activation|elu|sigmoid|tanh/i.test(l.className) || (l.isConv && l.activation !== undefined && l.activation !== 'linear'));
+  const ends = activations.length >= 3 ? activations : spatial.filter((l) => activations.includes(l) || /pool/i.test(l.className));
+  const from = ends.length >= 3 ? ends : spatial;
+  if (from.length <= 3) return from.map((l) => l.name);
+  return [...new Set([1, 2, 3].map((k) => from[Math.round((k * from.length) / 3) - 1]!.name))];
+}
+
+/** The request a result answers (for Recompute): the same sets, layers and parameters. */
+export function tcavRequestOf(r: TcavResult): TcavOptions {
+  const concepts: TcavConceptSpec[] = r.layers[0]?.concepts.map((c) => (c.source.startsWith('builtin:')
+    ? { kind: 'builtin' as const, name: c.source.slice('builtin:'.length) }
+    : { kind: 'folder' as const, path: c.source })) ?? [];
+  return {
+    classIndex: r.classIndex, classImages: r.classImages.path, concepts,
+    random: r.random.source === 'builtin' ? { kind: 'builtin' } : { kind: 'folder', path: r.random.source },
+    layers: r.layers.map((l) => l.layer), runs: r.params.runs, imagesPerSet: r.params.imagesPerSet, cav: r.params.cav,
+    alpha: r.params.alpha, minCavAccuracy: r.params.minCavAccuracy, seed: r.params.seed,
+  };
 }

@@ -171,6 +171,7 @@ export async function runTcav(ctx: TcavContext, request: TcavOptions, hooks: Run
       notes,
       backend: ctx.backend,
       ms: end - t0,
+      created: Date.now(),
       timings: {
         activations: featureTimings.activations, gradients: featureTimings.gradients,
         cavs: featureTimings.products + (statsStart - cavStart), statistics: end - statsStart,
