@@ -13,6 +13,7 @@ import { PNG } from 'pngjs';
 import { drawConceptImage } from '../src/engine/dissection/probe/conceptImages';
 import { Engine } from '../src/engine/engine';
 import type { TcavTimings } from '../src/protocol/tcav';
+import { everyTenSeconds } from './dissection';
 
 export const TCAV_LAYERS = ['block_5_expand_relu', 'block_12_expand_relu', 'head_relu'];
 export const TCAV_CONCEPTS = ['red', 'horizontal-stripes', 'circle'];
@@ -56,20 +57,11 @@ export async function measureTcav(spec: TcavSpec, progress: (text: string) => vo
     }
     const engine = await Engine.create({ backend: 'auto', cacheDir: path.join(tmp, 'cache') });
     const description = await engine.describe(spec.modelPath);
-    let last = 0;
     const t0 = performance.now();
     const result = await engine.tcav(spec.modelPath, {
       classIndex: 0, classImages: classDir, concepts: TCAV_CONCEPTS.map((name) => ({ kind: 'builtin', name })),
       layers: TCAV_LAYERS, runs, imagesPerSet: images,
-    }, {
-      onProgress: (fraction, message) => {
-        const now = performance.now();
-        if (now - last > 10_000) {
-          last = now;
-          progress(`${Math.round(fraction * 100)}% ${message}`);
-        }
-      },
-    });
+    }, { onProgress: everyTenSeconds(progress) });
     return {
       name: spec.name,
       layers: TCAV_LAYERS.map((name) => ({ name, shape: description.layers.find((l) => l.name === name)!.outputShape })),

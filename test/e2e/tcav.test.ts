@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
 import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
-import { contextMenu, explorerRow, openWorkbench, runCommand, screenshot, statusBarItem, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
+import { contextMenu, explorerRow, openAtLine, openWorkbench, runCommand, screenshot, statusBarItem, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
 import { packageExtension } from '../../scripts/package';
 
 const DEMO = path.join(repoRoot, 'demo');
@@ -174,13 +174,7 @@ describe('TCAV in a real VS Code', { timeout: 15 * 60_000 }, () => {
     const script = readFileSync(path.join(workspace, TRAIN_SCRIPT), 'utf8');
     const line = script.split('\n').findIndex((l) => l.includes(`name: '${layer}'`)) + 1;
     assert.ok(line > 0, `no line names ${layer}`);
-    await (await explorerRow(page, TRAIN_SCRIPT)).click();
-    await page.locator('.tab.active', { hasText: path.basename(TRAIN_SCRIPT) }).waitFor();
-    const editor = page.locator('.editor-group-container.active .monaco-editor').first();
-    await editor.locator('.view-lines').click();
-    await page.keyboard.press('Control+g');
-    await page.keyboard.type(String(line));
-    await page.keyboard.press('Enter');
+    const editor = await openAtLine(page, TRAIN_SCRIPT, line);
     const lens = editor.locator('.codelens-decoration a', { hasText: /^TCAV for "circle"/ });
     await lens.first().waitFor({ timeout: 60_000 });
     // The lens of this layer: its concepts with the CLI's means, * where significant.
