@@ -81,7 +81,7 @@ export async function measureTcav(spec: TcavSpec, progress: (text: string) => vo
 
 export function renderTcav(b: TcavBench | undefined, quick: boolean): string[] {
   if (!b) return [];
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const s = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
   const target = quick ? '' : b.ms < TARGET_MS ? ' (target < 60 s: pass)' : ' (target < 60 s: **FAIL**)';
   return [
     '',
