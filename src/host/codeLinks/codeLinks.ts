@@ -9,6 +9,8 @@ import { dissectionMarkdown, lensTitle } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
 import { codeLensTitle, escapeMarkdown, layerMarkdown } from '../format';
 import type { ModelStore } from '../models/modelStore';
+import { tcavLensTitle } from '../tcav/labels';
+import type { TcavStore } from '../tcav/store';
 import type { WorkspaceIndexer } from './indexer';
 import { linksFile } from './rank';
 
@@ -25,12 +27,14 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     private readonly indexer: WorkspaceIndexer,
     private readonly models: ModelStore,
     private readonly dissections?: DissectionStore,
+    private readonly tcav?: TcavStore,
   ) {
     this.disposables.push(
       indexer.onDidChange(() => this.lensesChanged.fire()),
       models.onDidChange(() => this.lensesChanged.fire()),
     );
     if (dissections) this.disposables.push(dissections.onDidChange(() => this.lensesChanged.fire()));
+    if (tcav) this.disposables.push(tcav.onDidChange(() => this.lensesChanged.fire()));
   }
 
   definitions(layer: string): RankedDefinition[] {
@@ -100,6 +104,17 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
           tooltip: `Open the network dissection of ${layer.name}`,
           command: 'loupe.openDissection',
           arguments: [layer.name, modelPath],
+        }));
+      }
+      // TCAV: the newest result that tested this layer.
+      const tcav = modelPath ? this.tcav?.latest(modelPath, layer.name) : undefined;
+      const tcavTitle = tcav ? tcavLensTitle(tcav, layer.name) : undefined;
+      if (modelPath && tcav && tcavTitle) {
+        lenses.push(new vscode.CodeLens(range, {
+          title: tcavTitle,
+          tooltip: `Open the TCAV result of class "${tcav.classLabel}" (* significant after Bonferroni, n.s. not significant)`,
+          command: 'loupe.openTcav',
+          arguments: [modelPath, tcav.key],
         }));
       }
       return lenses;
