@@ -4,7 +4,6 @@
  * Inputs are model inputs already preprocessed: `count` images of the graph's [H, W, C], row-major.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gradients, runGraph } from '../model/executor';
 import type { LoadedModel } from '../model/loader';
 
 export interface TcavPasses {
@@ -15,22 +14,21 @@ export interface TcavPasses {
 }
 
 async function read(t: tf.Tensor): Promise<Float32Array> {
-  return Float32Array.from((await t.data()) as Float32Array);
+  try {
+    return Float32Array.from((await t.data()) as Float32Array);
+  } finally {
+    t.dispose();
+  }
 }
 
+/** The model's own passes (ONNX Runtime when it runs the model, else TF.js). */
 export function modelPasses(model: LoadedModel): TcavPasses {
-  const graph = model.graph;
-  const [h, w, c] = graph.inputShape;
+  const [h, w, c] = model.graph.inputShape;
   return {
     async activations(inputs, count, layers) {
       const x = tf.tensor4d(inputs, [count, h, w, c]);
       try {
-        const outs = tf.tidy(() => runGraph(graph, x, { outputs: layers }));
-        try {
-          return await Promise.all(outs.map(read));
-        } finally {
-          tf.dispose(outs);
-        }
+        return await Promise.all((await model.passes.forward(x, layers)).map(read));
       } finally {
         x.dispose();
       }
@@ -38,16 +36,10 @@ export function modelPasses(model: LoadedModel): TcavPasses {
     async classGradients(inputs, count, classIndex, layer) {
       const x = tf.tensor4d(inputs, [count, h, w, c]);
       try {
-        // The seed one-hot on the class: each image's own logit, as the attribution methods' layerGradient.
-        const g = tf.tidy(() => gradients(graph, x, {
-          outputs: [graph.logitsName], wrt: layer,
-          seed: (logits) => tf.oneHot(tf.fill([logits.shape[0]!], classIndex, 'int32'), logits.shape[1]!).toFloat(),
-        }).gradient);
-        try {
-          return await read(g);
-        } finally {
-          g.dispose();
-        }
+        // Each image's own class logit, as the attribution methods' layerGradient.
+        const { activation, gradient } = await model.passes.layerGradient(x, layer, { classIndex, kind: 'logit' });
+        activation.dispose();
+        return await read(gradient);
       } finally {
         x.dispose();
       }
