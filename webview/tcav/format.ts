@@ -1,4 +1,4 @@
-/** Numbers as the TCAV panel shows them (pure, tested in Node). */
+/** Numbers as the TCAV panel shows them (pure; test/webview-tcav-browser.test.ts reads them on the page). */
 
 /** `3.2e-5`, `0.012`, `0.43`; `undefined` when the test could not be made (no variance). */
 export function formatP(p: number | null): string {
