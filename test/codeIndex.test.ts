@@ -156,14 +156,26 @@ test('tokenizer: operators do not swallow `=`; unterminated strings stop at the 
   assert.deepEqual(toks, ['a', '==', 'b', ';', 'c', '=', '-', '1', ';', 'd', ':=', '2', 'x', '=', '"open', 'y', '=', '1']);
 });
 
-test('index: update, remove, lookup across files, suffix fallback for nested PyTorch names', () => {
+test('index: update, remove, lookup across files; nested PyTorch names through the module tree, never by suffix', () => {
   const index = new LayerIndex();
   index.update('/w/a.py', 'layers.Dense(1, name="fc")');
   index.update('/w/b.ts', "tf.layers.dense({ units: 1, name: 'fc' })");
-  index.update('/w/c.py', 'class B(nn.Module):\n    def __init__(self):\n        self.conv = nn.Conv2d(1, 1, 1)');
+  index.update('/w/c.py', [
+    'class B(nn.Module):',                       // 0
+    '    def __init__(self):',                   // 1
+    '        self.conv = nn.Conv2d(1, 1, 1)',    // 2
+    'class E(nn.Module):',                       // 3
+    '    def __init__(self):',                   // 4
+    '        self.block1 = B()',                 // 5
+    'class M(nn.Module):',                       // 6
+    '    def __init__(self):',                   // 7
+    '        self.encoder = E()',                // 8
+  ].join('\n'));
   index.update('/w/notes.md', 'layers.Dense(1, name="fc")');
   assert.deepEqual(index.lookup('fc').map((d) => d.file).sort(), ['/w/a.py', '/w/b.ts']);
-  assert.deepEqual(index.lookup('encoder.block1.conv').map((d) => d.file), ['/w/c.py']);
+  assert.deepEqual(index.lookup('encoder.block1.conv').map((d) => `${d.file}:${d.line}:${d.column}`), ['/w/c.py:2:20']);
+  // No model has `other`: a block's `conv` is not offered as a guess.
+  assert.deepEqual(index.lookup('other.block1.conv'), []);
   assert.deepEqual(index.lookup('missing'), []);
   index.update('/w/a.py', 'layers.Dense(1, name="fc2")');
   assert.deepEqual(index.lookup('fc').map((d) => d.file), ['/w/b.ts']);

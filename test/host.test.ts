@@ -159,7 +159,7 @@ test('source paths in excluded folders are not indexed', () => {
 
 const ranked = (file: string, score: number): RankedDefinition => ({
   definition: { name: 'conv1', file, line: 0, column: 0, nameLine: 0, nameColumn: 0, framework: 'keras', className: 'Conv2D' },
-  score, reason: '',
+  score, tier: tierOf(score) as 1 | 2 | 3, reason: '',
 });
 
 test('lenses go only to files as good as the best link', () => {

@@ -10,8 +10,10 @@ import type { LoupeContext } from './context';
 import { isSpatial, layerSummary, shortModelName } from './format';
 import type { LoupeServices } from './loupeContext';
 import { dissectLayer, openDissection } from './panels/dissectPanel';
+import { openExportSnippet } from './models/exportCheckpoint';
 import { explainImage } from './panels/explainPanel';
 import { showTcavResults, testConcepts } from './tcav/command';
+import { showErrorWithLog } from './panels/workerTask';
 import { LayerItem, UnitItem, type LayersProvider } from './views/layersView';
 
 const IMAGE_GLOB = '**/*.{png,jpg,jpeg,PNG,JPG,JPEG}';
@@ -43,7 +45,7 @@ export function registerCommands(services: LoupeServices, layers: LayersProvider
           uri: m,
         }));
         if (items.length === 0) throw noModelError();
-        uri = (await vscode.window.showQuickPick(items, { title: 'Loupe: active model', placeHolder: 'TF.js models in this workspace' }))?.uri;
+        uri = (await vscode.window.showQuickPick(items, { title: 'Loupe: active model', placeHolder: 'Models in this workspace (TF.js, ONNX, Keras)' }))?.uri;
         if (!uri) return;
       }
       await models.setActive(uri);
@@ -68,7 +70,10 @@ export function registerCommands(services: LoupeServices, layers: LayersProvider
     }),
 
     command('loupe.revealLayer', async (arg) => {
-      const name = layerName(arg);
+      // A line that stands for several layers (a block's line, a reused module) passes them all: pick one.
+      const name = Array.isArray(arg)
+        ? (await vscode.window.showQuickPick(arg.filter((a): a is string => typeof a === 'string'), { title: 'Loupe: layer to show in the Layers view' }))
+        : layerName(arg);
       if (name && !(await layers.reveal(name))) {
         void vscode.window.showInformationMessage(`Loupe: the active model has no layer named "${name}".`);
       }
@@ -148,6 +153,24 @@ export function registerCommands(services: LoupeServices, layers: LayersProvider
       await showTcavResults(ctx, services.tcav, modelPath, typeof keyArg === 'string' ? keyArg : undefined);
     }),
     // ---- end TCAV ----
+
+    // ---- PyTorch / ONNX models (issue 8): loupe.json for models that carry no preprocessing; checkpoints to export ----
+    command('loupe.createSidecar', async () => ctx.createSidecar()),
+
+    command('loupe.exportCheckpoint', async (arg) => {
+      let uri = uriArg(arg);
+      if (!uri) {
+        if (models.checkpoints().length === 0) await models.refresh();
+        const items = models.checkpoints().map((c) => ({ label: vscode.workspace.asRelativePath(c, true), uri: c }));
+        if (items.length === 0) {
+          void vscode.window.showInformationMessage('Loupe: no PyTorch checkpoint (.pt, .pth, .ckpt) in this workspace.');
+          return;
+        }
+        uri = (await vscode.window.showQuickPick(items, { title: 'Loupe: checkpoint to export to ONNX' }))?.uri;
+        if (!uri) return;
+      }
+      await openExportSnippet(uri, services.indexer, models, ctx.log);
+    }),
   ];
 }
 
@@ -162,8 +185,7 @@ export async function run(ctx: LoupeContext, id: string, body: () => Promise<unk
     }
     const message = err instanceof Error ? err.message : String(err);
     ctx.log.error(`${id} failed: ${err instanceof Error && !(err instanceof LoupeError) ? err.stack ?? message : message}`);
-    const choice = await vscode.window.showErrorMessage(`Loupe: ${message}`, 'Show Log');
-    if (choice === 'Show Log') ctx.log.show();
+    await showErrorWithLog(ctx, `Loupe: ${message}`);
   }
 }
 
@@ -173,8 +195,8 @@ async function requireModel(ctx: LoupeContext): Promise<void> {
 
 function noModelError(): LoupeError {
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  return new LoupeError('MODEL_NOT_FOUND', 'no TensorFlow.js model.json (with "modelTopology") was found in this workspace', folder,
-    'open a folder that contains a model saved with tf.LayersModel.save or tensorflowjs_converter, then run "Loupe: Refresh Models"');
+  return new LoupeError('MODEL_NOT_FOUND', 'no model (a TF.js model.json, an .onnx, .keras or .h5 file) was found in this workspace', folder,
+    'open a folder that contains one (PyTorch: torch.onnx.export(model, x, "model.onnx")), then run "Loupe: Refresh Models"');
 }
 
 /** The image the command was invoked on: Explorer passes (clicked, selection), editor/title passes the resource. */

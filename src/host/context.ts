@@ -15,7 +15,7 @@ export type { RankedDefinition } from './codeIndex';
 export type WorkerState = 'idle' | 'starting' | 'busy' | 'error';
 
 export interface ModelEntry {
-  /** The model's model.json. */
+  /** The model file (model.json, model.onnx, …). */
   uri: vscode.Uri;
   /** Filled once the worker has described the model (see `describeActive`). */
   description?: ModelDescription;
@@ -52,6 +52,11 @@ export interface LoupeContext {
     /** Reads the model's cached dissections from the worker (no computation). */
     load(modelPath: string): Promise<DissectionSummary[]>;
   };
+  /**
+   * Asks for a preprocessing (and, with `askSize`, the input size) and writes loupe.json beside the model
+   * (default: the active one); resolves true when it was written.
+   */
+  createSidecar(options?: { modelPath?: string; askSize?: boolean }): Promise<boolean>;
   /** The image last explained in this window (for "Grad-CAM at this layer"). Panels call `remember` too. */
   images: { last(): vscode.Uri | undefined; remember(uri: vscode.Uri): void };
 }

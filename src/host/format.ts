@@ -13,24 +13,53 @@ export function formatParams(n: number): string {
   return `${thousands.format(n)} param${n === 1 ? '' : 's'}`;
 }
 
+export type Layout = ModelDescription['layout'];
+
+/**
+ * A shape as the model's users think of it. Descriptions hold [H, W, C]; PyTorch users (layout 'NCHW')
+ * read [C, H, W]. Shapes that are not H×W×C are shown as they are.
+ */
+export function userShape<T>(shape: readonly T[], layout: Layout | undefined): T[] {
+  return layout === 'NCHW' && shape.length === 3 ? [shape[2]!, shape[0]!, shape[1]!] : [...shape];
+}
+
+/** `shapes as C×H×W` — said wherever shapes are shown, so the order is never guessed. */
+export function layoutNote(layout: Layout | undefined): string {
+  return layout === 'NCHW' ? 'shapes as C×H×W' : 'shapes as H×W×C';
+}
+
+/** The name the user's code gives a layer: its module path for PyTorch models (shared by every call of a reused module). */
+export function codeName(layer: Pick<LayerInfo, 'name' | 'sourceName'>): string {
+  return layer.sourceName ?? layer.name;
+}
+
 /** `Conv2D · 32×32×16 · 448 params` — the Layers view's description and the CodeLens' tail. */
-export function layerSummary(layer: Pick<LayerInfo, 'className' | 'outputShape' | 'params'>): string {
-  return `${layer.className} · ${formatShape(layer.outputShape)} · ${formatParams(layer.params)}`;
+export function layerSummary(layer: Pick<LayerInfo, 'className' | 'outputShape' | 'params'>, layout?: Layout): string {
+  return `${layer.className} · ${formatShape(userShape(layer.outputShape, layout))} · ${formatParams(layer.params)}`;
 }
 
 /** `Loupe: conv1 · Conv2D · 32×32×16 · 448 params` */
-export function codeLensTitle(layer: LayerInfo): string {
-  return `Loupe: ${layer.name} · ${layerSummary(layer)}`;
+export function codeLensTitle(layer: LayerInfo, layout?: Layout): string {
+  return `Loupe: ${layer.name} · ${layerSummary(layer, layout)}`;
+}
+
+/** `call 2 of module layer1.0.relu` for a reused module's later calls; undefined when the name is the module path. */
+export function moduleCall(layer: Pick<LayerInfo, 'name' | 'sourceName'>): string | undefined {
+  if (!layer.sourceName || layer.sourceName === layer.name) return undefined;
+  const call = /#(\d+)$/.exec(layer.name)?.[1];
+  return call ? `call ${call} of module ${layer.sourceName}` : `module ${layer.sourceName}`;
 }
 
 /** Markdown lines for a layer's tooltip and hover. Layer and class names are escaped: they come from model files. */
-export function layerMarkdown(layer: LayerInfo, model: Pick<ModelDescription, 'name' | 'defaultCamLayer'>): string {
+export function layerMarkdown(layer: LayerInfo, model: Pick<ModelDescription, 'name' | 'defaultCamLayer'> & Partial<Pick<ModelDescription, 'layout'>>): string {
   const lines = [
     `**${escapeMarkdown(layer.name)}** · ${escapeMarkdown(layer.className)} in model ${escapeMarkdown(model.name)}`,
     '',
-    `- output: ${formatShape(layer.outputShape)}`,
+    `- output: ${formatShape(userShape(layer.outputShape, model.layout))}${model.layout === 'NCHW' && layer.outputShape.length === 3 ? ' (C×H×W)' : ''}`,
     `- parameters: ${thousands.format(layer.params)}`,
   ];
+  const call = moduleCall(layer);
+  if (call) lines.push(`- ${escapeMarkdown(call)}`);
   if (layer.activation) lines.push(`- activation: ${escapeMarkdown(layer.activation)}`);
   if (layer.inputs.length) lines.push(`- inputs: ${layer.inputs.map(escapeMarkdown).join(', ')}`);
   if (layer.name === model.defaultCamLayer) lines.push('- Grad-CAM uses this layer by default');
@@ -38,8 +67,9 @@ export function layerMarkdown(layer: LayerInfo, model: Pick<ModelDescription, 'n
 }
 
 /** `digits · 28×28×1 → 10 classes · 12,345 params` — the Layers view's message. */
-export function modelSummary(model: Pick<ModelDescription, 'name' | 'inputShape' | 'numClasses' | 'totalParams' | 'format'>): string {
-  return `${model.name} · ${formatShape(model.inputShape)} → ${model.numClasses} classes · ${formatParams(model.totalParams)} (${model.format} model)`;
+export function modelSummary(model: Pick<ModelDescription, 'name' | 'inputShape' | 'numClasses' | 'totalParams' | 'format'> & Partial<Pick<ModelDescription, 'layout'>>): string {
+  const layout = model.layout === 'NCHW' ? `, ${layoutNote(model.layout)}` : '';
+  return `${model.name} · ${formatShape(userShape(model.inputShape, model.layout))} → ${model.numClasses} classes · ${formatParams(model.totalParams)} (${model.format} model${layout})`;
 }
 
 /** Grad-CAM needs a spatial map: an H×W×C output. */
@@ -58,12 +88,31 @@ export function statusText(model: string | undefined, backend: string, state: Wo
   return `Loupe: ${model ?? 'no model'} · ${backend} · ${state}`;
 }
 
+/**
+ * How the host names a model: a TF.js model by the name it carries; a model that is one file (ONNX,
+ * Keras) by its file and folder (`pytorch/model.onnx`), as the Models view lists it.
+ */
+export function modelLabel(model: Pick<ModelDescription, 'name' | 'format'>, relativePath: string): string {
+  return model.format === 'onnx' || model.format === 'keras' ? shortModelName(relativePath) : model.name;
+}
+
 /** Folder names that say nothing about which model it is: `demo/digits/model/model.json` is "digits/model". */
 const GENERIC_FOLDERS = new Set(['model', 'models', 'tfjs', 'tfjs_model', 'web_model', 'export', 'exported', 'saved_model', 'out', 'output', 'dist']);
 
-/** A short name for a model.json from its workspace-relative path. */
+/**
+ * A short name for a model from its workspace-relative path. A model.json is named by its folder
+ * (TF.js always writes that file name); any other model (and a checkpoint) by its file, with the
+ * folder that holds it: `demo/pytorch/model.onnx` is "pytorch/model.onnx".
+ */
 export function shortModelName(relativePath: string): string {
   const folders = relativePath.split(/[\\/]/).filter(Boolean);
+  const file = folders[folders.length - 1];
+  if (file && file.toLowerCase() !== 'model.json') {
+    if (folders.length === 1) return file;
+    const parent = folders[folders.length - 2]!;
+    if (folders.length >= 3 && GENERIC_FOLDERS.has(parent.toLowerCase())) return `${folders[folders.length - 3]}/${parent}/${file}`;
+    return `${parent}/${file}`;
+  }
   if (folders.length && folders[folders.length - 1]!.toLowerCase() === 'model.json') folders.pop();
   if (folders.length === 0) return 'model.json';
   const last = folders[folders.length - 1]!;

@@ -12,6 +12,7 @@ import type { LoupeContext } from './context';
 import { shortModelName } from './format';
 import { HostWorkerClient } from './hostClient';
 import { ModelStore } from './models/modelStore';
+import { createSidecar } from './sidecar/createSidecar';
 import { LoupeStatusBar } from './statusBar';
 import { TcavStore } from './tcav/store';
 
@@ -143,6 +144,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
       set: (modelPath, summary) => dissections.set(modelPath, summary),
       load: (modelPath) => dissections.load(modelPath),
     },
+    createSidecar: (options) => createSidecar(models, log, options),
     images: {
       last: () => {
         const saved = ext.workspaceState.get<string>(LAST_IMAGE_KEY);

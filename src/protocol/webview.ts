@@ -61,8 +61,11 @@ export interface WebviewResult {
 
 /** Messages host → webview. */
 export type ToWebview =
-  /** A result to show, with the layers Grad-CAM can use and the state the webview must persist. */
-  | { type: 'show'; result: WebviewResult; layers: string[]; layer?: string; state: PanelState }
+  /**
+   * A result to show, with the layers Grad-CAM can use and the state the webview must persist.
+   * `preprocessingNote`: the model has no loupe.json; the defaults used, shown with a "Create loupe.json…" button.
+   */
+  | { type: 'show'; result: WebviewResult; layers: string[]; layer?: string; state: PanelState; preprocessingNote?: string }
   | PanelStatusMessage;
 
 /** Messages webview → host. */
@@ -82,7 +85,9 @@ export type FromWebview =
   /** Open the source definition of `layer`. */
   | { type: 'openLayer'; layer: string }
   /** The user changed colormaps or opacity. */
-  | { type: 'ui'; ui: PanelUiState };
+  | { type: 'ui'; ui: PanelUiState }
+  /** Write loupe.json for the panel's model (the note's button). */
+  | { type: 'createSidecar' };
 
 /** A PNG data URL larger than this is refused (an upscaled 4k map is well below). */
 export const MAX_PNG_DATA_URL = 64 * 1024 * 1024;
@@ -123,6 +128,7 @@ export function isFromWebview(v: unknown): v is FromWebview {
   switch (v.type) {
     case 'ready':
     case 'runOcclusion':
+    case 'createSidecar':
       return hasOnly(v, ['type']);
     case 'explainClass':
       return hasOnly(v, ['type', 'classIndex']) && isIndex(v.classIndex);

@@ -120,6 +120,7 @@ function render(): void {
         class: 'preprocessing', testid: 'preprocessing', text: formatPreprocessing(s.preprocessing),
         attrs: { title: 'How pixels become the model\'s input: x = ((pixel/255)·(max−min) + min − mean) / std (loupe.json, or the loupe.preprocessing setting)' },
       })] : []),
+      ...(shown.preprocessingNote ? [sidecarNote(shown.preprocessingNote)] : []),
     ]),
     el('section', { class: 'predictions' }, [
       el('h2', { text: 'Predictions' }),
@@ -211,6 +212,18 @@ function controls(): HTMLElement {
   });
   run.append(occlusion);
   return el('div', {}, [section, run]);
+}
+
+/** The model has no loupe.json: what Loupe assumed, and a button to write one. */
+function sidecarNote(note: string): HTMLElement {
+  return el('div', { class: 'sidecar-note', testid: 'sidecar-note', attrs: { role: 'note' } }, [
+    el('p', { text: note }),
+    el('vscode-button', {
+      testid: 'create-sidecar', text: 'Create loupe.json…',
+      attrs: { secondary: '', title: 'Pick the preprocessing the model was trained with (and its labels file); Loupe writes loupe.json beside the model' },
+      on: { click: () => post({ type: 'createSidecar' }) },
+    }),
+  ]);
 }
 
 function baseName(p: string): string {

@@ -2,6 +2,7 @@
 // attribute they are assigned to (`self.conv1 = nn.Conv2d(...)` → `conv1`), including the
 // children of `nn.Sequential` / `nn.ModuleList` / `nn.ModuleDict` (`features.0`, `head.fc`).
 import { collectMentions, stringArg } from './calls';
+import { parsePython } from './pyParse';
 import { dottedNameEndingAt, LineMap, matchingClose, splitTopLevel, tokenize, type Token } from './tokens';
 import type { FileScan, LayerDefinition } from './types';
 
@@ -39,7 +40,7 @@ export function scanPython(file: string, text: string): FileScan {
     if (t.kind === 'id' && t.text === 'add_module') torchAddModule(ctx, i);
     if (t.kind === 'punct' && t.text === '=') torchTopLevelContainer(ctx, i);
   }
-  return { definitions: ctx.out, mentions: collectMentions(tokens, lines) };
+  return { definitions: ctx.out, mentions: collectMentions(tokens, lines), python: parsePython(text, tokens, lines) };
 }
 
 /** Collects import aliases and `class X(nn.Module)` definitions. */

@@ -1,4 +1,5 @@
 import type { KerasAutoCall } from './kerasNames';
+import type { PyModule } from './pyAst';
 
 export type LayerFramework = 'keras' | 'tfjs' | 'pytorch';
 
@@ -19,6 +20,18 @@ export interface LayerDefinition {
   className: string;
   /** How an unnamed Keras layer was linked (creation order, kerasNames.ts); absent when the source spells the name. */
   link?: string;
+  /** Length of the text that names the layer at nameLine:nameColumn (default: the name plus its quotes). */
+  nameLength?: number;
+  /** PyTorch module paths: how each segment was followed, for the hover (`layer4: self.layer4 in ResNet → …`). */
+  trail?: string[];
+  /** Why this line is not the module's own definition (the path enters torchvision, or a class Loupe cannot follow). */
+  caveat?: string;
+  /** Other files that build or export the model this definition belongs to; their paths count in the ranking. */
+  via?: string[];
+  /** Among definitions ranked alike, higher first: 3 = from an exported model, 2 = a top-level class, 1 = a block class. */
+  preference?: number;
+  /** The model is built by this library call (`torchvision.models.resnet18`): the definition is that call. */
+  library?: string;
 }
 
 /** A string literal that may be a path, kept so that ranking can tell which file wrote a model. */
@@ -34,12 +47,16 @@ export interface FileScan {
   mentions: PathMention[];
   /** Keras layers built without `name=` (Python files), linked to a model's layers by creation order. */
   kerasAuto?: KerasAutoCall[];
+  /** A Python file's structure, for following PyTorch module paths across classes and files. */
+  python?: PyModule;
 }
 
 export interface RankedDefinition {
   definition: LayerDefinition;
   /** Higher is better; only the order matters. */
   score: number;
+  /** 3 = a file that names the model saves or exports it, 2 = a file names it, 1 = neither (nearest file). */
+  tier: 1 | 2 | 3;
   /** Why this definition is where it is in the list, for the user. */
   reason: string;
 }

@@ -13,8 +13,8 @@ export function tierOf(score: number): number {
  */
 export function linksFile(ranked: readonly RankedDefinition[], file: string): boolean {
   if (ranked.length === 0) return false;
-  const best = tierOf(ranked[0]!.score);
+  const best = ranked[0]!.tier;
   const own = ranked.filter((r) => r.definition.file === file);
   if (own.length === 0) return best <= 1;
-  return own.some((r) => tierOf(r.score) === best);
+  return own.some((r) => r.tier === best);
 }

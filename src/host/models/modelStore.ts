@@ -8,6 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModelDescription } from '../../protocol/types';
+import { modelLabel } from '../format';
 import type { ModelEntry } from '../context';
 import type { HostWorkerClient } from '../hostClient';
 import {
@@ -106,7 +107,8 @@ export class ModelStore implements vscode.Disposable {
   describe(uri: vscode.Uri): Promise<ModelDescription> {
     let pending = this.descriptions.get(uri.fsPath);
     if (!pending) {
-      pending = this.client().describe(uri.fsPath);
+      // Named for the user as the Models view names it (an ONNX file by its file, not "model.onnx" alone).
+      pending = this.client().describe(uri.fsPath).then((d) => ({ ...d, name: modelLabel(d, vscode.workspace.asRelativePath(uri, false)) }));
       this.descriptions.set(uri.fsPath, pending);
       // A failure is not cached: fixing the file (or the worker) and asking again must retry.
       const key = uri.fsPath;
@@ -162,6 +164,17 @@ export class ModelStore implements vscode.Disposable {
     return this.refreshing;
   }
 
+  /**
+   * A file of the model changed (Loupe wrote its loupe.json): describe it afresh now rather than when
+   * the file watcher reports it, and make the worker reload it.
+   */
+  filesChanged(modelPath: string): void {
+    this.invalidate(modelPath);
+    const client = this.client();
+    if (client.pid !== undefined) client.forget(modelPath).catch((err: Error) => this.log.debug(`forget failed: ${err.message}`));
+    this.changed.fire();
+  }
+
   /** Forgets cached descriptions (all, or one model's) so the next describe asks the worker again. */
   invalidate(modelJsonPath?: string): void {
     for (const map of [this.descriptions, this.described, this.failed]) {
@@ -197,7 +210,7 @@ export class ModelStore implements vscode.Disposable {
   private pickActive(): void {
     const configured = this.configuredPath();
     const configuredKey = configured ? this.resolveSetting(configured)?.toString() : undefined;
-    if (configured && !configuredKey) this.log.warn(`loupe.activeModel "${configured}" is not a TF.js model found in the workspace`);
+    if (configured && !configuredKey) this.log.warn(`loupe.activeModel "${configured}" is not a model found in the workspace`);
     const previous = this.activeKey;
     this.activeKey = chooseActive(this.models.map((m) => m.toString()), configuredKey, this.state.get<string>(STATE_KEY));
     if (previous !== this.activeKey) this.changed.fire();

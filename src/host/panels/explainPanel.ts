@@ -17,6 +17,7 @@ import {
   type WebviewResult,
 } from '../../protocol/webview';
 import { explainOptionsFrom, preprocessingFor } from '../config';
+import { DEFAULT_LABELS_NAME, defaultsNote, exists, sidecarPathOf } from '../sidecar/sidecarFile';
 import { resolveInWorkspace } from '../workspacePaths';
 import type { LoupeContext } from '../context';
 import type { ClientExplainResult } from '../workerClient';
@@ -57,7 +58,7 @@ export function registerExplainPanel(ctx: LoupeContext): vscode.Disposable {
 export async function explainImage(ctx: LoupeContext, imageUri: vscode.Uri, options: ExplainImageOptions = {}): Promise<void> {
   const model = ctx.activeModel();
   if (!model) {
-    await showErrorWithLog(ctx, 'Loupe: no active model: open a folder with a TensorFlow.js model.json, or pick one with "Loupe: Select Active Model".');
+    await showErrorWithLog(ctx, 'Loupe: no active model: open a folder with a model (a TF.js model.json, an .onnx, .keras or .h5 file), or pick one with "Loupe: Select Active Model".');
     return;
   }
   const state: PanelState = {
@@ -120,6 +121,8 @@ export class ExplainPanel {
   private wire: WebviewResult | undefined;
   private layers: string[] = [];
   private numClasses: number | undefined;
+  /** What the panel says when the model has no loupe.json (undefined when it has one). */
+  private preprocessingNote: string | undefined;
   private running: AbortController | undefined;
   private readonly channel: PanelChannel<ToWebview, FromWebview>;
 
@@ -152,6 +155,7 @@ export class ExplainPanel {
     this.channel.clearError();
     this.setResult(result);
     this.layers = await this.spatialLayersOf(state.modelPath);
+    this.preprocessingNote = await this.sidecarNote(state.modelPath);
     this.postShow();
   }
 
@@ -196,6 +200,14 @@ export class ExplainPanel {
     }
   }
 
+  /** The defaults the engine used when the model has no loupe.json (checked in the model's folder by the host). */
+  private async sidecarNote(modelPath: string): Promise<string | undefined> {
+    if (await exists(sidecarPathOf(modelPath))) return undefined;
+    const hasLabels = await exists(path.join(path.dirname(modelPath), DEFAULT_LABELS_NAME));
+    const overridden = preprocessingFor(this.ctx.config(), modelPath, resolveInWorkspace(modelPath)) !== undefined;
+    return defaultsNote(modelPath, this.numClasses, hasLabels, overridden);
+  }
+
   /** The class the maps shown explain (the top-1 class when none was asked for). */
   private targetClass(): number | undefined {
     return this.state.classIndex ?? this.result?.maps[0]?.summary.targetClass ?? this.result?.summary.predictions[0]?.index;
@@ -208,7 +220,10 @@ export class ExplainPanel {
   private postShow(): void {
     if (!this.wire) return;
     const layer = this.currentLayer();
-    this.channel.post({ type: 'show', result: this.wire, layers: this.layers, state: this.state, ...(layer !== undefined ? { layer } : {}) });
+    this.channel.post({
+      type: 'show', result: this.wire, layers: this.layers, state: this.state,
+      ...(layer !== undefined ? { layer } : {}), ...(this.preprocessingNote ? { preprocessingNote: this.preprocessingNote } : {}),
+    });
   }
 
   private async handle(msg: Exclude<FromWebview, { type: 'ready' }>): Promise<void> {
@@ -253,6 +268,12 @@ export class ExplainPanel {
         return;
       case 'ui':
         this.state = { ...this.state, ui: msg.ui };
+        return;
+      case 'createSidecar':
+        // The maps shown were computed with the defaults: once loupe.json exists, compute them again with it.
+        if (await this.ctx.createSidecar({ modelPath: this.state.modelPath })) {
+          await this.run({ methods: this.state.methods, ...request(this.state) }, 'replace');
+        }
         return;
     }
   }

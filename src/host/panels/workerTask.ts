@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { CancelledError } from '../../engine/errors';
 import type { LoupeContext } from '../context';
+import { needsSidecarSize } from '../sidecar/sidecarErrors';
 
 export type ProgressReporter = (fraction: number, message: string) => void;
 
@@ -54,8 +55,15 @@ export async function settleWorkerTask<T>(ctx: LoupeContext, names: TaskNames, a
   }
 }
 
-/** An error notification whose "Show Log" button opens Loupe's log. */
+const CREATE_SIDECAR = 'Create loupe.json…';
+
+/**
+ * An error notification whose "Show Log" button opens Loupe's log. When the model's input size is
+ * symbolic and loupe.json does not give it, a "Create loupe.json…" button asks for H and W and writes it.
+ */
 export async function showErrorWithLog(ctx: LoupeContext, message: string): Promise<void> {
-  const choice = await vscode.window.showErrorMessage(message, 'Show Log');
+  const actions = needsSidecarSize(message) ? [CREATE_SIDECAR, 'Show Log'] : ['Show Log'];
+  const choice = await vscode.window.showErrorMessage(message, ...actions);
   if (choice === 'Show Log') ctx.log.show();
+  if (choice === CREATE_SIDECAR) await ctx.createSidecar({ askSize: true });
 }

@@ -8,7 +8,8 @@ import * as vscode from 'vscode';
 import type { DissectedUnit, DissectionSummary, LayerInfo, ModelDescription } from '../../protocol/types';
 import { compareForTree, interpretableText, unitLabel } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
-import { escapeMarkdown, isSpatial, layerMarkdown, layerSummary, modelSummary } from '../format';
+import { escapeMarkdown, isSpatial, layerMarkdown, layerSummary, modelSummary, moduleCall } from '../format';
+import { needsSidecarSize } from '../sidecar/sidecarErrors';
 import type { ModelStore } from '../models/modelStore';
 
 export const LAYERS_VIEW_ID = 'loupe.layers';
@@ -18,7 +19,10 @@ export class LayerItem extends vscode.TreeItem {
     super(layer.name, dissection ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     // The id changes with the dissection: VS Code keeps an item's collapsible state per id.
     this.id = `${model.path}#${layer.name}${dissection ? '#dissected' : ''}`;
-    this.description = dissection ? `${layerSummary(layer)} · ${interpretableText(dissection)}` : layerSummary(layer);
+    // Op, output shape in the layout the model's users think in, parameters; a reused module's later call says so.
+    const call = moduleCall(layer);
+    const summary = `${layerSummary(layer, model.layout)}${call ? ` · ${call}` : ''}`;
+    this.description = dissection ? `${summary} · ${interpretableText(dissection)}` : summary;
     this.tooltip = new vscode.MarkdownString(layerMarkdown(layer, model));
     this.iconPath = new vscode.ThemeIcon(layer.isConv ? 'symbol-array' : 'symbol-field');
     // Space-separated flags, matched in package.json with `viewItem =~ /\bflag\b/`.
@@ -94,7 +98,8 @@ export class LayersProvider implements vscode.TreeDataProvider<LayersTreeItem>, 
     try {
       model = await this.models.describe(active.uri);
     } catch (err) {
-      this.setMessage(`Could not read the model: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      this.setMessage(`Could not read the model: ${message}${needsSidecarSize(message) ? ' — run "Loupe: Create loupe.json for the Active Model" to give the size' : ''}`);
       return [];
     }
     this.setMessage(modelSummary(model));
