@@ -24,6 +24,10 @@ const entries = [
     entryPoints: ['webview/dissect/main.ts'], outfile: 'dist/webview/dissect.js',
     platform: 'browser', format: 'iife', target: 'es2022', external: [],
   },
+  {
+    entryPoints: ['webview/tcav/main.ts'], outfile: 'dist/webview/tcav.js',
+    platform: 'browser', format: 'iife', target: 'es2022', external: [],
+  },
   { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
   // The engine's extra threads (src/engine/lanes/pool.ts), started from dist/worker.js and dist/cli.js.
   { entryPoints: ['src/engine/lanes/laneMain.ts'], outfile: 'dist/lane.js' },

@@ -1,6 +1,7 @@
 /** Plain-text tables for the terminal. */
 import { shapeInLayout } from '../protocol/formats';
 import type { DissectionSummary, ExplainSummary, ModelDescription } from '../protocol/types';
+import type { TcavResult } from '../protocol/tcav';
 
 /** Left-aligned columns; columns listed in `right` are right-aligned (numbers). */
 export function table(header: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
@@ -72,6 +73,25 @@ export function dissectTable(s: DissectionSummary, outDir: string): string {
     table(['unit', 'concept', 'category', 'IoU', 'interpretable'], best, new Set([0, 3])).trimEnd(),
     '',
     `${s.cached ? 'from the cache' : `computed in ${(s.ms / 1000).toFixed(1)} s`} on ${s.backend}; wrote tally.csv, report.html, result.json, units/ to ${outDir}`,
+    '',
+  ].join('\n');
+}
+
+export function tcavTable(r: TcavResult, outDir: string): string {
+  const rows = r.layers.flatMap((l) => [
+    ...l.concepts.map((c) => [l.layer, c.concept, num(c.mean), num(c.std), c.pValue === null ? 'undefined' : num(c.pValue),
+      c.significant ? 'yes' : '', `${num(c.cavAccuracy)}${c.lowAccuracy ? ' (low)' : ''}`]),
+    [l.layer, '(random runs)', num(l.random.mean), num(l.random.std), '', '', num(l.random.cavAccuracy)],
+  ]);
+  const p = r.params;
+  return [
+    `TCAV of class ${r.classIndex} ${JSON.stringify(r.classLabel)} (its logit) over ${r.classImages.images} images; ${p.runs} runs of ${p.cav} CAVs, up to ${p.imagesPerSet} images per set, seed ${p.seed}`,
+    `significant: p < ${p.alpha}/${p.tests} = ${num(p.correctedAlpha)} (two-sided Student t-test against the random runs, Bonferroni over concepts × layers)`,
+    '',
+    table(['layer', 'concept', 'TCAV', 'std', 'p', 'significant', 'CAV accuracy'], rows, new Set([2, 3, 4, 6])).trimEnd(),
+    ...r.notes.map((n) => `note: ${n}`),
+    '',
+    `${r.cached ? 'from the cache' : `computed in ${(r.ms / 1000).toFixed(1)} s`} on ${r.backend}; wrote tcav.csv, tcav.json, tcav.png to ${outDir}`,
     '',
   ].join('\n');
 }

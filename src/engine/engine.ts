@@ -12,6 +12,9 @@ import { LanePool } from './lanes/pool';
 import { loadOnnxRuntime, onnxRuntimeError, type OrtModule } from './backends/onnxruntime/ortPasses';
 import { defaultCacheRoot, listEntries } from './dissection/cache';
 import { runDissection } from './dissection/run';
+import { listTcavEntries, tcavCacheRoot } from './tcav/cache';
+import { runTcav } from './tcav/run';
+import type { TcavOptions, TcavResult } from '../protocol/tcav';
 import { LoupeError, throwIfAborted } from './errors';
 import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
@@ -78,6 +81,22 @@ export class Engine {
     const model = await this.model(modelPath);
     return listEntries(this.cacheDir, model.fingerprint).map((s) => ({ ...s, model: model.description.path }));
   }
+
+  // ---- TCAV (src/engine/tcav) ----
+
+  /** TCAV of a class at some layers (from the disk cache when the same run was made on these weights). */
+  async tcav(modelPath: string, options: TcavOptions, hooks: RunHooks = {}): Promise<TcavResult> {
+    const model = await this.modelFor(modelPath, options?.preprocessing);
+    return runTcav({ model, backend: this.backend, cacheDir: this.cacheDir, decode: { maxPixels: this.maxImagePixels } }, options, hooks);
+  }
+
+  /** Every stored TCAV result of the model's current weights. */
+  async cachedTcav(modelPath: string): Promise<TcavResult[]> {
+    const model = await this.model(modelPath);
+    return listTcavEntries(tcavCacheRoot(this.cacheDir), model.fingerprint).map((r) => ({ ...r, model: model.description.path }));
+  }
+
+  // ---- end TCAV ----
 
   async describe(modelPath: string): Promise<ModelDescription> {
     return (await this.model(modelPath)).description;

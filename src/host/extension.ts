@@ -8,6 +8,7 @@ import { registerCommands } from './commands';
 import { createLoupeServices, type LoupeServices } from './loupeContext';
 import { registerDissectPanel } from './panels/dissectPanel';
 import { registerExplainPanel } from './panels/explainPanel';
+import { registerTcavPanel } from './panels/tcavPanel';
 import { ModelsProvider } from './views/modelsView';
 import { LAYERS_VIEW_ID, LayersProvider } from './views/layersView';
 
@@ -34,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
       vscode.languages.registerHoverProvider(SOURCE_SELECTOR, codeLinks),
       registerExplainPanel(ctx),
       registerDissectPanel(ctx),
+      registerTcavPanel(ctx, created.tcav),
       ...registerCommands(created, layersProvider),
     );
 

@@ -14,6 +14,7 @@ import { HostWorkerClient } from './hostClient';
 import { ModelStore } from './models/modelStore';
 import { createSidecar } from './sidecar/createSidecar';
 import { LoupeStatusBar } from './statusBar';
+import { TcavStore } from './tcav/store';
 
 const LAST_IMAGE_KEY = 'loupe.lastImage';
 /** Settings baked into a WorkerClient at construction. */
@@ -25,6 +26,8 @@ export interface LoupeServices {
   indexer: WorkspaceIndexer;
   codeLinks: CodeLinks;
   dissections: DissectionStore;
+  /** TCAV results of the workspace's models (the worker's cache plus this session's runs). */
+  tcav: TcavStore;
   statusBar: LoupeStatusBar;
   /** Stops the worker and starts a fresh one with the current settings; resolves with its backend. */
   restartWorker(): Promise<BackendName>;
@@ -94,8 +97,9 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
   const models = new ModelStore(ext.workspaceState, currentClient, log, () => readConfig().activeModel);
   const indexer = new WorkspaceIndexer(log);
   const dissections = new DissectionStore(models, currentClient, log);
-  const codeLinks = new CodeLinks(indexer, models, dissections);
-  disposables.push(models, indexer, dissections, codeLinks);
+  const tcav = new TcavStore(models, currentClient, log);
+  const codeLinks = new CodeLinks(indexer, models, dissections, tcav);
+  disposables.push(models, indexer, dissections, tcav, codeLinks);
 
   const updateModelName = (): void => {
     const active = models.active();
@@ -157,7 +161,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
     return (await currentClient().start()).backend;
   };
 
-  return { ctx, models, indexer, codeLinks, dissections, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
+  return { ctx, models, indexer, codeLinks, dissections, tcav, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
 }
 
 function reportConfigProblems(config: LoupeConfig, log: vscode.LogOutputChannel): void {

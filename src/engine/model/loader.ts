@@ -7,6 +7,7 @@ import { readSidecar } from '../image/sidecar';
 import { modelFileKind } from '../../protocol/formats';
 import { camHead, defaultCamLayer } from './camHead';
 import { gradients } from './executor';
+import { kerasLoader } from './formats/keras';
 import { onnxLoader } from './formats/onnx';
 import { tfjsLoader } from './formats/tfjs';
 import type { ModelLoader } from './formats/types';
@@ -27,7 +28,7 @@ export interface LoadedModel {
 }
 
 /** The model file formats, one loader each (formats/). */
-const LOADERS: ModelLoader[] = [tfjsLoader, onnxLoader];
+const LOADERS: ModelLoader[] = [tfjsLoader, onnxLoader, kerasLoader];
 
 export interface LoadOptions {
   /** ONNX Runtime's module, when the engine runs passes on it (else TF.js runs them). */

@@ -2,6 +2,7 @@
 // belonging to the file that produced the active model. Pure: the caller reads files and passes text.
 import * as path from 'node:path';
 import { modelFileKind } from '../../protocol/formats';
+import { linkByCreationOrder, scanKerasAutoCalls, type ModelLayerRef } from './kerasNames';
 import { scanPython } from './python';
 import { TorchWorkspace, type ModuleResolution } from './pytorch';
 import { scanTfjs } from './tfjs';
@@ -11,6 +12,7 @@ import type { ModelFormat } from '../../protocol/types';
 export type { FileScan, LayerDefinition, LayerFramework, PathMention, RankedDefinition } from './types';
 export { scanPython } from './python';
 export { scanTfjs, tfjsClassName } from './tfjs';
+export { linkByCreationOrder, scanKerasAutoCalls, type KerasAutoCall, type ModelLayerRef } from './kerasNames';
 
 /** Files the index reads, and folders it never enters (for `workspace.findFiles`). */
 export const INDEXED_GLOB = '**/*.{py,js,mjs,cjs,ts,mts,cts,jsx,tsx}';
@@ -28,7 +30,7 @@ export function isIndexable(file: string): boolean {
 
 export function scanFile(file: string, text: string): FileScan {
   const ext = path.extname(file).toLowerCase();
-  if (PYTHON.has(ext)) return scanPython(file, text);
+  if (PYTHON.has(ext)) return { ...scanPython(file, text), kerasAuto: scanKerasAutoCalls(text) };
   if (SCRIPT.has(ext)) return scanTfjs(file, text);
   return { definitions: [], mentions: [] };
 }
@@ -38,6 +40,8 @@ export interface RankContext {
   modelPath: string;
   /** Where relative paths in scripts are resolved besides the script's own folder (scripts usually run from here). */
   workspaceRoot?: string;
+  /** The active model's layers: unnamed Keras layers in scripts are linked to them by creation order. */
+  modelLayers?: readonly ModelLayerRef[];
   /** The frameworks that can have written the model (a TF.js model.json never comes from PyTorch code); default all. */
   frameworks?: readonly LayerFramework[];
 }
@@ -55,6 +59,8 @@ export function frameworksFor(format: ModelFormat): LayerFramework[] {
 export class LayerIndex {
   private readonly files = new Map<string, FileScan>();
   private readonly byName = new Map<string, LayerDefinition[]>();
+  /** Per file, its creation-order links to the last model layers asked about (recomputed when they change). */
+  private readonly orderLinks = new Map<string, { layers: readonly ModelLayerRef[]; byLayer: Map<string, LayerDefinition> }>();
   private torchWorkspace: TorchWorkspace | undefined;
 
   /** (Re)indexes one file; returns its definitions. */
@@ -70,6 +76,7 @@ export class LayerIndex {
     const old = this.files.get(file);
     if (!old) return;
     this.files.delete(file);
+    this.orderLinks.delete(file);
     this.torchWorkspace = undefined;
     for (const d of old.definitions) {
       const rest = (this.byName.get(d.name) ?? []).filter((x) => x.file !== file);
@@ -81,6 +88,7 @@ export class LayerIndex {
   clear(): void {
     this.files.clear();
     this.byName.clear();
+    this.orderLinks.clear();
     this.torchWorkspace = undefined;
   }
 
@@ -121,22 +129,44 @@ export class LayerIndex {
    * (`layer4.1.conv2`) followed through the module tree (pytorch.ts). `owner/Op` names an operation
    * written in the forward() of module `owner` (an ONNX export's ops that belong to no sub-module).
    */
-  lookup(layerName: string, frameworks?: readonly LayerFramework[]): LayerDefinition[] {
-    const named = (this.byName.get(layerName) ?? []).filter((d) => d.framework !== 'pytorch' && (!frameworks || frameworks.includes(d.framework)));
-    if (frameworks && !frameworks.includes('pytorch')) return named;
+  lookup(layerName: string, modelLayers?: readonly ModelLayerRef[], frameworks?: readonly LayerFramework[]): LayerDefinition[] {
+    const allowed = (d: LayerDefinition): boolean => !frameworks || frameworks.includes(d.framework);
+    const named = (this.byName.get(layerName) ?? []).filter((d) => d.framework !== 'pytorch' && allowed(d));
+    const byOrder = (modelLayers ? this.byCreationOrder(layerName, modelLayers) : []).filter(allowed);
+    if (frameworks && !frameworks.includes('pytorch')) return [...named, ...byOrder];
     const slash = layerName.lastIndexOf('/');
     const resolutions = slash >= 0
       ? this.torch().resolveForward(layerName.slice(0, slash).replace(/^\/+/, ''))
       : isModulePath(layerName) ? this.torch().resolve(layerName) : [];
-    return [...named, ...resolutions.map((r) => definitionOf(layerName, r))];
+    return [...named, ...byOrder, ...resolutions.map((r) => definitionOf(layerName, r))];
   }
 
   /** `lookup(layerName)` ordered best first, each with the reason for its place. */
   rank(layerName: string, context: RankContext): RankedDefinition[] {
-    const ranked = rankDefinitions(this.lookup(layerName, context.frameworks), (file) => this.files.get(file)?.mentions ?? [], context);
+    const ranked = rankDefinitions(this.lookup(layerName, context.modelLayers, context.frameworks), (file) => this.files.get(file)?.mentions ?? [], context);
     // A library-built model links every path to its construction line: only when its script names the model, or nothing else links.
     const kept = ranked.filter((r) => !r.definition.library || r.tier >= 2);
     return kept.length ? kept : ranked;
+  }
+
+  /** Unnamed Keras layers that creation order links to `layerName` (one per file at most). */
+  private byCreationOrder(layerName: string, modelLayers: readonly ModelLayerRef[]): LayerDefinition[] {
+    const out: LayerDefinition[] = [];
+    for (const [file, scan] of this.files) {
+      if (!scan.kerasAuto?.length) continue;
+      let cached = this.orderLinks.get(file);
+      if (!cached || cached.layers !== modelLayers) {
+        const byLayer = new Map(linkByCreationOrder(scan.kerasAuto, [...modelLayers]).links.map(({ layer, call, how }) => [layer, {
+          name: layer, file, line: call.line, column: call.column, nameLine: call.line, nameColumn: call.column,
+          framework: 'keras' as const, className: call.className, link: how,
+        }]));
+        cached = { layers: modelLayers, byLayer };
+        this.orderLinks.set(file, cached);
+      }
+      const found = cached.byLayer.get(layerName);
+      if (found) out.push(found);
+    }
+    return out;
   }
 
   get fileCount(): number {
@@ -267,7 +297,8 @@ export function namesModel(value: string, file: string, modelPath: string, root:
   }
   // A multi-segment relative path run from an unknown working directory: compare tails.
   const segments = cleaned.split('/').filter((s) => s && s !== '.');
-  if (segments.length >= 2 && !path.isAbsolute(cleaned) && !segments.includes('..')) {
+  // A one-file model's own name (`model.save("mnist_cnn.keras")`) is enough: the script may run from anywhere.
+  if (segments.length >= (folderModel ? 2 : 1) && !path.isAbsolute(cleaned) && !segments.includes('..')) {
     const tail = segments.join(path.sep);
     if (modelPath.endsWith(path.sep + tail) || (folderModel && modelDir.endsWith(path.sep + tail))) return 'model';
   }

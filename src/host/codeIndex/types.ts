@@ -1,3 +1,4 @@
+import type { KerasAutoCall } from './kerasNames';
 import type { PyModule } from './pyAst';
 
 export type LayerFramework = 'keras' | 'tfjs' | 'pytorch';
@@ -17,6 +18,8 @@ export interface LayerDefinition {
   framework: LayerFramework;
   /** Class the call creates, in the framework's spelling: `Conv2D`, `Dense`, `Conv2d`. */
   className: string;
+  /** How an unnamed Keras layer was linked (creation order, kerasNames.ts); absent when the source spells the name. */
+  link?: string;
   /** Length of the text that names the layer at nameLine:nameColumn (default: the name plus its quotes). */
   nameLength?: number;
   /** PyTorch module paths: how each segment was followed, for the hover (`layer4: self.layer4 in ResNet → …`). */
@@ -42,6 +45,8 @@ export interface PathMention {
 export interface FileScan {
   definitions: LayerDefinition[];
   mentions: PathMention[];
+  /** Keras layers built without `name=` (Python files), linked to a model's layers by creation order. */
+  kerasAuto?: KerasAutoCall[];
   /** A Python file's structure, for following PyTorch module paths across classes and files. */
   python?: PyModule;
 }

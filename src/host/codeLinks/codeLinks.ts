@@ -3,12 +3,14 @@
  * `definitions` / `open` for commands and panels, a CodeLens above each linked line and a hover on it.
  */
 import * as vscode from 'vscode';
-import { frameworksFor, type RankContext, type RankedDefinition } from '../codeIndex';
+import { frameworksFor, linkByCreationOrder, scanFile, type RankContext, type RankedDefinition } from '../codeIndex';
 import type { ModelDescription } from '../../protocol/types';
 import { dissectionMarkdown, lensTitle as dissectionLensTitle } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
 import { codeName } from '../format';
 import type { ModelStore } from '../models/modelStore';
+import { tcavLensTitle } from '../tcav/labels';
+import type { TcavStore } from '../tcav/store';
 import type { WorkspaceIndexer } from './indexer';
 import { lensTitle, lineMarkdown, ownLayers, type LinkedLayer } from './lineText';
 import { linksFile } from './rank';
@@ -35,6 +37,7 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     private readonly indexer: WorkspaceIndexer,
     private readonly models: ModelStore,
     private readonly dissections?: DissectionStore,
+    private readonly tcav?: TcavStore,
   ) {
     const changed = (): void => {
       this.lastLinked = undefined;
@@ -42,6 +45,7 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     };
     this.disposables.push(indexer.onDidChange(changed), models.onDidChange(changed));
     if (dissections) this.disposables.push(dissections.onDidChange(changed));
+    if (tcav) this.disposables.push(tcav.onDidChange(changed));
   }
 
   /** Source definitions of the active model's layer `layer`, best first; a PyTorch layer is looked up by its module path (sourceName). */
@@ -94,7 +98,12 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
     const modelPath = this.models.active()?.uri.fsPath;
     const layout = this.describedNow()?.layout;
-    return this.linked(document).flatMap(({ group, range }) => {
+    const linked = this.linked(document);
+    // Unnamed Keras layers whose Keras number this file does not determine: said on their line, in files that build the model.
+    const unlinked = linked.length ? this.orderLinks(document).unlinked.map(({ call, why }) => new vscode.CodeLens(
+      document.lineAt(Math.min(call.line, document.lineCount - 1)).range,
+      { title: `Loupe: no link by creation order: ${why}; name the layer (name="…") to link it`, command: '' })) : [];
+    return [...unlinked, ...linked.flatMap(({ group, range }) => {
       const names = group.map((g) => g.layer.name);
       const lenses = [new vscode.CodeLens(range, {
         title: lensTitle(group, layout),
@@ -112,8 +121,27 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
           arguments: [layer.name, modelPath],
         }));
       }
+      for (const { layer } of group) {
+        // TCAV: the newest result that tested this layer.
+        const tcav = modelPath ? this.tcav?.latest(modelPath, layer.name) : undefined;
+        const tcavTitle = tcav ? tcavLensTitle(tcav, layer.name) : undefined;
+        if (!modelPath || !tcav || !tcavTitle) continue;
+        lenses.push(new vscode.CodeLens(range, {
+          title: tcavTitle,
+          tooltip: `Open the TCAV result of class "${tcav.classLabel}" (* significant after Bonferroni, n.s. not significant)`,
+          command: 'loupe.openTcav',
+          arguments: [modelPath, tcav.key],
+        }));
+      }
       return lenses;
-    });
+    })];
+  }
+
+  /** The document's unnamed Keras layers linked (or not) to the active model's layers by creation order. */
+  private orderLinks(document: vscode.TextDocument): ReturnType<typeof linkByCreationOrder> {
+    const description = this.describedNow();
+    const { kerasAuto } = scanFile(document.uri.fsPath, document.getText());
+    return description && kerasAuto?.length ? linkByCreationOrder(kerasAuto, description.layers) : { links: [], unlinked: [] };
   }
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
@@ -157,8 +185,11 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     const active = this.models.active();
     if (!active) return undefined;
     const root = rootOf(active.uri);
-    const format = this.models.known(active.uri)?.format;
-    return { modelPath: active.uri.fsPath, ...(root ? { workspaceRoot: root } : {}), ...(format ? { frameworks: frameworksFor(format) } : {}) };
+    const known = this.models.known(active.uri);
+    return {
+      modelPath: active.uri.fsPath, ...(root ? { workspaceRoot: root } : {}),
+      ...(known ? { modelLayers: known.layers, frameworks: frameworksFor(known.format) } : {}),
+    };
   }
 
   /** The name a layer has in the code: its module path (sourceName); `#2` of a reused module's later call dropped when the model does not say. */

@@ -73,6 +73,8 @@ export function lineMarkdown(group: readonly LinkedLayer[], model: ModelDescript
     if (caveats.length > 4) listed.push(`- … and ${caveats.length - 4} more`);
     parts.push(`**Why this line:** Loupe follows a module path as far as it can be sure, and links the deepest line it reached.\n\n${listed.join('\n')}`);
   }
+  const how = group[0]!.ranked.definition.link;
+  parts.push(`*Linked by ${how ? escapeMarkdown(how) : group[0]!.ranked.definition.framework === 'keras' ? 'its name= argument' : 'the name in the source'}.*`);
   parts.push(`_Linked because_ ${escapeMarkdown(group[0]!.ranked.reason)}`);
   return parts.join('\n\n');
 }
