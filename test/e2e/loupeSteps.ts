@@ -132,13 +132,23 @@ export async function visibleText(editor: Locator): Promise<string[]> {
   return lines.map((l) => l.replace(/\u00a0/g, ' '));
 }
 
-/** Picks the row labelled `label` in the open quick pick (after it shows). */
+/**
+ * Picks the row labelled `label` in the open quick pick (after it shows): the row is focused with the
+ * keyboard and accepted with Enter (a click may land while one quick pick replaces another).
+ */
 export async function pickQuickItem(page: Page, label: string | RegExp, timeoutMs = 30_000): Promise<void> {
-  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', {
-    has: page.locator('.label-name', { hasText: typeof label === 'string' ? new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : label }),
-  }).first();
+  const pattern = typeof label === 'string' ? new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : label;
+  const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+  const row = rows.filter({ has: page.locator('.label-name', { hasText: pattern }) }).first();
   await row.waitFor({ timeout: timeoutMs });
-  await row.click();
+  const deadline = Date.now() + timeoutMs;
+  while (!(await row.getAttribute('class'))?.split(/\s+/).includes('focused')) {
+    if (Date.now() > deadline) throw new Error(`quick pick: could not focus the row ${pattern}`);
+    await page.keyboard.press('ArrowDown');
+    await page.waitForTimeout(50);
+  }
+  await page.keyboard.press('Enter');
+  await row.waitFor({ state: 'hidden', timeout: timeoutMs });
 }
 
 /**

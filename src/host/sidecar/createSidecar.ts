@@ -108,6 +108,7 @@ async function write(models: ModelStore, log: vscode.LogOutputChannel, modelPath
 async function askForSize(shown: string): Promise<[number, number] | undefined> {
   const text = await vscode.window.showInputBox({
     title: TITLE,
+    ignoreFocusOut: true,
     prompt: `The input height and width of ${shown} are symbolic in the file (dynamic axes): the size to feed it, as H, W`,
     placeHolder: '224, 224',
     value: '224, 224',
@@ -125,6 +126,8 @@ async function pickPreprocessing(channels: number | undefined): Promise<Partial<
   items.push({ label: 'Custom…', detail: 'range, mean and std of your own (x = ((pixel/255)·(max−min) + min − mean) / std)' });
   const picked = await vscode.window.showQuickPick(items, {
     title: `${TITLE}: how were the training images fed to the model?`,
+    // The user may look up the training transforms meanwhile: focus elsewhere keeps the pick open.
+    ignoreFocusOut: true,
     placeHolder: 'As in the training script\'s transforms: ToTensor() gives [0, 1], then Normalize(mean, std)',
     matchOnDetail: true,
   });
@@ -135,17 +138,17 @@ async function pickPreprocessing(channels: number | undefined): Promise<Partial<
 async function askCustom(channels: number | undefined): Promise<Partial<Preprocessing> | undefined> {
   const per = channels === 1 ? '1 number' : `1 or ${channels ?? 3} numbers`;
   const rangeText = await vscode.window.showInputBox({
-    title: `${TITLE}: range`, prompt: 'The values pixel 0 and pixel 255 become before mean/std: min, max', value: '0, 1',
+    title: `${TITLE}: range`, ignoreFocusOut: true, prompt: 'The values pixel 0 and pixel 255 become before mean/std: min, max', value: '0, 1',
     validateInput: (v) => { const r = parseNumbers(v, 2); return r && r.length === 2 && r[0]! < r[1]! ? undefined : 'Two numbers, min < max, e.g. 0, 1'; },
   });
   if (rangeText === undefined) return undefined;
   const meanText = await vscode.window.showInputBox({
-    title: `${TITLE}: mean`, prompt: `Subtracted after the range (${per})`, value: '0',
+    title: `${TITLE}: mean`, ignoreFocusOut: true, prompt: `Subtracted after the range (${per})`, value: '0',
     validateInput: (v) => (parseNumbers(v, channels) ? undefined : `${per}, e.g. 0.5, 0.5, 0.5`),
   });
   if (meanText === undefined) return undefined;
   const stdText = await vscode.window.showInputBox({
-    title: `${TITLE}: std`, prompt: `Divides after the mean (${per}, none 0)`, value: '1',
+    title: `${TITLE}: std`, ignoreFocusOut: true, prompt: `Divides after the mean (${per}, none 0)`, value: '1',
     validateInput: (v) => (parseNumbers(v, channels, true) ? undefined : `${per}, none of them 0`),
   });
   if (stdText === undefined) return undefined;
@@ -155,7 +158,7 @@ async function askCustom(channels: number | undefined): Promise<Partial<Preproce
     const order = await vscode.window.showQuickPick([
       { label: 'rgb', detail: 'PIL, torchvision, TF.js' },
       { label: 'bgr', detail: 'OpenCV (cv2.imread) without a conversion' },
-    ], { title: `${TITLE}: channel order` });
+    ], { title: `${TITLE}: channel order`, ignoreFocusOut: true });
     if (!order) return undefined;
     input.channels = order.label as 'rgb' | 'bgr';
   }
@@ -172,6 +175,6 @@ async function pickLabels(modelPath: string, numClasses: number | undefined): Pr
     description: numClasses === undefined ? `${c.lines} lines` : c.lines === numClasses ? `${c.lines} lines, one per class` : `${c.lines} lines, but the model has ${numClasses} classes`,
     name: c.name,
   })), none];
-  const picked = await vscode.window.showQuickPick(items, { title: `${TITLE}: class names (one per line, in class-index order)` });
+  const picked = await vscode.window.showQuickPick(items, { title: `${TITLE}: class names (one per line, in class-index order)`, ignoreFocusOut: true });
   return picked ? picked.name : null;
 }
