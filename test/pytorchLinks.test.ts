@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { LayerIndex, type LayerDefinition } from '../src/host/codeIndex/index';
+import { frameworksFor, LayerIndex, type LayerDefinition } from '../src/host/codeIndex/index';
 
 const FIXTURES = path.resolve(__dirname, 'fixtures/pytorch');
 
@@ -221,4 +221,15 @@ test('every module PyTorch names in the ONNX fixtures resolves to a line creatin
     }
   }
   assert.ok(checked >= 150, `only ${checked} modules checked`);
+});
+
+test('a model is linked only to code of the frameworks that can write its format', () => {
+  const index = new LayerIndex();
+  index.update('/w/shapes/train.ts', "model.add(tf.layers.conv2d({ filters: 8, kernelSize: 3, name: 'conv1' }));");
+  index.update('/w/pytorch/train.py', 'from torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n        self.conv1 = nn.Conv2d(3, 8, 3)\n');
+  const files = (format: Parameters<typeof frameworksFor>[0]): string[] =>
+    index.rank('conv1', { modelPath: '/w/m/model', frameworks: frameworksFor(format) }).map((r) => r.definition.file);
+  assert.deepEqual(files('layers'), ['/w/shapes/train.ts']);
+  assert.deepEqual(files('onnx'), ['/w/pytorch/train.py']);
+  assert.deepEqual(index.rank('conv1', { modelPath: '/w/m/model' }).map((r) => r.definition.file).sort(), ['/w/pytorch/train.py', '/w/shapes/train.ts']);
 });

@@ -6,7 +6,8 @@ import { linkByCreationOrder, scanKerasAutoCalls, type ModelLayerRef } from './k
 import { scanPython } from './python';
 import { TorchWorkspace, type ModuleResolution } from './pytorch';
 import { scanTfjs } from './tfjs';
-import type { FileScan, LayerDefinition, PathMention, RankedDefinition } from './types';
+import type { FileScan, LayerDefinition, LayerFramework, PathMention, RankedDefinition } from './types';
+import type { ModelFormat } from '../../protocol/types';
 
 export type { FileScan, LayerDefinition, LayerFramework, PathMention, RankedDefinition } from './types';
 export { scanPython } from './python';
@@ -41,6 +42,18 @@ export interface RankContext {
   workspaceRoot?: string;
   /** The active model's layers: unnamed Keras layers in scripts are linked to them by creation order. */
   modelLayers?: readonly ModelLayerRef[];
+  /** The frameworks that can have written the model (a TF.js model.json never comes from PyTorch code); default all. */
+  frameworks?: readonly LayerFramework[];
+}
+
+/** Which code can have produced a model of each format. */
+export function frameworksFor(format: ModelFormat): LayerFramework[] {
+  switch (format) {
+    case 'layers': case 'graph': return ['tfjs', 'keras'];
+    case 'keras': return ['keras'];
+    case 'onnx': return ['pytorch', 'keras'];
+    default: return ['tfjs', 'keras', 'pytorch'];
+  }
 }
 
 export class LayerIndex {
@@ -116,9 +129,10 @@ export class LayerIndex {
    * (`layer4.1.conv2`) followed through the module tree (pytorch.ts). `owner/Op` names an operation
    * written in the forward() of module `owner` (an ONNX export's ops that belong to no sub-module).
    */
-  lookup(layerName: string, modelLayers?: readonly ModelLayerRef[]): LayerDefinition[] {
-    const named = (this.byName.get(layerName) ?? []).filter((d) => d.framework !== 'pytorch');
-    const byOrder = modelLayers ? this.byCreationOrder(layerName, modelLayers) : [];
+  lookup(layerName: string, modelLayers?: readonly ModelLayerRef[], frameworks?: readonly LayerFramework[]): LayerDefinition[] {
+    const named = (this.byName.get(layerName) ?? []).filter((d) => d.framework !== 'pytorch' && (!frameworks || frameworks.includes(d.framework)));
+    const byOrder = modelLayers && (!frameworks || frameworks.includes('keras')) ? this.byCreationOrder(layerName, modelLayers) : [];
+    if (frameworks && !frameworks.includes('pytorch')) return [...named, ...byOrder];
     const slash = layerName.lastIndexOf('/');
     const resolutions = slash >= 0
       ? this.torch().resolveForward(layerName.slice(0, slash).replace(/^\/+/, ''))
@@ -128,7 +142,7 @@ export class LayerIndex {
 
   /** `lookup(layerName)` ordered best first, each with the reason for its place. */
   rank(layerName: string, context: RankContext): RankedDefinition[] {
-    const ranked = rankDefinitions(this.lookup(layerName, context.modelLayers), (file) => this.files.get(file)?.mentions ?? [], context);
+    const ranked = rankDefinitions(this.lookup(layerName, context.modelLayers, context.frameworks), (file) => this.files.get(file)?.mentions ?? [], context);
     // A library-built model links every path to its construction line: only when its script names the model, or nothing else links.
     const kept = ranked.filter((r) => !r.definition.library || r.tier >= 2);
     return kept.length ? kept : ranked;

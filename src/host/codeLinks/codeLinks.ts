@@ -3,7 +3,7 @@
  * `definitions` / `open` for commands and panels, a CodeLens above each linked line and a hover on it.
  */
 import * as vscode from 'vscode';
-import { linkByCreationOrder, scanFile, type RankContext, type RankedDefinition } from '../codeIndex';
+import { frameworksFor, linkByCreationOrder, scanFile, type RankContext, type RankedDefinition } from '../codeIndex';
 import type { ModelDescription } from '../../protocol/types';
 import { dissectionMarkdown, lensTitle as dissectionLensTitle } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
@@ -185,8 +185,11 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     const active = this.models.active();
     if (!active) return undefined;
     const root = rootOf(active.uri);
-    const modelLayers = this.models.known(active.uri)?.layers;
-    return { modelPath: active.uri.fsPath, ...(root ? { workspaceRoot: root } : {}), ...(modelLayers ? { modelLayers } : {}) };
+    const known = this.models.known(active.uri);
+    return {
+      modelPath: active.uri.fsPath, ...(root ? { workspaceRoot: root } : {}),
+      ...(known ? { modelLayers: known.layers, frameworks: frameworksFor(known.format) } : {}),
+    };
   }
 
   /** The name a layer has in the code: its module path (sourceName); `#2` of a reused module's later call dropped when the model does not say. */
