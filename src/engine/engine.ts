@@ -5,12 +5,15 @@ import type {
   BackendName, BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, MapSummary, MethodId, ModelDescription, Prediction,
   Preprocessing,
 } from '../protocol/types';
+import type { FeatureVisOptions, FeatureVisSummary } from '../protocol/featureVis';
 import { METHODS } from './attribution/registry';
 import type { AttributionContext, MethodOutput } from './attribution/types';
 import { initBackend } from './backend';
 import { LanePool } from './lanes/pool';
 import { defaultCacheRoot, listEntries } from './dissection/cache';
 import { runDissection } from './dissection/run';
+import type { RenderHooks } from './featureVis/render';
+import { cachedFeatureVis, runFeatureVis } from './featureVis/run';
 import { LoupeError, throwIfAborted } from './errors';
 import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
@@ -61,6 +64,20 @@ export class Engine {
     const model = await this.modelFor(modelPath, options?.preprocessing);
     return runDissection({ model, backend: this.backend, cacheRoot: this.cacheDir, decode: { maxPixels: this.maxImagePixels } }, options, hooks);
   }
+
+  // ── feature visualisation (src/engine/featureVis) ──
+  /** Lucid's feature visualisation of an objective (from the disk cache when rendered before on these weights). */
+  async visualize(modelPath: string, options: FeatureVisOptions, hooks: RenderHooks = {}): Promise<FeatureVisSummary> {
+    const model = await this.modelFor(modelPath, options?.preprocessing);
+    return runFeatureVis({ model, backend: this.backend, cacheRoot: this.cacheDir }, options, hooks);
+  }
+
+  /** Every stored feature visualisation of the model's current weights. */
+  async cachedFeatureVis(modelPath: string): Promise<FeatureVisSummary[]> {
+    const model = await this.model(modelPath);
+    return cachedFeatureVis({ model, backend: this.backend, cacheRoot: this.cacheDir });
+  }
+  // ── end feature visualisation ──
 
   /** Every stored dissection of the model's current weights. */
   async cachedDissections(modelPath: string): Promise<DissectionSummary[]> {

@@ -1,0 +1,99 @@
+/**
+ * Results on disk, one folder per (model weights, analysis key): <root>/<fingerprint>/<key>/result.json plus
+ * the run's files. An entry is built in a temporary sibling folder and renamed into place when complete, so
+ * a cancelled or crashed run never leaves a half-written entry. Dissection and feature visualisation share it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const RESULT = 'result.json';
+const PARTIAL = '.partial-';
+
+/** What every stored result carries: where it lives and whether it was read back. */
+export interface StoredResult {
+  dir: string;
+  cached: boolean;
+}
+
+/** A key from an analysis's identity; `format` is bumped when the algorithm or result shape changes. */
+export function hashKey(format: number, parts: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify({ format, ...parts })).digest('hex').slice(0, 24);
+}
+
+export function entryDir(root: string, fingerprint: string, key: string): string {
+  return path.join(root, fingerprint.slice(0, 24), key);
+}
+
+/** A stored result, or undefined when absent or failing `valid` (it is then recomputed). */
+export function readEntry<T extends StoredResult>(dir: string, valid: (value: T) => boolean): T | undefined {
+  try {
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, RESULT), 'utf8')) as T;
+    if (typeof summary !== 'object' || summary === null || !valid(summary)) return undefined;
+    return { ...summary, dir, cached: true };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every complete entry of the model's weights. */
+export function listEntries<T extends StoredResult>(root: string, fingerprint: string, valid: (value: T) => boolean): T[] {
+  const modelDir = path.join(root, fingerprint.slice(0, 24));
+  let names: string[];
+  try {
+    names = fs.readdirSync(modelDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => !n.includes(PARTIAL))
+    .map((n) => readEntry<T>(path.join(modelDir, n), valid))
+    .filter((s): s is T => s !== undefined);
+}
+
+export interface PendingEntry<T extends StoredResult> {
+  /** Where the run writes its files until commit. */
+  readonly tmp: string;
+  commit(summary: T): T;
+  abort(): void;
+}
+
+/** Partial folders of runs whose process died (killed, crashed) are removed by the next run. */
+function removeOrphans(modelDir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(modelDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/\.partial-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      fs.rmSync(path.join(modelDir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+export function beginEntry<T extends StoredResult>(dir: string): PendingEntry<T> {
+  removeOrphans(path.dirname(dir));
+  const tmp = `${dir}${PARTIAL}${process.pid}-${randomBytes(4).toString('hex')}`;
+  fs.mkdirSync(tmp, { recursive: true });
+  return {
+    tmp,
+    commit(summary) {
+      const final = { ...summary, dir, cached: false };
+      fs.writeFileSync(path.join(tmp, RESULT), JSON.stringify(final, null, 1));
+      // A refresh replaces the previous entry: move it aside first so the rename cannot fail on a non-empty folder.
+      const old = fs.existsSync(dir) ? `${dir}${PARTIAL}old-${randomBytes(4).toString('hex')}` : undefined;
+      if (old) fs.renameSync(dir, old);
+      fs.renameSync(tmp, dir);
+      if (old) fs.rmSync(old, { recursive: true, force: true });
+      return final;
+    },
+    abort() {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
