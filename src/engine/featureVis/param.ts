@@ -81,15 +81,27 @@ export class FourierImage {
 
   /** The images [batch, h, w, channels] in (0, 1) for a parameter tensor of `size` values. */
   image(theta: tf.Tensor): tf.Tensor4D {
+    return tf.tidy(() => this.toValid(this.raw(theta)));
+  }
+
+  /** Lucid's `fft_image`: the spectrum's images before colour and sigmoid, [batch, h, w, channels]. */
+  raw(theta: tf.Tensor): tf.Tensor4D {
     const { batch, channels, height: h, width: w } = this.options;
     const { H, WF } = this.irfft;
     return tf.tidy(() => {
       const spectrum = tf.mul(theta.reshape([2, batch * channels, H, WF]), tf.tensor4d(this.scale, [1, 1, H, WF]));
-      let img = irfft2d(spectrum, this.irfft).reshape([batch, channels, h, w]).transpose([0, 2, 3, 1]).div(4) as tf.Tensor4D;
+      return irfft2d(spectrum, this.irfft).reshape([batch, channels, h, w]).transpose([0, 2, 3, 1]).div(4) as tf.Tensor4D;
+    });
+  }
+
+  /** Lucid's `to_valid_rgb(decorrelate, sigmoid=True)` of images [n, h, w, channels]. */
+  toValid(raw: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let img = raw;
       if (this.color) {
         // rgb = t · Cᵀ per pixel (Lucid's _linear_decorelate_color)
         const ct = tf.tensor2d(this.color, [3, 3]).transpose();
-        img = tf.matMul(img.reshape([-1, 3]), ct).reshape([batch, h, w, 3]) as tf.Tensor4D;
+        img = tf.matMul(img.reshape([-1, 3]), ct).reshape(raw.shape) as tf.Tensor4D;
       }
       return tf.sigmoid(img);
     });

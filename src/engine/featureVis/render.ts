@@ -34,7 +34,7 @@ export interface RenderResult {
 }
 
 /** Model input from images in [0, 1]: the model's preprocessing, channel order included. */
-function inputTransform(pre: Preprocessing, channels: number): (img: tf.Tensor4D) => tf.Tensor4D {
+export function inputTransform(pre: Preprocessing, channels: number): (img: tf.Tensor4D) => tf.Tensor4D {
   const { scale, offset } = affine(pre, channels);
   // affine() maps 0..255 pixel values; the images here are in [0, 1].
   const s = scale.map((v) => v * 255);
