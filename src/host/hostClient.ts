@@ -10,6 +10,9 @@ import { WorkerClient, WorkerExitedError, type CallOptions, type ExplainCallOpti
 import type { DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
 import type { ClientExplainResult } from './workerClient';
 import type { WorkerStateName } from './format';
+import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from '../protocol/blocks';
+import type { FeatureVisOptions, FeatureVisSummary } from '../protocol/featureVis';
+import type { VisualizeCallOptions } from './workerClient';
 
 export interface HostClientEvents {
   onState(state: WorkerStateName, detail?: string): void;
@@ -75,6 +78,24 @@ export class HostWorkerClient extends WorkerClient {
   override cachedDissections(modelPath: string, opts?: CallOptions): Promise<DissectionSummary[]> {
     return this.tracked(() => super.cachedDissections(modelPath, opts), `reading cached dissections of ${basename(modelPath)}`);
   }
+
+  // ── feature visualisation and Building Blocks ──
+  override visualize(modelPath: string, options: FeatureVisOptions, opts?: VisualizeCallOptions): Promise<FeatureVisSummary> {
+    return this.tracked(() => super.visualize(modelPath, options, opts), `visualizing ${options.objective.map((t) => t.layer).join(', ')}`);
+  }
+
+  override cachedFeatureVis(modelPath: string, opts?: CallOptions): Promise<FeatureVisSummary[]> {
+    return this.tracked(() => super.cachedFeatureVis(modelPath, opts), `reading cached feature visualisations of ${basename(modelPath)}`);
+  }
+
+  override blocks(modelPath: string, imagePath: string, options: BlocksOptions, opts?: CallOptions): Promise<BlocksResult> {
+    return this.tracked(() => super.blocks(modelPath, imagePath, options, opts), `building blocks of ${basename(imagePath)}`);
+  }
+
+  override activationGrid(modelPath: string, imagePath: string, options: ActivationGridOptions, opts?: CallOptions): Promise<ActivationGridResult> {
+    return this.tracked(() => super.activationGrid(modelPath, imagePath, options, opts), `activation grid of ${basename(imagePath)}`);
+  }
+  // ── end feature visualisation and Building Blocks ──
 
   override async stop(reason?: string): Promise<void> {
     await super.stop(reason);

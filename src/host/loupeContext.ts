@@ -8,6 +8,8 @@ import { WorkspaceIndexer } from './codeLinks/indexer';
 import { CodeLinks } from './codeLinks/codeLinks';
 import { parseConfig, type LoupeConfig } from './config';
 import { DissectionStore } from './dissection/store';
+import { FeatureVisStore } from './featureVis/store';
+import { visualizeUnit } from './panels/featureVisPanel';
 import type { LoupeContext } from './context';
 import { shortModelName } from './format';
 import { HostWorkerClient } from './hostClient';
@@ -24,6 +26,8 @@ export interface LoupeServices {
   indexer: WorkspaceIndexer;
   codeLinks: CodeLinks;
   dissections: DissectionStore;
+  /** Units' feature visualisations (cached in the worker; icons in the views). */
+  featureVis: FeatureVisStore;
   statusBar: LoupeStatusBar;
   /** Stops the worker and starts a fresh one with the current settings; resolves with its backend. */
   restartWorker(): Promise<BackendName>;
@@ -94,7 +98,8 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
   const indexer = new WorkspaceIndexer(log);
   const dissections = new DissectionStore(models, currentClient, log);
   const codeLinks = new CodeLinks(indexer, models, dissections);
-  disposables.push(models, indexer, dissections, codeLinks);
+  const featureVis = new FeatureVisStore(models, currentClient, log);
+  disposables.push(models, indexer, dissections, codeLinks, featureVis);
 
   const updateModelName = (): void => {
     const active = models.active();
@@ -139,6 +144,13 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
       set: (modelPath, summary) => dissections.set(modelPath, summary),
       load: (modelPath) => dissections.load(modelPath),
     },
+    featureVis: {
+      icon: (modelPath, layer, unit) => featureVis.icon(modelPath, layer, unit),
+      visualize: async (modelPath, layer, unit) => {
+        await visualizeUnit(ctx, featureVis, modelPath, layer, unit);
+      },
+      onDidChange: featureVis.onDidChange,
+    },
     images: {
       last: () => {
         const saved = ext.workspaceState.get<string>(LAST_IMAGE_KEY);
@@ -155,7 +167,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
     return (await currentClient().start()).backend;
   };
 
-  return { ctx, models, indexer, codeLinks, dissections, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
+  return { ctx, models, indexer, codeLinks, dissections, featureVis, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
 }
 
 function reportConfigProblems(config: LoupeConfig, log: vscode.LogOutputChannel): void {
