@@ -163,17 +163,19 @@ function pictureSection(view: Show['view']): HTMLElement {
     const to = r.spatial.toLayer;
     if (to) later = positionAt(px, py, r.picture, to.shape[0], to.shape[1]);
     renderDictionary();
-    if (overlay === 'layer') drawPicture();
+    drawPicture();
   });
   canvas.addEventListener('mouseleave', () => {
     hover = undefined;
     renderDictionary();
+    drawPicture();
   });
   canvas.addEventListener('click', (e) => {
     const { px, py } = at(e);
     const p = positionAt(px, py, r.picture, r.layerShape[0], r.layerShape[1]);
     pinned = pinned && pinned.y === p.y && pinned.x === p.x ? undefined : p;
     renderDictionary();
+    drawPicture();
   });
   const modes: Array<[Overlay, string]> = [['class', `Attribution to ${r.score}`], ['activation', 'Largest activation'], ['groups', 'Neuron groups']];
   if (r.spatial.toLayer) modes.splice(1, 0, ['layer', `Attribution from ${r.spatial.toLayer.layer} (follows the pointer)`]);
@@ -202,6 +204,7 @@ function drawPicture(): void {
   if (overlay === 'groups') {
     const g = canvas.getContext('2d');
     g?.putImageData(new ImageData(groupOverlay(r, picture, width, height, focusGroup), width, height), 0, 0);
+    markPosition();
     return;
   }
   let map: ArrayLike<number> = r.spatial.toClass;
@@ -214,6 +217,20 @@ function drawPicture(): void {
   }
   const signed = overlay !== 'activation';
   drawOverlay(canvas, picture, toPicture(map, h, w, width, height), signed, signed ? div : seq, 0.6);
+  markPosition();
+}
+
+/** Outlines the position the dictionary shows (pinned, else hovered). */
+function markPosition(): void {
+  const at = pinned ?? hover;
+  const g = canvas?.getContext('2d');
+  if (!shown || !at || !g || !canvas) return;
+  const [h, w] = shown.view.result.layerShape;
+  const cw = canvas.width / w;
+  const ch = canvas.height / h;
+  g.strokeStyle = pinned ? '#ffffff' : 'rgba(255, 255, 255, 0.7)';
+  g.lineWidth = Math.max(1, Math.min(cw, ch) / 6);
+  g.strokeRect(at.x * cw, at.y * ch, cw, ch);
 }
 
 /** A channel's icon: its feature visualization, else its top probe images as a labelled stand-in, else a button to render it. */

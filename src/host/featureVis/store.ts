@@ -4,26 +4,12 @@
  * "Visualize Unit" run finishes. A unit's default picture (Lucid's channel objective, one image) is its icon
  * in the Layers view, the Dissection panel and the Building Blocks panel.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { FeatureVisSummary } from '../../protocol/featureVis';
 import type { ModelDescription } from '../../protocol/types';
 import type { HostWorkerClient } from '../hostClient';
+import { imageFile, unitOf } from './pictures';
 import type { ModelStore } from '../models/modelStore';
-
-/** The layer and unit a summary pictures, when it is a unit's default picture (one channel term, one image). */
-export function unitOf(summary: Pick<FeatureVisSummary, 'objective' | 'params'>): { layer: string; unit: number } | undefined {
-  const [term, ...rest] = summary.objective;
-  if (rest.length > 0 || term?.kind !== 'channel' || term.batch !== undefined || (term.weight ?? 1) !== 1 || summary.params.batch !== 1) return undefined;
-  return { layer: term.layer, unit: term.unit };
-}
-
-/** The summary's image file inside its folder, or undefined when its name would leave the folder (result.json is read from disk). */
-export function imageFile(summary: Pick<FeatureVisSummary, 'dir' | 'image'>): string | undefined {
-  const name = summary.image;
-  if (!/^[\w.-]+\.png$/.test(name)) return undefined;
-  return path.join(summary.dir, name);
-}
 
 const key = (layer: string, unit: number) => `${layer}\u0000${unit}`;
 
@@ -87,3 +73,5 @@ export class FeatureVisStore implements vscode.Disposable {
     this.load(modelPath).catch((err: Error) => this.log.warn(`could not read the cached feature visualisations of ${modelPath}: ${err.message}`));
   }
 }
+
+

@@ -12,7 +12,8 @@ import {
 } from '../../protocol/blocksWebview';
 import { preprocessingFor } from '../config';
 import type { LoupeContext } from '../context';
-import { imageFile, type FeatureVisStore } from '../featureVis/store';
+import { imageFile } from '../featureVis/pictures';
+import type { FeatureVisStore } from '../featureVis/store';
 import { isSpatial, shortModelName } from '../format';
 import { resolveInWorkspace } from '../workspacePaths';
 import { stripPath } from './dissectData';

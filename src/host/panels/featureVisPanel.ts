@@ -13,7 +13,8 @@ import {
 import { preprocessingFor } from '../config';
 import type { LoupeContext } from '../context';
 import { stripPath } from './dissectData';
-import { imageFile, type FeatureVisStore } from '../featureVis/store';
+import { imageFile } from '../featureVis/pictures';
+import type { FeatureVisStore } from '../featureVis/store';
 import { shortModelName } from '../format';
 import { resolveInWorkspace } from '../workspacePaths';
 import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
