@@ -1,5 +1,5 @@
-// One bundle per runtime. TF.js stays external so that an installed @tensorflow/tfjs-node
-// registers its backend on the same tfjs-core instance the engine uses.
+// One bundle per runtime. TF.js stays external (its wasm binaries load from its package folder),
+// and so does onnxruntime-node, whose native binding loads from its package's bin/ folder.
 import * as fs from 'node:fs';
 import * as esbuild from 'esbuild';
 
@@ -11,8 +11,7 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   logLevel: 'warning',
-  // protobufjs: only the DDSketch library's (unused) protobuf export requires it, lazily.
-  external: ['@tensorflow/*', 'vscode', 'protobufjs/minimal'],
+  external: ['@tensorflow/*', 'vscode', 'onnxruntime-node'],
 };
 
 const entries = [
@@ -23,6 +22,10 @@ const entries = [
   },
   {
     entryPoints: ['webview/dissect/main.ts'], outfile: 'dist/webview/dissect.js',
+    platform: 'browser', format: 'iife', target: 'es2022', external: [],
+  },
+  {
+    entryPoints: ['webview/tcav/main.ts'], outfile: 'dist/webview/tcav.js',
     platform: 'browser', format: 'iife', target: 'es2022', external: [],
   },
   // Feature visualisation and Building Blocks panels.

@@ -31,26 +31,29 @@ export interface DissectBench {
   backend: string;
 }
 
+/** An engine progress callback that passes a line on to `progress` at most every 10 s. */
+export function everyTenSeconds(progress: (text: string) => void): (fraction: number, message: string) => void {
+  let last = 0;
+  return (fraction, message) => {
+    const now = performance.now();
+    if (now - last > 10_000) {
+      last = now;
+      progress(`${Math.round(fraction * 100)}% ${message}`);
+    }
+  };
+}
+
 export async function measureDissection(spec: DissectSpec, progress: (text: string) => void): Promise<DissectBench> {
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-dissect-'));
   try {
     const engine = await Engine.create({ backend: 'auto', cacheDir });
     await engine.describe(spec.modelPath);
-    let last = 0;
     const t0 = performance.now();
     const summary = await engine.dissect(spec.modelPath, {
       layer: DISSECT_LAYER,
       units: Array.from({ length: DISSECT_UNITS }, (_, i) => i),
       probe: { kind: 'builtin', count: spec.images },
-    }, {
-      onProgress: (fraction, message) => {
-        const now = performance.now();
-        if (now - last > 10_000) {
-          last = now;
-          progress(`${Math.round(fraction * 100)}% ${message}`);
-        }
-      },
-    });
+    }, { onProgress: everyTenSeconds(progress) });
     return {
       name: spec.name,
       layer: DISSECT_LAYER,

@@ -2,7 +2,7 @@
  * `npm run bench`: costs of Loupe's engine per model, against the performance targets and,
  * when python3 + torch are installed, against the same MobileNetV2 in PyTorch.
  *
- *   node dist/bench.js [--json] [--quick] [--no-dissect]
+ *   node dist/bench.js [--json] [--quick] [--no-dissect] [--no-tcav] [--only-tcav]
  *
  * Each model runs in its own child process (this bundle, forked with `--child`) so that
  * peak RSS is the model's own, not the sum of everything measured before it.
@@ -16,6 +16,7 @@ import { dissectionSizes, measureDissection, renderDissection, type DissectBench
 import { saveMobileNetV2 } from './mobilenetv2';
 import { renderTable, targetChecks, type BenchReport, type TorchPeer } from './report';
 import { runTorchPeer } from './torchPeer';
+import { measureTcav, renderTcav, type TcavBench, type TcavSpec } from './tcav';
 
 const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -28,18 +29,19 @@ function log(message: string): void {
 
 function benchInChild(spec: ChildSpec): Promise<ModelBench>;
 function benchInChild(spec: DissectSpec): Promise<DissectBench>;
-function benchInChild(spec: ChildSpec | DissectSpec): Promise<ModelBench | DissectBench> {
+function benchInChild(spec: TcavSpec): Promise<TcavBench>;
+function benchInChild(spec: ChildSpec | DissectSpec | TcavSpec): Promise<ModelBench | DissectBench | TcavBench> {
   return new Promise((resolve, reject) => {
     const child = fork(process.argv[1]!, ['--child', JSON.stringify(spec)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    let result: ModelBench | DissectBench | undefined;
+    let result: ModelBench | DissectBench | TcavBench | undefined;
     const timer = setTimeout(() => {
       log(`${spec.name}: no result after ${CHILD_TIMEOUT_MS / 60000} min, stopping it`);
       child.kill('SIGKILL');
     }, CHILD_TIMEOUT_MS);
     child.on('message', (message) => {
-      const m = message as { kind: string; result?: ModelBench | DissectBench; error?: string; text?: string };
+      const m = message as { kind: string; result?: ModelBench | DissectBench | TcavBench; error?: string; text?: string };
       if (m.kind === 'progress') log(`${spec.name}: ${m.text}`);
       else if (m.kind === 'result') result = m.result;
       else if (m.kind === 'error') reject(new Error(`${spec.name}: ${m.error}`));
@@ -56,13 +58,16 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const childIndex = args.indexOf('--child');
   if (childIndex >= 0) {
-    const spec = JSON.parse(args[childIndex + 1]!) as ChildSpec | DissectSpec;
+    const spec = JSON.parse(args[childIndex + 1]!) as ChildSpec | DissectSpec | TcavSpec;
     if ('kind' in spec && spec.kind === 'dissect') await runDissectChild(spec);
+    else if ('kind' in spec && spec.kind === 'tcav') await runTcavChild(spec);
     else await runChild(spec as ChildSpec);
     return;
   }
   const json = args.includes('--json');
   const quick = args.includes('--quick');
+  const onlyTcav = args.includes('--only-tcav');
+  let tcav: TcavBench | undefined;
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-'));
   const report: BenchReport = {
@@ -85,7 +90,7 @@ async function main(): Promise<void> {
       { name: 'shapes', modelPath: path.join(ROOT, 'demo/shapes/model/model.json'), quick, targets: false },
       { name: 'mobilenetv2', modelPath: mobilenet, quick, targets: true },
     ];
-    for (const spec of specs) {
+    for (const spec of onlyTcav ? [] : specs) {
       if (!fs.existsSync(spec.modelPath)) {
         report.skipped.push({ name: spec.name, reason: `${path.relative(ROOT, spec.modelPath)} does not exist (train the demo models first)` });
         log(`${spec.name}: skipped, ${spec.modelPath} does not exist`);
@@ -100,7 +105,7 @@ async function main(): Promise<void> {
         log(reason);
       }
     }
-    if (!args.includes('--no-dissect')) {
+    if (!args.includes('--no-dissect') && !onlyTcav) {
       const sizes = dissectionSizes(quick);
       for (const images of [...new Set([sizes.timed, sizes.small, sizes.large])]) {
         log(`dissection: ${images} probe images in a child process`);
@@ -111,14 +116,22 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (!args.includes('--no-tcav')) {
+      log('TCAV: in a child process');
+      try {
+        tcav = await benchInChild({ kind: 'tcav', name: 'tcav', modelPath: mobilenet, quick });
+      } catch (error) {
+        report.skipped.push({ name: 'tcav', reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 
-  report.torch = detectAndRunTorch(quick);
+  if (!onlyTcav) report.torch = detectAndRunTorch(quick);
   report.loadAverage.end = os.loadavg()[0]!;
-  if (json) process.stdout.write(`${JSON.stringify({ ...report, checks: targetChecks(report) }, null, 2)}\n`);
-  else process.stdout.write(renderTable(report) + renderDissection(report.dissection, quick).map((l) => `${l}\n`).join(''));
+  if (json) process.stdout.write(`${JSON.stringify({ ...report, checks: targetChecks(report), ...(tcav ? { tcav } : {}) }, null, 2)}\n`);
+  else process.stdout.write(renderTable(report) + [...renderDissection(report.dissection, quick), ...renderTcav(tcav, quick)].map((l) => `${l}\n`).join(''));
 }
 
 /**
@@ -144,17 +157,26 @@ function detectAndRunTorch(quick: boolean): TorchPeer {
   return runTorchPeer(python, path.join(ROOT, 'bench/torch_peer.py'), quick);
 }
 
-async function runDissectChild(spec: DissectSpec): Promise<void> {
+/** Sends `measure`'s result (or its error) to the parent, then leaves. */
+async function reportFromChild(measure: (progress: (text: string) => void) => Promise<unknown>): Promise<void> {
   const send = (message: unknown) => new Promise<void>((resolve) => {
     if (process.send) process.send(message, undefined, undefined, () => resolve());
     else resolve(void process.stdout.write(`${JSON.stringify(message)}\n`)); // run by hand
   });
   try {
-    await send({ kind: 'result', result: await measureDissection(spec, (text) => void send({ kind: 'progress', text })) });
+    await send({ kind: 'result', result: await measure((text) => void send({ kind: 'progress', text })) });
   } catch (error) {
     await send({ kind: 'error', error: error instanceof Error ? error.stack ?? error.message : String(error) });
   }
   if (process.connected) process.disconnect();
+}
+
+function runTcavChild(spec: TcavSpec): Promise<void> {
+  return reportFromChild((progress) => measureTcav(spec, progress));
+}
+
+function runDissectChild(spec: DissectSpec): Promise<void> {
+  return reportFromChild((progress) => measureDissection(spec, progress));
 }
 
 main().catch((error: unknown) => {

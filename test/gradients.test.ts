@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { inputGradient, scores } from '../src/engine/attribution/score';
+import { inputGradient, scores, takeArray } from '../src/engine/attribution/score';
 import { Engine } from '../src/engine/engine';
 import { contextFor, relativeError } from './helpers/context';
 import { buildCoverageModel, rng, saveModel } from './helpers/models';
@@ -23,19 +23,20 @@ test('input gradient equals central finite differences (conv/depthwise/separable
   for (const kind of ['logit', 'probability'] as const) {
     const x = randomInput(3);
     const ctx = contextFor(model, x, { classIndex: 2, kind });
-    const g = tf.tidy(() => inputGradient(ctx, x).dataSync());
+    const g = takeArray(await inputGradient(ctx, x));
     const r = rng(9);
     const coords = Array.from({ length: 40 }, () => Math.floor(r() * x.size));
     const eps = 1e-2;
     const base = x.dataSync();
-    const fd = coords.map((i) => {
+    const fd: number[] = [];
+    for (const i of coords) {
       const plus = Float32Array.from(base);
       const minus = Float32Array.from(base);
       plus[i]! += eps;
       minus[i]! -= eps;
-      const [fp, fm] = scores(ctx, tf.tensor4d(Float32Array.from([...plus, ...minus]), [2, 13, 12, 3]));
-      return (fp! - fm!) / (2 * eps);
-    });
+      const [fp, fm] = await scores(ctx, tf.tensor4d(Float32Array.from([...plus, ...minus]), [2, 13, 12, 3]));
+      fd.push((fp! - fm!) / (2 * eps));
+    }
     const err = relativeError(coords.map((i) => g[i]!), fd);
     assert.ok(err < 1e-3, `${kind}: relative error vs finite differences ${err}`);
     assert.ok(fd.some((v) => Math.abs(v) > 1e-4), 'finite differences are not all zero');
@@ -48,7 +49,7 @@ test('input gradient equals tfjs-layers autodiff on the cpu backend (an independ
   const model = await engine.model(await saveModel(buildCoverageModel({ dilation: 1, pool: 'valid' })));
   const x = randomInput(5);
   const ctx = contextFor(model, x, { classIndex: 1, kind: 'probability' });
-  const ours = tf.tidy(() => inputGradient(ctx, x).dataSync());
+  const ours = takeArray(await inputGradient(ctx, x));
   const backend = tf.getBackend();
   await tf.setBackend('cpu');
   try {
@@ -87,7 +88,7 @@ test('fused conv → batch norm → activation units: same gradients as the unfu
     const theirs = tf.tidy(() => tf.grad((xi: tf.Tensor) =>
       (reference.apply(xi) as tf.Tensor).slice([0, 1], [1, 1]).sum() as tf.Scalar)(tf.tensor(x.dataSync(), x.shape)).dataSync());
     await tf.setBackend(backend);
-    const ours = tf.tidy(() => inputGradient(contextFor(model, x, { classIndex: 1 }), x).dataSync());
+    const ours = takeArray(await inputGradient(contextFor(model, x, { classIndex: 1 }), x));
     assert.ok(relativeError(ours, theirs) < 1e-4, `vs tfjs-layers: ${relativeError(ours, theirs)}`);
   } finally {
     await tf.setBackend(backend);

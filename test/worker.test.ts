@@ -259,3 +259,39 @@ describe('worker process', () => {
     await client.forget(model);
   });
 });
+
+describe('worker process on ONNX Runtime', () => {
+  test('runs ONNX Runtime; a native crash mid-run (SIGSEGV) fails that call clearly and the next call works on a fresh worker', async () => {
+    const f = await makeFixtures();
+    const client = new WorkerClient({ workerPath: WORKER_JS, backend: 'onnxruntime', log: () => undefined });
+    try {
+      const hello = await client.start();
+      assert.equal(hello.backend, 'onnxruntime');
+      const oldPid = hello.pid;
+      const options: ExplainOptions = { methods: ['smoothgrad'], params: { samples: 400, maxBatch: 2 } };
+      let crashed = false;
+      const pending = client.explain(f.model, f.image, options, {
+        onProgress: () => {
+          if (!crashed) {
+            crashed = true;
+            process.kill(oldPid, 'SIGSEGV');
+          }
+        },
+      });
+      await assert.rejects(pending, (err: unknown) => {
+        assert.ok(err instanceof WorkerExitedError, `a WorkerExitedError, got ${err}`);
+        assert.equal(err.signal, 'SIGSEGV');
+        return true;
+      });
+      const result = await client.explain(f.model, f.image, { methods: ['gradient'] });
+      assert.equal(result.summary.backend, 'onnxruntime');
+      assert.ok(client.pid !== undefined && client.pid !== oldPid, 'a fresh worker');
+      const engine = await Engine.create({ backend: 'onnxruntime' });
+      const local = await engine.explain(f.model, f.image, { methods: ['gradient'] });
+      assertClose(result.maps[0]!.data, local.maps[0]!.data, 'worker vs in-process gradient on ONNX Runtime');
+    } finally {
+      await client.dispose();
+      fs.rmSync(f.dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -217,3 +217,15 @@ export function toast(page: Page, pattern: RegExp): Locator {
     has: page.locator('.notification-list-item-message', { hasText: pattern }),
   });
 }
+
+/** Opens `relativePath` from the Explorer, moves the cursor to `line` (1-based) and returns its editor. */
+export async function openAtLine(page: Page, relativePath: string, line: number): Promise<Locator> {
+  await (await explorerRow(page, relativePath)).click();
+  await page.locator('.tab.active', { hasText: relativePath.split('/').pop()! }).waitFor();
+  const editor = page.locator('.editor-group-container.active .monaco-editor').first();
+  await editor.locator('.view-lines').click();
+  await page.keyboard.press('Control+g');
+  await page.keyboard.type(String(line));
+  await page.keyboard.press('Enter');
+  return editor;
+}

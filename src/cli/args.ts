@@ -6,6 +6,7 @@ import { BLOCKS_HELP, VISUAL_HELP } from './visualHelp';
 import type {
   BackendPreference, DissectOptions, ExplainOptions, IgBaseline, MethodId, MethodParams, Preprocessing, TargetKind,
 } from '../protocol/types';
+import { TCAV_CAV_KINDS, type TcavConceptSpec, type TcavOptions } from '../protocol/tcav';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -30,6 +31,7 @@ Usage:
   loupe explain --model MODEL.json --image IMAGE --out DIR [options]
   loupe describe --model MODEL.json [--json]
   loupe dissect --model MODEL.json --layer NAME --out DIR [options]
+  loupe tcav --model MODEL.json --class C --images DIR --concepts LIST --layers LIST --out DIR [options]
   loupe visualize --model MODEL.json --layer NAME --unit N --out DIR [options]
   loupe blocks --model MODEL.json --image IMAGE --layer NAME --out DIR [options]
   loupe --help | --version
@@ -71,6 +73,24 @@ dissect options (network dissection, Bau et al. 2017; NetDissect's defaults):
   --preprocessing J  as for explain (part of the cache key)
   --out DIR          folder for tally.csv, report.html, result.json and units/*.png
 
+tcav options (Kim et al. 2018; does the class depend on a concept at a layer?):
+  --class C          the class explained: its index or its label
+  --images DIR       folder of images of that class
+  --concepts LIST    comma-separated concept folders (a folder of a concept's images, or of
+                     one sub-folder per concept) and built-in concepts: builtin:red,
+                     builtin:horizontal-stripes, builtin:circle, … (builtin:random is a control)
+  --random R         builtin (generated scenes, default) or a folder of varied images to draw
+                     random sets from (or of sub-folders, each a random set as given)
+  --layers LIST      comma-separated layer names (spatial or dense)
+  --runs N           random runs: N concept-vs-random and N random-vs-random CAVs (default 20)
+  --images-per-set K images per set, both sets of a CAV truncated to the same size (default 50)
+  --cav KIND         logistic (default) | sgd (hinge, alpha 0.01, as tensorflow/tcav) | mean (FastCAV)
+  --alpha A          significance level before the Bonferroni correction (default 0.05)
+  --seed S           seed of every draw: same seed, same results (default 0)
+  --refresh          recompute even when a cached result exists
+  --preprocessing J  as for explain (part of the cache key)
+  --out DIR          folder for tcav.csv, tcav.json and tcav.png
+
 ${VISUAL_HELP}${BLOCKS_HELP}
 Exit codes: 0 success, 1 the model/image/run failed, 2 usage error.
 `;
@@ -91,7 +111,17 @@ export interface DissectCommand {
   backend: BackendPreference;
   options: DissectOptions;
 }
-export type Command = ExplainCommand | DescribeCommand | DissectCommand | VisualizeCommand | BlocksCommand
+export interface TcavCommand {
+  kind: 'tcav';
+  model: string;
+  out: string;
+  backend: BackendPreference;
+  /** The class as given: an index, or a label the engine's model description resolves. */
+  classArg: string;
+  /** Everything but the class index, which needs the model's labels. */
+  options: Omit<TcavOptions, 'classIndex'>;
+}
+export type Command = ExplainCommand | DescribeCommand | DissectCommand | TcavCommand | VisualizeCommand | BlocksCommand
   | { kind: 'help' } | { kind: 'version' };
 
 const EXPLAIN_OPTIONS = {
@@ -106,6 +136,12 @@ const DISSECT_OPTIONS = {
   images: { type: 'string' }, size: { type: 'string' }, 'probe-seed': { type: 'string' }, quantile: { type: 'string' },
   'iou-threshold': { type: 'string' }, top: { type: 'string' }, units: { type: 'string' }, refresh: { type: 'boolean' },
   preprocessing: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+const TCAV_OPTIONS = {
+  model: { type: 'string' }, class: { type: 'string' }, images: { type: 'string' }, concepts: { type: 'string' },
+  random: { type: 'string' }, layers: { type: 'string' }, runs: { type: 'string' }, 'images-per-set': { type: 'string' },
+  cav: { type: 'string' }, alpha: { type: 'string' }, seed: { type: 'string' }, refresh: { type: 'boolean' },
+  preprocessing: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 const DESCRIBE_OPTIONS = {
   model: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -259,9 +295,51 @@ export function parseCommand(argv: string[]): Command {
     };
   }
 
+  if (first === 'tcav') return parseTcav(rest);
   // ── feature visualisation and Building Blocks (visualArgs.ts) ──
   if (first === 'visualize') return parseVisualize(rest);
   if (first === 'blocks') return parseBlocks(rest);
 
-  throw new UsageError(`unknown command '${first}' (commands: explain, describe, dissect, visualize, blocks)`);
+  throw new UsageError(`unknown command '${first}' (commands: explain, describe, dissect, tcav, visualize, blocks)`);
+}
+
+function list(value: string | undefined, flag: string, command: string): string[] {
+  const items = required(value, flag, command).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw new UsageError(`--${flag} needs at least one item`);
+  return items;
+}
+
+function parseTcav(args: string[]): Command {
+  const { values: v } = parse(args, TCAV_OPTIONS);
+  if (v.help) return { kind: 'help' };
+  const concepts: TcavConceptSpec[] = list(v.concepts, 'concepts', 'tcav').map((c) => (c.startsWith('builtin:')
+    ? { kind: 'builtin', name: c.slice('builtin:'.length) }
+    : { kind: 'folder', path: c }));
+  const options: Omit<TcavOptions, 'classIndex'> = {
+    classImages: required(v.images, 'images', 'tcav'),
+    concepts,
+    random: v.random === undefined || v.random === 'builtin' ? { kind: 'builtin' } : { kind: 'folder', path: v.random },
+    layers: list(v.layers, 'layers', 'tcav'),
+  };
+  const runs = integer(v.runs, 'runs');
+  if (runs !== undefined) options.runs = runs;
+  const perSet = integer(v['images-per-set'], 'images-per-set');
+  if (perSet !== undefined) options.imagesPerSet = perSet;
+  const cav = choice(v.cav, TCAV_CAV_KINDS, 'cav');
+  if (cav !== undefined) options.cav = cav;
+  const alpha = positiveNumber(v.alpha, 'alpha');
+  if (alpha !== undefined) options.alpha = alpha;
+  const seed = integer(v.seed, 'seed');
+  if (seed !== undefined) options.seed = seed;
+  if (v.refresh) options.refresh = true;
+  const pre = preprocessing(v.preprocessing);
+  if (pre !== undefined) options.preprocessing = pre;
+  return {
+    kind: 'tcav',
+    model: required(v.model, 'model', 'tcav'),
+    out: required(v.out, 'out', 'tcav'),
+    backend: choice(v.backend, BACKENDS, 'backend') ?? 'auto',
+    classArg: required(v.class, 'class', 'tcav'),
+    options,
+  };
 }

@@ -1,5 +1,7 @@
 /** Plain-text tables for the terminal. */
+import { shapeInLayout } from '../protocol/formats';
 import type { DissectionSummary, ExplainSummary, ModelDescription } from '../protocol/types';
+import type { TcavResult } from '../protocol/tcav';
 
 /** Left-aligned columns; columns listed in `right` are right-aligned (numbers). */
 export function table(header: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
@@ -22,18 +24,19 @@ export function describeTable(d: ModelDescription): string {
   const rows = d.layers.map((l) => [
     l.name,
     l.className,
-    `[${l.outputShape.join(', ')}]`,
+    `[${shapeInLayout(l.outputShape, d.layout).join(', ')}]`,
     String(l.params),
     l.activation ?? '',
     l.isConv ? 'yes' : '',
   ]);
   const head = [
     `model   ${d.path} (${d.format}, ${d.name})`,
-    `input   ${d.inputShape.join('×')}, ${d.numClasses} classes, head ${d.head}, ${d.totalParams} parameters`,
+    `input   ${shapeInLayout(d.inputShape, d.layout).join('×')}, ${d.numClasses} classes, head ${d.head}, ${d.totalParams} parameters`,
     `cam     ${d.cam.available ? `available (layer ${d.cam.layer ?? d.defaultCamLayer ?? '?'})` : `not available: ${d.cam.reason}`}`,
     '',
   ].join('\n');
-  return head + '\n' + table(['layer', 'class', 'output shape', 'params', 'activation', 'conv'], rows, new Set([3]));
+  const shapes = d.layout === 'NCHW' ? 'output C×H×W' : 'output H×W×C';
+  return head + '\n' + table(['layer', 'class', shapes, 'params', 'activation', 'conv'], rows, new Set([3]));
 }
 
 export function explainTable(s: ExplainSummary, outDir: string, files: number): string {
@@ -70,6 +73,25 @@ export function dissectTable(s: DissectionSummary, outDir: string): string {
     table(['unit', 'concept', 'category', 'IoU', 'interpretable'], best, new Set([0, 3])).trimEnd(),
     '',
     `${s.cached ? 'from the cache' : `computed in ${(s.ms / 1000).toFixed(1)} s`} on ${s.backend}; wrote tally.csv, report.html, result.json, units/ to ${outDir}`,
+    '',
+  ].join('\n');
+}
+
+export function tcavTable(r: TcavResult, outDir: string): string {
+  const rows = r.layers.flatMap((l) => [
+    ...l.concepts.map((c) => [l.layer, c.concept, num(c.mean), num(c.std), c.pValue === null ? 'undefined' : num(c.pValue),
+      c.significant ? 'yes' : '', `${num(c.cavAccuracy)}${c.lowAccuracy ? ' (low)' : ''}`]),
+    [l.layer, '(random runs)', num(l.random.mean), num(l.random.std), '', '', num(l.random.cavAccuracy)],
+  ]);
+  const p = r.params;
+  return [
+    `TCAV of class ${r.classIndex} ${JSON.stringify(r.classLabel)} (its logit) over ${r.classImages.images} images; ${p.runs} runs of ${p.cav} CAVs, up to ${p.imagesPerSet} images per set, seed ${p.seed}`,
+    `significant: p < ${p.alpha}/${p.tests} = ${num(p.correctedAlpha)} (two-sided Student t-test against the random runs, Bonferroni over concepts × layers)`,
+    '',
+    table(['layer', 'concept', 'TCAV', 'std', 'p', 'significant', 'CAV accuracy'], rows, new Set([2, 3, 4, 6])).trimEnd(),
+    ...r.notes.map((n) => `note: ${n}`),
+    '',
+    `${r.cached ? 'from the cache' : `computed in ${(r.ms / 1000).toFixed(1)} s`} on ${r.backend}; wrote tcav.csv, tcav.json, tcav.png to ${outDir}`,
     '',
   ].join('\n');
 }

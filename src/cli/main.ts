@@ -4,8 +4,8 @@
  */
 import { version } from '../../package.json';
 import { LoupeError } from '../engine/errors';
-import { HELP, parseCommand, UsageError, type DescribeCommand, type DissectCommand, type ExplainCommand } from './args';
-import { describeTable, dissectTable, explainTable } from './format';
+import { HELP, parseCommand, UsageError, type DescribeCommand, type DissectCommand, type ExplainCommand, type TcavCommand } from './args';
+import { describeTable, dissectTable, explainTable, tcavTable } from './format';
 
 const out = (text: string) => process.stdout.write(text);
 const err = (text: string) => process.stderr.write(text);
@@ -60,6 +60,35 @@ async function dissect(cmd: DissectCommand): Promise<void> {
   out(dissectTable(summary, cmd.out));
 }
 
+/** `--class`: an index, else a label of the model (labels.txt). */
+function classIndexOf(arg: string, labels: readonly string[], modelPath: string): number {
+  if (/^\d+$/.test(arg)) return Number(arg);
+  const index = labels.indexOf(arg);
+  if (index < 0) {
+    throw new LoupeError('BAD_REQUEST', `the model has no class labelled '${arg}'`, modelPath,
+      `give a class index or one of: ${labels.slice(0, 20).join(', ')}${labels.length > 20 ? ', …' : ''}`);
+  }
+  return index;
+}
+
+async function tcav(cmd: TcavCommand): Promise<void> {
+  const engine = await createEngine(cmd.backend);
+  const { copyTcavFiles } = await import('../engine/tcav/report');
+  const description = await engine.describe(cmd.model);
+  const showProgress = process.stderr.isTTY === true;
+  const result = await engine.tcav(cmd.model, { ...cmd.options, classIndex: classIndexOf(cmd.classArg, description.labels, description.path) }, {
+    onProgress: showProgress ? (fraction, message) => err(`\r\x1b[K${Math.round(fraction * 100)}% ${message}`) : undefined,
+  });
+  if (showProgress) err('\r\x1b[K');
+  try {
+    await copyTcavFiles(result, cmd.out);
+  } catch (e) {
+    if (e instanceof LoupeError) throw e;
+    throw new LoupeError('BAD_REQUEST', `cannot write the outputs: ${(e as Error).message}`, cmd.out, 'choose a folder you can write to');
+  }
+  out(tcavTable(result, cmd.out));
+}
+
 export async function run(argv: string[]): Promise<number> {
   try {
     const cmd = parseCommand(argv);
@@ -69,6 +98,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'describe': await describe(cmd); return 0;
       case 'explain': await explain(cmd); return 0;
       case 'dissect': await dissect(cmd); return 0;
+      case 'tcav': await tcav(cmd); return 0;
       case 'visualize': out(await (await import('./visual')).visualize(await createEngine(cmd.backend), cmd)); return 0;
       case 'blocks': out(await (await import('./visual')).blocks(await createEngine(cmd.backend), cmd)); return 0;
     }

@@ -13,8 +13,12 @@ import { METHODS } from './attribution/registry';
 import type { AttributionContext, MethodOutput } from './attribution/types';
 import { initBackend } from './backend';
 import { LanePool } from './lanes/pool';
+import { loadOnnxRuntime, onnxRuntimeError, type OrtModule } from './backends/onnxruntime/ortPasses';
 import { defaultCacheRoot, listEntries } from './dissection/cache';
 import { runDissection } from './dissection/run';
+import { listTcavEntries, tcavCacheRoot } from './tcav/cache';
+import { runTcav } from './tcav/run';
+import type { TcavOptions, TcavResult } from '../protocol/tcav';
 import type { RenderHooks } from './featureVis/render';
 import { cachedFeatureVis, runFeatureVis } from './featureVis/run';
 import { LoupeError, throwIfAborted } from './errors';
@@ -22,7 +26,7 @@ import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
 import { overridePreprocessing } from './image/sidecar';
 import { resizeImage } from './image/resize';
-import { runGraph } from './model/executor';
+import { spatialLayer } from './model/layers';
 import { loadModel, type LoadedModel } from './model/loader';
 import { reduceForDisplay } from './output/display';
 import { resolveParams } from './params';
@@ -51,21 +55,31 @@ export class Engine {
 
   private constructor(
     readonly backend: BackendName, private readonly maxImagePixels: number, readonly cacheDir: string, readonly lanes: LanePool,
+    private readonly onnxRuntime: OrtModule | undefined,
   ) {}
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     if (options.lanes !== undefined && !(Number.isInteger(options.lanes) && options.lanes >= 1)) {
       throw new LoupeError('BAD_REQUEST', `lanes must be a positive integer (got ${options.lanes})`);
     }
-    const backend = await initBackend(options.backend ?? 'auto');
-    const lanes = new LanePool(LanePool.threadsFor(backend, options.lanes), backend, (line) => console.warn(`loupe: ${line}`));
-    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, options.cacheDir ?? defaultCacheRoot(), lanes);
+    const preference = options.backend ?? 'auto';
+    const tfjs = await initBackend(preference);
+    const onnxRuntime = preference === 'auto' || preference === 'onnxruntime' ? loadOnnxRuntime() : undefined;
+    if (preference === 'onnxruntime' && !onnxRuntime) {
+      throw new LoupeError('BACKEND', `ONNX Runtime is not available: ${onnxRuntimeError()}`, undefined,
+        'reinstall the extension for this platform, or choose the backend auto or wasm');
+    }
+    if (preference === 'auto' && !onnxRuntime) console.warn(`loupe: ONNX Runtime is not available (${onnxRuntimeError()}); running on TF.js (${tfjs})`);
+    const backend: BackendName = onnxRuntime ? 'onnxruntime' : tfjs;
+    // Lanes add wasm threads to SmoothGrad and IG; ONNX Runtime's kernels use every core themselves.
+    const lanes = new LanePool(LanePool.threadsFor(backend, options.lanes), tfjs, (line) => console.warn(`loupe: ${line}`));
+    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, options.cacheDir ?? defaultCacheRoot(), lanes, onnxRuntime);
   }
 
   /** Network dissection of one layer (from the disk cache when the same dissection was run on these weights). */
   async dissect(modelPath: string, options: DissectOptions, hooks: RunHooks = {}): Promise<DissectionSummary> {
     const model = await this.modelFor(modelPath, options?.preprocessing);
-    return runDissection({ model, backend: this.backend, cacheRoot: this.cacheDir, decode: { maxPixels: this.maxImagePixels } }, options, hooks);
+    return runDissection({ model, backend: model.passes.backend, cacheRoot: this.cacheDir, decode: { maxPixels: this.maxImagePixels } }, options, hooks);
   }
 
   // ── feature visualisation (src/engine/featureVis) ──
@@ -107,6 +121,22 @@ export class Engine {
     return listEntries(this.cacheDir, model.fingerprint).map((s) => ({ ...s, model: model.description.path }));
   }
 
+  // ---- TCAV (src/engine/tcav) ----
+
+  /** TCAV of a class at some layers (from the disk cache when the same run was made on these weights). */
+  async tcav(modelPath: string, options: TcavOptions, hooks: RunHooks = {}): Promise<TcavResult> {
+    const model = await this.modelFor(modelPath, options?.preprocessing);
+    return runTcav({ model, backend: this.backend, cacheDir: this.cacheDir, decode: { maxPixels: this.maxImagePixels } }, options, hooks);
+  }
+
+  /** Every stored TCAV result of the model's current weights. */
+  async cachedTcav(modelPath: string): Promise<TcavResult[]> {
+    const model = await this.model(modelPath);
+    return listTcavEntries(tcavCacheRoot(this.cacheDir), model.fingerprint).map((r) => ({ ...r, model: model.description.path }));
+  }
+
+  // ---- end TCAV ----
+
   async describe(modelPath: string): Promise<ModelDescription> {
     return (await this.model(modelPath)).description;
   }
@@ -115,7 +145,7 @@ export class Engine {
     const model = await this.modelFor(modelPath, preprocessing);
     const prepared = await this.prepare(model, image);
     try {
-      return this.topK(model, prepared.input, topK);
+      return await this.topK(model, prepared.input, topK);
     } finally {
       prepared.input.dispose();
     }
@@ -132,7 +162,7 @@ export class Engine {
     const layer = this.resolveLayer(model, options.layer);
     const prepared = await this.prepare(model, image);
     try {
-      const all = this.topK(model, prepared.input, description.numClasses);
+      const all = await this.topK(model, prepared.input, description.numClasses);
       const predictions = all.slice(0, Math.max(1, options.topK ?? 5));
       const classIndex = options.classIndex ?? predictions[0]!.index;
       if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= description.numClasses) {
@@ -166,15 +196,18 @@ export class Engine {
             output.figures.sanitySpearman = spearman(display, reduceForDisplay(randomized.data, randomized.shape, randomized.display));
             output.notes.push(`sanity check: weights of ${sanity.layers.join(', ')} re-initialised; Spearman rank correlation with the original map ${output.figures.sanitySpearman.toFixed(3)} (below 0.5 means the map depends on what those layers learned)`);
           }
-          maps.push(toOutput(id, output, display, ms, targetPrediction, ctx, this.backend));
+          maps.push(toOutput(id, output, display, ms, targetPrediction, ctx, model.passes.backend));
         }
       } finally {
-        sanity?.store.dispose();
+        if (sanity) {
+          model.passes.forgetWeights?.(sanity.store);
+          sanity.store.dispose();
+        }
       }
       hooks.onProgress?.(1, 'done');
       return {
         summary: {
-          model: description.path, image: prepared.source, backend: this.backend, inputShape: description.inputShape,
+          model: description.path, image: prepared.source, backend: model.passes.backend, inputShape: description.inputShape,
           predictions, maps: maps.map((m) => m.summary), skipped, preprocessing: description.preprocessing,
         },
         maps,
@@ -218,7 +251,7 @@ export class Engine {
     const cached = this.models.get(key);
     if (cached && cached.mtimeMs === mtimeMs) return cached.loaded;
     if (cached) this.forget(key);
-    const loaded = loadModel(key);
+    const loaded = loadModel(key, this.onnxRuntime ? { onnxRuntime: this.onnxRuntime } : {});
     this.models.set(key, { mtimeMs, loaded });
     loaded.catch(() => { if (this.models.get(key)?.loaded === loaded) this.models.delete(key); });
     return loaded;
@@ -233,11 +266,10 @@ export class Engine {
     return { image: resized, input: tf.tensor4d(data, [1, h, w, c]), source };
   }
 
-  private topK(model: LoadedModel, input: tf.Tensor4D, k: number): Prediction[] {
-    const [logits, probs] = tf.tidy(() => {
-      const [out] = runGraph(model.graph, input, { outputs: [model.graph.logitsName] });
-      return [out!.dataSync() as Float32Array, tf.softmax(out!).dataSync() as Float32Array];
-    });
+  private async topK(model: LoadedModel, input: tf.Tensor4D, k: number): Promise<Prediction[]> {
+    const [out] = await model.passes.forward(input, [model.graph.logitsName]);
+    const [logits, probs] = tf.tidy(() => [out!.dataSync() as Float32Array, tf.softmax(out!).dataSync() as Float32Array]);
+    out!.dispose();
     const labels = model.description.labels;
     return Array.from(probs.keys())
       .sort((a, b) => probs[b]! - probs[a]!)
@@ -246,15 +278,8 @@ export class Engine {
   }
 
   private resolveLayer(model: LoadedModel, requested: string | undefined): string | undefined {
-    const layer = requested ?? model.description.defaultCamLayer;
-    if (requested === undefined) return layer;
-    const info = model.description.layers.find((l) => l.name === requested);
-    const spatial = model.description.layers.filter((l) => l.outputShape.length === 3 && l.className !== 'InputLayer').map((l) => l.name);
-    if (!info || info.outputShape.length !== 3 || info.className === 'InputLayer') {
-      throw new LoupeError('BAD_REQUEST', `'${requested}' is not a layer with a spatial (H×W×C) output in this model`,
-        model.description.path, `choose one of: ${spatial.join(', ')}`);
-    }
-    return layer;
+    if (requested === undefined) return model.description.defaultCamLayer;
+    return spatialLayer(model.description, requested, 'use for Grad-CAM').name;
   }
 
   private inapplicable(model: LoadedModel, id: MethodId, layer: string | undefined): string | undefined {

@@ -37,3 +37,10 @@ export function gaussianNoise(n: number, seed: number, sigma = 1): Float32Array 
   }
   return out;
 }
+
+/** FNV-1a of a string: a seed per name (a concept, a set), so streams do not depend on what else is drawn. */
+export function hashString(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}

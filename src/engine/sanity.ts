@@ -6,6 +6,7 @@ import type { WeightStore } from './model/weightStore';
 import type { WeightsVariant } from './attribution/types';
 
 const RANDOMISABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
+const RANDOMISABLE_OPS = new Set(['conv', 'separableConv', 'dense']);
 
 /**
  * Model-parameter randomisation test (Adebayo et al. 2018), first cascade steps: the top `count`
@@ -13,7 +14,8 @@ const RANDOMISABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'D
  * A method whose map barely changes is not explaining what the model learned.
  */
 export function randomizeTopLayers(graph: IRGraph, count: number, seed: number): { store: WeightStore; layers: string[]; variant: WeightsVariant } {
-  const top = graph.nodes.filter((n) => RANDOMISABLE.has(n.className) && n.weightNames.length > 0).slice(-count);
+  const top = graph.nodes.filter((n) => (n.op ? RANDOMISABLE_OPS.has(n.op.op) : RANDOMISABLE.has(n.className)) && n.weightNames.length > 0)
+    .slice(-count);
   const overrides = new Map<string, tf.Tensor>();
   let k = 0;
   for (const node of top) {

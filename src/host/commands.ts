@@ -11,6 +11,7 @@ import { isSpatial, layerSummary, shortModelName } from './format';
 import type { LoupeServices } from './loupeContext';
 import { dissectLayer, openDissection } from './panels/dissectPanel';
 import { explainImage } from './panels/explainPanel';
+import { showTcavResults, testConcepts } from './tcav/command';
 import { LayerItem, UnitItem, type LayersProvider } from './views/layersView';
 
 const IMAGE_GLOB = '**/*.{png,jpg,jpeg,PNG,JPG,JPEG}';
@@ -129,6 +130,24 @@ export function registerCommands(services: LoupeServices, layers: LayersProvider
       }
       await openDissection(ctx, modelPath, name, unit);
     }),
+
+    // ---- TCAV ----
+    // From the Explorer (the folder of class images) or the palette.
+    command('loupe.testConcepts', async (arg, all) => {
+      await requireModel(ctx);
+      const description = await ctx.describeActive();
+      const model = ctx.activeModel();
+      if (!description || !model) return;
+      await testConcepts(ctx, services.tcav, description, model.uri.fsPath, uriArg(arg, all));
+    }),
+
+    // From the CodeLens: (modelPath, key). From the palette: a pick of the active model's results.
+    command('loupe.openTcav', async (modelArg, keyArg) => {
+      await requireModel(ctx);
+      const modelPath = typeof modelArg === 'string' ? modelArg : ctx.activeModel()!.uri.fsPath;
+      await showTcavResults(ctx, services.tcav, modelPath, typeof keyArg === 'string' ? keyArg : undefined);
+    }),
+    // ---- end TCAV ----
   ];
 }
 

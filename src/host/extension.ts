@@ -8,6 +8,7 @@ import { registerCommands } from './commands';
 import { createLoupeServices, type LoupeServices } from './loupeContext';
 import { registerDissectPanel } from './panels/dissectPanel';
 import { registerExplainPanel } from './panels/explainPanel';
+import { registerTcavPanel } from './panels/tcavPanel';
 import { registerFeatureVisCommands } from './featureVis/commands';
 import { registerBlocksPanel } from './panels/blocksPanel';
 import { registerFeatureVisPanel } from './panels/featureVisPanel';
@@ -38,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): void {
       vscode.languages.registerHoverProvider(SOURCE_SELECTOR, codeLinks),
       registerExplainPanel(ctx),
       registerDissectPanel(ctx),
+      registerTcavPanel(ctx, created.tcav),
       ...registerCommands(created, layersProvider),
       // feature visualisation and Building Blocks
       registerFeatureVisPanel(ctx, created.featureVis),

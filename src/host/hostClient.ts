@@ -9,6 +9,7 @@ import { LoupeError } from '../engine/errors';
 import { WorkerClient, WorkerExitedError, type CallOptions, type ExplainCallOptions, type WorkerClientOptions } from './workerClient';
 import type { DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
 import type { ClientExplainResult } from './workerClient';
+import type { TcavOptions, TcavResult } from '../protocol/tcav';
 import type { WorkerStateName } from './format';
 import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from '../protocol/blocks';
 import type { FeatureVisOptions, FeatureVisSummary } from '../protocol/featureVis';
@@ -77,6 +78,14 @@ export class HostWorkerClient extends WorkerClient {
 
   override cachedDissections(modelPath: string, opts?: CallOptions): Promise<DissectionSummary[]> {
     return this.tracked(() => super.cachedDissections(modelPath, opts), `reading cached dissections of ${basename(modelPath)}`);
+  }
+
+  override tcav(modelPath: string, options: TcavOptions, opts?: CallOptions): Promise<TcavResult> {
+    return this.tracked(() => super.tcav(modelPath, options, opts), `testing concepts (TCAV) for class ${options.classIndex}`);
+  }
+
+  override cachedTcav(modelPath: string, opts?: CallOptions): Promise<TcavResult[]> {
+    return this.tracked(() => super.cachedTcav(modelPath, opts), `reading cached TCAV results of ${basename(modelPath)}`);
   }
 
   // ── feature visualisation and Building Blocks ──

@@ -15,6 +15,7 @@ import { shortModelName } from './format';
 import { HostWorkerClient } from './hostClient';
 import { ModelStore } from './models/modelStore';
 import { LoupeStatusBar } from './statusBar';
+import { TcavStore } from './tcav/store';
 
 const LAST_IMAGE_KEY = 'loupe.lastImage';
 /** Settings baked into a WorkerClient at construction. */
@@ -26,6 +27,8 @@ export interface LoupeServices {
   indexer: WorkspaceIndexer;
   codeLinks: CodeLinks;
   dissections: DissectionStore;
+  /** TCAV results of the workspace's models (the worker's cache plus this session's runs). */
+  tcav: TcavStore;
   /** Units' feature visualisations (cached in the worker; icons in the views). */
   featureVis: FeatureVisStore;
   statusBar: LoupeStatusBar;
@@ -97,9 +100,10 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
   const models = new ModelStore(ext.workspaceState, currentClient, log, () => readConfig().activeModel);
   const indexer = new WorkspaceIndexer(log);
   const dissections = new DissectionStore(models, currentClient, log);
-  const codeLinks = new CodeLinks(indexer, models, dissections);
+  const tcav = new TcavStore(models, currentClient, log);
+  const codeLinks = new CodeLinks(indexer, models, dissections, tcav);
   const featureVis = new FeatureVisStore(models, currentClient, log);
-  disposables.push(models, indexer, dissections, codeLinks, featureVis);
+  disposables.push(models, indexer, dissections, tcav, codeLinks, featureVis);
 
   const updateModelName = (): void => {
     const active = models.active();
@@ -167,7 +171,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
     return (await currentClient().start()).backend;
   };
 
-  return { ctx, models, indexer, codeLinks, dissections, featureVis, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
+  return { ctx, models, indexer, codeLinks, dissections, tcav, featureVis, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
 }
 
 function reportConfigProblems(config: LoupeConfig, log: vscode.LogOutputChannel): void {

@@ -22,8 +22,11 @@ import {
 } from 'vscode-jsonrpc/node';
 import { CancelledError, LoupeError } from '../engine/errors';
 import type { BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
+import type { TcavOptions, TcavResult } from '../protocol/tcav';
 import {
   CachedDissectionsRequest,
+  CachedTcavRequest,
+  TcavRequest,
   DescribeRequest,
   DissectRequest,
   ExplainRequest,
@@ -160,6 +163,27 @@ export class WorkerClient {
       this.progress.delete(requestId);
     }
   }
+
+  // ---- TCAV ----
+
+  /** TCAV of a class at some layers (cancellable, with progress); the worker caches the result on disk. */
+  async tcav(modelPath: string, options: TcavOptions, opts: CallOptions = {}): Promise<TcavResult> {
+    const requestId = String(this.nextRequestId++);
+    if (opts.onProgress) this.progress.set(requestId, opts.onProgress);
+    try {
+      return await this.call(TcavRequest, { modelPath, options, requestId },
+        `testing concepts for class ${options.classIndex} of ${path.basename(modelPath)}`, opts);
+    } finally {
+      this.progress.delete(requestId);
+    }
+  }
+
+  /** The TCAV results cached on disk for the model's current weights (no computation). */
+  cachedTcav(modelPath: string, opts: CallOptions = {}): Promise<TcavResult[]> {
+    return this.call(CachedTcavRequest, { modelPath }, `reading cached TCAV results of ${path.basename(modelPath)}`, opts);
+  }
+
+  // ---- end TCAV ----
 
   /** The dissections cached on disk for the model's current weights (no computation). */
   cachedDissections(modelPath: string, opts: CallOptions = {}): Promise<DissectionSummary[]> {

@@ -23,3 +23,8 @@ export function modelFileKind(file: string): ModelFileKind | undefined {
   if ((CHECKPOINT_EXTENSIONS as readonly string[]).includes(ext)) return 'checkpoint';
   return undefined;
 }
+
+/** A layer's output shape ([H, W, C] in descriptions) as its framework's users write it: [C, H, W] for NCHW (PyTorch). */
+export function shapeInLayout(shape: readonly number[], layout: 'NHWC' | 'NCHW'): number[] {
+  return layout === 'NCHW' && shape.length === 3 ? [shape[2]!, shape[0]!, shape[1]!] : [...shape];
+}

@@ -103,6 +103,11 @@ export interface ModelDescription {
   layout: 'NHWC' | 'NCHW';
   /** Facts the user should know about how the model was read (e.g. preprocessing defaults assumed). */
   notes?: string[];
+  /**
+   * Modules that are not layers of their own but whose output is one: a PyTorch container (`layer4`,
+   * `features.18`) → the layer that computes its output. Analyses accept these names wherever a layer is asked for.
+   */
+  moduleOutputs?: Record<string, string>;
 }
 
 export interface Prediction {

@@ -15,6 +15,7 @@ import type {
   MapSummary,
   ModelDescription,
   Prediction, Preprocessing } from './types';
+import type { TcavOptions, TcavResult } from './tcav';
 import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from './blocks';
 import type { FeatureVisOptions, FeatureVisPreview, FeatureVisSummary } from './featureVis';
 
@@ -90,6 +91,21 @@ export interface CachedDissectionsParams {
   modelPath: string;
 }
 
+// ---- TCAV ----
+
+export interface TcavParams {
+  modelPath: string;
+  options: TcavOptions;
+  /** Client-chosen id echoed in `loupe/progress`. */
+  requestId?: string;
+}
+
+export interface CachedTcavParams {
+  modelPath: string;
+}
+
+// ---- end TCAV ----
+
 export interface ForgetParams {
   modelPath?: string;
 }
@@ -112,6 +128,10 @@ export const ExplainRequest = new RequestType<ExplainParams, WireExplainResult, 
 export const DissectRequest = new RequestType<DissectParams, DissectionSummary, WorkerErrorData>('loupe/dissect');
 /** client → worker: the dissections on disk for the model's current weights (no computation). */
 export const CachedDissectionsRequest = new RequestType<CachedDissectionsParams, DissectionSummary[], WorkerErrorData>('loupe/cachedDissections');
+/** client → worker: TCAV of a class at some layers (cancellable; sends loupe/progress; result cached on disk). */
+export const TcavRequest = new RequestType<TcavParams, TcavResult, WorkerErrorData>('loupe/tcav');
+/** client → worker: the TCAV results on disk for the model's current weights (no computation). */
+export const CachedTcavRequest = new RequestType<CachedTcavParams, TcavResult[], WorkerErrorData>('loupe/cachedTcav');
 /** client → worker: drop cached models (all when no modelPath). */
 export const ForgetRequest = new RequestType<ForgetParams, void, WorkerErrorData>('loupe/forget');
 /** worker → client: progress of the request whose `requestId` the client chose. */

@@ -13,6 +13,7 @@ import { BACKEND_PREFERENCES } from '../protocol/types';
 import type { BackendPreference, MethodId } from '../protocol/types';
 import {
   CachedDissectionsRequest,
+  CachedTcavRequest,
   DescribeRequest,
   DissectRequest,
   ExplainRequest,
@@ -20,6 +21,7 @@ import {
   HelloRequest,
   PredictRequest,
   ProgressNotification,
+  TcavRequest,
 } from '../protocol/worker';
 import type { FeatureVisPreview } from '../protocol/featureVis';
 import {
@@ -189,6 +191,22 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
     return (await getEngine()).cachedDissections(modelPath);
   })));
 
+  // ---- TCAV ----
+  connection.onRequest(TcavRequest, (params, token: CancellationToken) => handle('tcav', () =>
+    cancellable(token, async (signal) => {
+      const modelPath = requirePath(params?.modelPath, 'modelPath');
+      const o = params.options;
+      if (typeof o !== 'object' || o === null || typeof o.classImages !== 'string' || !Array.isArray(o.concepts) || !Array.isArray(o.layers)) {
+        throw badRequest('options must be an object with classIndex, classImages, concepts and layers');
+      }
+      return (await getEngine()).tcav(modelPath, o, { signal, onProgress: progressTo(params.requestId) });
+    })));
+
+  connection.onRequest(CachedTcavRequest, (params) => handle('cachedTcav', () => serial(async () => {
+    const modelPath = requirePath(params?.modelPath, 'modelPath');
+    return (await getEngine()).cachedTcav(modelPath);
+  })));
+  // ---- end TCAV ----
   // ── feature visualisation and Building Blocks ──
   connection.onRequest(VisualizeRequest, (params, token: CancellationToken) => handle('visualize', () =>
     cancellable(token, async (signal) => {

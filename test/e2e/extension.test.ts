@@ -22,7 +22,7 @@ import {
 import { packageExtension, type PackageResult } from '../../scripts/package';
 
 const DEMO = path.join(repoRoot, 'demo');
-const MODELS = { digits: 'digits/model/model.json', shapes: 'shapes/model/model.json' } as const;
+const MODELS = { digits: 'digits/model/model.json', shapes: 'shapes/model/model.json', pytorch: 'pytorch/model.onnx' } as const;
 const ACTIVE = 'shapes';
 const TRAIN_SCRIPT = 'shapes/train.ts';
 /** The demo's shape images (regenerated with the models, so listed rather than named here). */
@@ -312,7 +312,8 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     }
   }
 
-  it('packages a VSIX holding only bundles, media and the TF.js runtime', (t) => step(t, 'vsix', async () => {
+  it('packages a VSIX holding only bundles, media, the TF.js runtime and this platform\'s ONNX Runtime', (t) => step(t, 'vsix', async () => {
+    const ortBinaries = `extension/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/`;
     const allowed = [
       /^extension\/(package\.json|LICENSE(\.txt)?|README\.md|CHANGELOG\.md)$/,
       /^extension\/dist\/(extension|worker|lane)\.js$/,
@@ -320,18 +321,21 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
       /^extension\/media\//,
       /^extension\/node_modules\/@tensorflow\/tfjs[\w-]*\/(package\.json|dist\/[\w.-]+\.node\.js|dist\/[\w.-]+\.wasm)$/,
       /^extension\/node_modules\/(long|seedrandom|node-fetch|whatwg-url|tr46|webidl-conversions)\//,
+      /^extension\/node_modules\/onnxruntime-node\/(package\.json|dist\/[\w.-]+\.js)$/,
+      /^extension\/node_modules\/onnxruntime-common\/(package\.json|dist\/cjs\/)/,
+      new RegExp(`^${ortBinaries.replace(/\//g, '\\/')}[\\w.-]+$`),
     ];
     const stray = vsix.files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(stray, [], 'files in the VSIX outside the allowlist');
     for (const needed of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/lane.js', 'extension/dist/webview/explain.js',
       'extension/dist/webview/dissect.js', 'extension/media/dissect.css',
-      'extension/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm']) {
+      'extension/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm', `${ortBinaries}onnxruntime_binding.node`]) {
       assert.ok(vsix.files.includes(needed), `${needed} is not in the VSIX`);
     }
     t.diagnostic(`VSIX ${vsix.bytes} bytes, ${vsix.files.length} files`);
   }));
 
-  it('(a) the Loupe container lists both demo models and the active model\'s layers; the status bar says wasm', (t) => step(t, 'views', async () => {
+  it('(a) the Loupe container lists the demo models and the active model\'s layers; the status bar says onnxruntime', (t) => step(t, 'views', async () => {
     await showContainer(page, 'Loupe');
     const models = await waitForTree(page, 'Models', (rows) => rows.length >= Object.keys(MODELS).length, 60_000);
     assert.equal(models.length, Object.keys(MODELS).length, `Models view rows: ${JSON.stringify(models)}`);
@@ -361,9 +365,9 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     await modelsHeader.and(page.locator('[aria-expanded="true"]')).waitFor();
 
     const status = statusBarItem(page, STATUS_ID);
-    await status.filter({ hasText: /· (wasm|cpu|tensorflow) ·/ }).waitFor({ timeout: 60_000 });
+    await status.filter({ hasText: /· (onnxruntime|wasm|cpu) ·/ }).waitFor({ timeout: 60_000 });
     const text = (await status.innerText()).trim();
-    assert.match(text, /Loupe: .* · wasm · (idle|busy)$/, `status bar: "${text}" (the worker should run TF.js on wasm)`);
+    assert.match(text, /Loupe: .* · onnxruntime · (idle|busy)$/, `status bar: "${text}" (the packaged extension should run ONNX Runtime)`);
     await screenshot(page, 'a-layers');
   }));
 

@@ -12,9 +12,9 @@ export const PLANTED_UNITS = { red: 0, horizontalStripes: 1, random: 2 } as cons
  *   pool (4×4 average) → 28×28;
  *   detectors (3×3, ReLU): unit 0 = redness averaged over the window; unit 1 = energy of horizontal edges − 1.5 × energy of
  *     vertical edges (high only where stripes run horizontally); unit 2 = random weights.
- * Input range [0, 1] (no sidecar: Loupe's defaults).
+ * Input range [0, 1] (no sidecar: Loupe's defaults). `logitWeights` ([unit][class], row-major) read the detectors' averages.
  */
-export async function savePlantedModel(seed = 7): Promise<string> {
+export async function savePlantedModel(seed = 7, logitWeights: readonly number[] = [1, -1, 0.5, -0.5, 0.2, 0.1]): Promise<string> {
   const input = tf.input({ shape: [PLANTED_SIZE, PLANTED_SIZE, 3], name: 'image' });
   const features = tf.layers.conv2d({ name: 'features', filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' });
   const pool = tf.layers.averagePooling2d({ name: 'pool', poolSize: 4 });
@@ -57,7 +57,7 @@ export async function savePlantedModel(seed = 7): Promise<string> {
   model.setWeights([
     tf.tensor4d(k1, [3, 3, 3, 5]), tf.tensor1d(b1),
     tf.tensor4d(k2, [3, 3, 5, 3]), tf.tensor1d(b2),
-    tf.tensor2d(Float32Array.of(1, -1, 0.5, -0.5, 0.2, 0.1), [3, 2]), tf.tensor1d([0, 0]),
+    tf.tensor2d(Float32Array.from(logitWeights), [3, 2]), tf.tensor1d([0, 0]),
   ]);
   const file = await saveModel(model);
   model.dispose();

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { LoupeError } from '../errors';
-import { runGraph } from '../model/executor';
 import { camHead } from '../model/camHead';
 import { toArray } from './score';
 import { upsample } from './upsample';
@@ -17,13 +16,14 @@ export const cam: AttributionMethod = {
         'use Grad-CAM, which works at any convolutional layer');
     }
     const [, h, w] = ctx.input.shape;
+    const [a] = await ctx.model.passes.forward(ctx.input, [head.layer], ctx.weights === ctx.model.graph.weights ? undefined : ctx.weights);
     const { low, lowShape, full } = tf.tidy(() => {
-      const [a] = runGraph(ctx.model.graph, ctx.input, { outputs: [head.layer], weights: ctx.weights });
       const kernel = ctx.weights.get(head.kernel) as tf.Tensor2D;
       const wc = kernel.slice([0, ctx.target.classIndex], [-1, 1]).reshape([-1]);
       const map = tf.sum(tf.mul(a!.squeeze([0]), wc), -1) as tf.Tensor2D;
       return { low: toArray(map), lowShape: map.shape, full: toArray(upsample(map, h, w)) };
     });
+    a!.dispose();
     const notes = ctx.target.kind === 'probability' ? ['CAM is defined on the logit; the probability target does not change it'] : [];
     return {
       data: full, shape: [h, w], lowres: { data: low, shape: lowShape }, display: 'sum', signed: true,

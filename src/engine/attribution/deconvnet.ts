@@ -1,4 +1,4 @@
-import { inputGradient, tidyArray } from './score';
+import { inputGradient, takeArray } from './score';
 import type { AttributionMethod } from './types';
 
 /** Deconvnet (Zeiler & Fergus 2014): every ReLU passes ReLU(dy), whatever its forward input was. */
@@ -6,7 +6,7 @@ export const deconvnet: AttributionMethod = {
   id: 'deconvnet',
   title: 'Deconvnet',
   async run(ctx) {
-    const data = tidyArray(() => inputGradient(ctx, ctx.input, 'deconvnet'));
+    const data = takeArray(await inputGradient(ctx, ctx.input, 'deconvnet'));
     return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [] };
   },
 };

@@ -7,7 +7,9 @@ export const gradxinput: AttributionMethod = {
   id: 'gradxinput',
   title: 'Gradient × input',
   async run(ctx) {
-    const data = tidyArray(() => tf.mul(ctx.input, inputGradient(ctx, ctx.input)));
+    const g = await inputGradient(ctx, ctx.input);
+    const data = tidyArray(() => tf.mul(ctx.input, g));
+    g.dispose();
     return { data, shape: ctx.input.shape.slice(1), display: 'sum', signed: true, params: {}, figures: {}, notes: [] };
   },
 };

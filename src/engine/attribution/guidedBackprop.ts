@@ -1,4 +1,4 @@
-import { inputGradient, tidyArray } from './score';
+import { inputGradient, takeArray } from './score';
 import type { AttributionMethod } from './types';
 
 const NOTE = 'Guided backprop barely depends on the top layers\' weights (Adebayo et al. 2018): read it as an edge map, not as evidence for the class';
@@ -8,7 +8,7 @@ export const guidedBackprop: AttributionMethod = {
   id: 'guided-backprop',
   title: 'Guided backprop',
   async run(ctx) {
-    const data = tidyArray(() => inputGradient(ctx, ctx.input, 'guided'));
+    const data = takeArray(await inputGradient(ctx, ctx.input, 'guided'));
     return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [NOTE] };
   },
 };

@@ -8,10 +8,10 @@ export const guidedGradcam: AttributionMethod = {
   id: 'guided-gradcam',
   title: 'Guided Grad-CAM',
   async run(ctx) {
-    const data = tidyArray(() => {
-      const guided = inputGradient(ctx, ctx.input, 'guided');
-      return tf.mul(guided, gradcamMaps(ctx).full.expandDims(0).expandDims(-1));
-    });
+    const guided = await inputGradient(ctx, ctx.input, 'guided');
+    const maps = await gradcamMaps(ctx);
+    const data = tidyArray(() => tf.mul(guided, maps.full.expandDims(0).expandDims(-1)));
+    tf.dispose([guided, maps.low, maps.full]);
     return {
       data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: { layer: ctx.layer },
       figures: {}, notes: [], layer: ctx.layer,

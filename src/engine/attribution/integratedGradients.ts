@@ -32,8 +32,7 @@ export const integratedGradients: AttributionMethod = {
       const { sum, threads } = await gradientSums(ctx, straightPath, path, steps, 'Integrated Gradients', false);
       const data = tidyArray(() => tf.mul(tf.sub(ctx.input, baseline), tf.tensor(sum, ctx.input.shape)));
       const ends = tf.concat([ctx.input, baseline]);
-      const [fx, fb] = scores(ctx, ends);
-      ends.dispose();
+      const [fx, fb] = await scores(ctx, ends).finally(() => ends.dispose());
       const delta = fx! - fb!;
       let total = 0;
       for (const v of data) total += v;

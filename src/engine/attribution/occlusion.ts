@@ -19,22 +19,23 @@ export const occlusion: AttributionMethod = {
     const fill = tf.keep(tf.tidy(() => (ctx.params.occlusionBaseline === 'mean'
       ? ctx.input.mean([1, 2], true)
       : tf.tensor(pixelToInput([0, 0, 0], ctx.preprocessing, c), [1, 1, 1, c]))));
-    const [base] = scores(ctx, ctx.input);
+    const [base] = await scores(ctx, ctx.input);
     const sum = new Float64Array(h * w);
     const count = new Float64Array(h * w);
     const windows = ys.flatMap((y) => xs.map((x) => [y, x] as const));
     try {
-      await inBatches(ctx, windows.length, 'Occlusion', (start, n) => {
+      await inBatches(ctx, windows.length, 'Occlusion', async (start, n) => {
         const batch = windows.slice(start, start + n);
-        const s = tf.tidy(() => {
+        const occluded = tf.tidy(() => {
           const masks = batch.map(([y, x]) => {
             const hh = Math.min(window, h - y);
             const ww = Math.min(window, w - x);
             return tf.pad(tf.ones([hh, ww, 1]), [[y, h - y - hh], [x, w - x - ww], [0, 0]]);
           });
           const m = tf.stack(masks);
-          return scores(ctx, tf.add(tf.mul(ctx.input, tf.sub(1, m)), tf.mul(fill, m)));
+          return tf.add(tf.mul(ctx.input, tf.sub(1, m)), tf.mul(fill, m));
         });
+        const s = await scores(ctx, occluded).finally(() => occluded.dispose());
         batch.forEach(([y, x], i) => {
           const drop = base! - s[i]!;
           for (let yy = y; yy < Math.min(h, y + window); yy++) {

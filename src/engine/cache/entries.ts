@@ -1,23 +1,23 @@
 /**
- * Results on disk, one folder per (model weights, analysis key): <root>/<fingerprint>/<key>/result.json plus
- * the run's files. An entry is built in a temporary sibling folder and renamed into place when complete, so
- * a cancelled or crashed run never leaves a half-written entry. Dissection and feature visualisation share it.
+ * Results on disk, one folder per (model weights, analysis, inputs, parameters):
+ *   <root>/<model fingerprint>/<key>/<result file> + whatever files the analysis writes beside it.
+ * An entry is built in a temporary sibling folder and renamed into place when complete, so a
+ * cancelled or crashed run never leaves a half-written entry. Dissection and TCAV both store here.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const RESULT = 'result.json';
 const PARTIAL = '.partial-';
 
-/** What every stored result carries: where it lives and whether it was read back. */
+/** Every stored result carries where it lives and whether it was read back. */
 export interface StoredResult {
   dir: string;
   cached: boolean;
 }
 
-/** A key from an analysis's identity; `format` is bumped when the algorithm or result shape changes. */
-export function hashKey(format: number, parts: Record<string, unknown>): string {
+/** A short, stable key for the parts that identify a result (`format` included so a new algorithm never reuses old entries). */
+export function entryKey(format: number, parts: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify({ format, ...parts })).digest('hex').slice(0, 24);
 }
 
@@ -25,19 +25,19 @@ export function entryDir(root: string, fingerprint: string, key: string): string
   return path.join(root, fingerprint.slice(0, 24), key);
 }
 
-/** A stored result, or undefined when absent or failing `valid` (it is then recomputed). */
-export function readEntry<T extends StoredResult>(dir: string, valid: (value: T) => boolean): T | undefined {
+/** A stored result, or undefined when absent, unreadable or refused by `valid` (it is then recomputed). */
+export function readEntry<T extends StoredResult>(dir: string, resultFile: string, valid: (v: unknown) => boolean): T | undefined {
   try {
-    const summary = JSON.parse(fs.readFileSync(path.join(dir, RESULT), 'utf8')) as T;
-    if (typeof summary !== 'object' || summary === null || !valid(summary)) return undefined;
-    return { ...summary, dir, cached: true };
+    const parsed = JSON.parse(fs.readFileSync(path.join(dir, resultFile), 'utf8')) as unknown;
+    if (!valid(parsed)) return undefined;
+    return { ...(parsed as T), dir, cached: true };
   } catch {
     return undefined;
   }
 }
 
-/** Every complete entry of the model's weights. */
-export function listEntries<T extends StoredResult>(root: string, fingerprint: string, valid: (value: T) => boolean): T[] {
+/** Every complete entry stored for the model's weights. */
+export function listEntries<T extends StoredResult>(root: string, fingerprint: string, resultFile: string, valid: (v: unknown) => boolean): T[] {
   const modelDir = path.join(root, fingerprint.slice(0, 24));
   let names: string[];
   try {
@@ -46,14 +46,15 @@ export function listEntries<T extends StoredResult>(root: string, fingerprint: s
     return [];
   }
   return names.filter((n) => !n.includes(PARTIAL))
-    .map((n) => readEntry<T>(path.join(modelDir, n), valid))
+    .map((n) => readEntry<T>(path.join(modelDir, n), resultFile, valid))
     .filter((s): s is T => s !== undefined);
 }
 
 export interface PendingEntry<T extends StoredResult> {
   /** Where the run writes its files until commit. */
   readonly tmp: string;
-  commit(summary: T): T;
+  /** Writes the result file, then moves the folder into place; returns the result as stored. */
+  commit(result: T): T;
   abort(): void;
 }
 
@@ -76,15 +77,15 @@ function removeOrphans(modelDir: string): void {
   }
 }
 
-export function beginEntry<T extends StoredResult>(dir: string): PendingEntry<T> {
+export function beginEntry<T extends StoredResult>(dir: string, resultFile: string): PendingEntry<T> {
   removeOrphans(path.dirname(dir));
   const tmp = `${dir}${PARTIAL}${process.pid}-${randomBytes(4).toString('hex')}`;
   fs.mkdirSync(tmp, { recursive: true });
   return {
     tmp,
-    commit(summary) {
-      const final = { ...summary, dir, cached: false };
-      fs.writeFileSync(path.join(tmp, RESULT), JSON.stringify(final, null, 1));
+    commit(result) {
+      const final = { ...result, dir, cached: false };
+      fs.writeFileSync(path.join(tmp, resultFile), JSON.stringify(final, null, 1));
       // A refresh replaces the previous entry: move it aside first so the rename cannot fail on a non-empty folder.
       const old = fs.existsSync(dir) ? `${dir}${PARTIAL}old-${randomBytes(4).toString('hex')}` : undefined;
       if (old) fs.renameSync(dir, old);

@@ -1,17 +1,18 @@
 /**
  * Dissections on disk, one folder per (model weights, layer, probe set, parameters):
  *   <root>/<model fingerprint>/<key>/result.json + units/unit_NNNN.png
- * Stored atomically by the shared entry store (../cache/entries.ts).
+ * Stored through the engine's atomic entry store (../cache/entries.ts).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DissectionSummary } from '../../protocol/types';
-import * as entries from '../cache/entries';
+import { beginEntry as begin, entryKey, listEntries as list, readEntry as read, type PendingEntry } from '../cache/entries';
 
+export { entryDir } from '../cache/entries';
+
+const RESULT = 'result.json';
 /** Bumped when the algorithm or the result's shape changes, so older entries are not reused. */
 const FORMAT = 1;
-
-export { entryDir, type PendingEntry } from '../cache/entries';
 
 export function defaultCacheRoot(): string {
   if (process.env.LOUPE_CACHE_DIR) return path.resolve(process.env.LOUPE_CACHE_DIR);
@@ -20,20 +21,23 @@ export function defaultCacheRoot(): string {
 }
 
 export function dissectionKey(parts: Record<string, unknown>): string {
-  return entries.hashKey(FORMAT, parts);
+  return entryKey(FORMAT, parts);
 }
 
-const valid = (s: DissectionSummary) => Array.isArray(s.units) && typeof s.layer === 'string';
+function isSummary(v: unknown): boolean {
+  const s = v as Partial<DissectionSummary> | null;
+  return typeof s === 'object' && s !== null && Array.isArray(s.units) && typeof s.layer === 'string';
+}
 
 /** A stored result, or undefined when absent or unreadable (it is then recomputed). */
 export function readEntry(dir: string): DissectionSummary | undefined {
-  return entries.readEntry(dir, valid);
+  return read<DissectionSummary>(dir, RESULT, isSummary);
 }
 
 export function listEntries(root: string, fingerprint: string): DissectionSummary[] {
-  return entries.listEntries(root, fingerprint, valid);
+  return list<DissectionSummary>(root, fingerprint, RESULT, isSummary);
 }
 
-export function beginEntry(dir: string): entries.PendingEntry<DissectionSummary> {
-  return entries.beginEntry<DissectionSummary>(dir);
+export function beginEntry(dir: string): PendingEntry<DissectionSummary> {
+  return begin<DissectionSummary>(dir, RESULT);
 }

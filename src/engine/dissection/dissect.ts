@@ -11,7 +11,6 @@ import type { DissectionCategory, DissectedUnit } from '../../protocol/types';
 import { throwIfAborted } from '../errors';
 import { toModelInput } from '../image/preprocess';
 import { resizeImage } from '../image/resize';
-import { runGraph } from '../model/executor';
 import type { LoadedModel } from '../model/loader';
 import type { RgbaImage, RunHooks } from '../types';
 import type { ResolvedDissectOptions } from './options';
@@ -91,9 +90,10 @@ export async function computeDissection(model: LoadedModel, probe: ProbeDataset,
           inputs.push(toInput(sample.image, model));
           segs.push(sample.segmentation);
         }
-        const out = tf.tidy(() => runGraph(model.graph, tf.stack(inputs), { outputs: [options.layer] })[0]!);
-        const acts = (await out.data()) as Float32Array;
-        out.dispose();
+        const stacked = tf.stack(inputs) as tf.Tensor4D;
+        const [out] = await model.passes.forward(stacked, [options.layer]).finally(() => stacked.dispose());
+        const acts = (await out!.data()) as Float32Array;
+        out!.dispose();
         for (let b = 0; b < n; b++) {
           const block = new Float32Array(blockLength);
           const base = b * h * w * k;

@@ -4,7 +4,7 @@
  * strips and store the entry atomically.
  */
 import type { BackendName, DissectionSummary, DissectOptions } from '../../protocol/types';
-import { LoupeError } from '../errors';
+import { spatialLayer } from '../model/layers';
 import type { DecodeOptions } from '../image/decode';
 import type { LoadedModel } from '../model/loader';
 import type { RunHooks } from '../types';
@@ -21,19 +21,11 @@ export interface DissectContext {
   decode: DecodeOptions;
 }
 
-export function spatialLayer(model: LoadedModel, layer: string): number[] {
-  const info = model.description.layers.find((l) => l.name === layer);
-  if (!info || info.outputShape.length !== 3 || info.className === 'InputLayer') {
-    const spatial = model.description.layers.filter((l) => l.outputShape.length === 3 && l.className !== 'InputLayer').map((l) => l.name);
-    throw new LoupeError('BAD_REQUEST', `'${layer}' is not a layer with a spatial (H×W×C) output in this model`,
-      model.description.path, `dissect one of: ${spatial.join(', ')}`);
-  }
-  return info.outputShape;
-}
-
 export async function runDissection(ctx: DissectContext, request: DissectOptions, hooks: RunHooks = {}): Promise<DissectionSummary> {
   const { model } = ctx;
-  const layerShape = spatialLayer(model, request?.layer);
+  const info = spatialLayer(model.description, request?.layer, 'dissect');
+  request = { ...request, layer: info.name };
+  const layerShape = info.outputShape;
   const options = resolveDissectOptions(request, layerShape[2]!);
   const probe = openProbe(options.probe, ctx.decode);
   const key = dissectionKey({

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FeatureVisOptions, FeatureVisSummary } from '../../protocol/featureVis';
 import type { BackendName } from '../../protocol/types';
-import { beginEntry, entryDir, hashKey, listEntries, readEntry } from '../cache/entries';
+import { beginEntry, entryDir, entryKey, listEntries, readEntry } from '../cache/entries';
 import { LoupeError } from '../errors';
 import type { LoadedModel } from '../model/loader';
 import { compileObjective, layerGrid } from './objectives';
@@ -18,6 +18,7 @@ import { renderFeatureVis, type RenderHooks } from './render';
 
 /** Bumped when the recipe or the summary's shape changes, so older entries are not reused. */
 const FORMAT = 1;
+const RESULT = 'result.json';
 
 export interface FeatureVisContext {
   model: LoadedModel;
@@ -30,7 +31,10 @@ export function featureVisRoot(cacheRoot: string): string {
   return path.join(cacheRoot, 'featurevis');
 }
 
-const valid = (s: FeatureVisSummary) => Array.isArray(s.objective) && typeof s.image === 'string' && Array.isArray(s.values);
+function valid(v: unknown): boolean {
+  const s = v as Partial<FeatureVisSummary> | null;
+  return typeof s === 'object' && s !== null && Array.isArray(s.objective) && typeof s.image === 'string' && Array.isArray(s.values);
+}
 
 /** The layer's [H, W, C], or a clear error naming the layers that can be visualised. */
 export function visualizableLayer(model: LoadedModel, layer: string): [number, number, number] {
@@ -52,13 +56,13 @@ export async function runFeatureVis(ctx: FeatureVisContext, request: FeatureVisO
   const params = resolveFeatureVisParams(request.params, Math.min(H, W));
   const objectives = compileObjective(request.objective, params.batch, (layer) => visualizableLayer(model, layer));
   const preprocessing = model.description.preprocessing;
-  const key = hashKey(FORMAT, { objective: request.objective, params, preprocessing, inputShape: model.graph.inputShape });
+  const key = entryKey(FORMAT, { objective: request.objective, params, preprocessing, inputShape: model.graph.inputShape });
   const dir = entryDir(featureVisRoot(ctx.cacheRoot), model.fingerprint, key);
   if (request.refresh !== true) {
-    const cached = readEntry<FeatureVisSummary>(dir, valid);
+    const cached = readEntry<FeatureVisSummary>(dir, RESULT, valid);
     if (cached) return { ...cached, model: model.description.path };
   }
-  const pending = beginEntry<FeatureVisSummary>(dir);
+  const pending = beginEntry<FeatureVisSummary>(dir, RESULT);
   try {
     const result = await renderFeatureVis(new ModelPasses(model), objectives, params, preprocessing, hooks);
     const { size, batch } = params;
@@ -90,6 +94,6 @@ export async function runFeatureVis(ctx: FeatureVisContext, request: FeatureVisO
 
 /** Every stored visualisation of the model's current weights (no computation). */
 export function cachedFeatureVis(ctx: FeatureVisContext): FeatureVisSummary[] {
-  return listEntries<FeatureVisSummary>(featureVisRoot(ctx.cacheRoot), ctx.model.fingerprint, valid)
+  return listEntries<FeatureVisSummary>(featureVisRoot(ctx.cacheRoot), ctx.model.fingerprint, RESULT, valid)
     .map((s) => ({ ...s, model: ctx.model.description.path }));
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Preprocessing } from '../../protocol/types';
 import { LoupeError } from '../errors';
+import { readUntrustedIfExists } from '../io/untrusted';
 
 /** Name of the optional file beside model.json that says how to feed the model and name its classes. */
 export const SIDECAR_NAME = 'loupe.json';
@@ -80,7 +81,7 @@ export async function readSidecar(
   if (!isObject(json)) throw bad('must hold a JSON object');
   checkKeys(json, TOP_KEYS, '', bad);
 
-  if (json.input !== undefined) Object.assign(preprocessing, parseInput(json.input, preprocessing, channels, 'input', bad));
+  if (json.input !== undefined) Object.assign(preprocessing, parseInput(json.input, preprocessing, channels, 'input', bad, ['size']));
 
   let labels: string[];
   if (json.labels === undefined) {
@@ -102,6 +103,33 @@ export async function readSidecar(
 type Bad = (problem: string, hint?: string) => LoupeError;
 
 /**
+ * The input size loupe.json gives (`"input": {"size": [H, W]}`), for models whose file leaves it symbolic
+ * (ONNX dynamic axes). Read before the model is built, so apart from the rest of the sidecar.
+ */
+export function readSidecarSize(modelPath: string): [number, number] | undefined {
+  const file = path.join(path.dirname(path.resolve(modelPath)), SIDECAR_NAME);
+  const bytes = readUntrustedIfExists(file, { maxBytes: MAX_SIDECAR_BYTES, what: 'loupe.json', invalidCode: 'SIDECAR_INVALID' });
+  if (!bytes) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new LoupeError('SIDECAR_INVALID', `not valid JSON: ${(err as Error).message}`, file, 'fix the JSON syntax');
+  }
+  const size = isObject(json) && isObject(json.input) ? json.input.size : undefined;
+  if (size === undefined) return undefined;
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1 && v <= MAX_SIDE)) {
+    throw new LoupeError('SIDECAR_INVALID', `"input.size" must be [height, width] in pixels (integers 1–${MAX_SIDE}), got ${JSON.stringify(size)}`, file,
+      'e.g. "size": [224, 224]');
+  }
+  return [size[0], size[1]];
+}
+
+const MAX_SIDECAR_BYTES = 1024 * 1024;
+/** Sides beyond this would make every activation of a CNN larger than memory. */
+const MAX_SIDE = 4096;
+
+/**
  * The caller's preprocessing (the `loupe.preprocessing` setting) over the model's: the same keys and
  * checks as the sidecar's "input", any of them left out keeps the model's value. Untrusted: a
  * BAD_REQUEST error says which key is wrong.
@@ -112,10 +140,10 @@ export function overridePreprocessing(base: Preprocessing, override: unknown, ch
 }
 
 /** `base` with the keys `input` sets (range, mean, std, channels), each checked against the model's channel count. */
-function parseInput(input: unknown, base: Preprocessing, channels: number, where: string, bad: Bad): Preprocessing {
+function parseInput(input: unknown, base: Preprocessing, channels: number, where: string, bad: Bad, extraKeys: string[] = []): Preprocessing {
   const out: Preprocessing = { range: [...base.range], mean: [...base.mean], std: [...base.std], channels: base.channels };
   if (!isObject(input)) throw bad(`"${where}" must be an object`);
-  checkKeys(input, INPUT_KEYS, `${where}.`, bad);
+  checkKeys(input, [...INPUT_KEYS, ...extraKeys], `${where}.`, bad);
   if (input.range !== undefined) {
     const r = input.range;
     if (!Array.isArray(r) || r.length !== 2 || !r.every(isFiniteNumber)) {

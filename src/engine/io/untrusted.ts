@@ -23,21 +23,23 @@ export interface UntrustedRead {
   what?: string;
   /** What to do when the file is missing. */
   missingHint?: string;
+  /** The file that names this one (a model naming its shard): errors about leaving the folder name it. */
+  referencedBy?: string;
 }
 
 /** Resolves `target` (absolute, or relative to `inside`) and checks that it stays inside `inside` after symlinks. */
-export function resolveInside(target: string, inside: string, options: Pick<UntrustedRead, 'what' | 'invalidCode'> & { file?: string } = {}): string {
+export function resolveInside(target: string, inside: string, options: Pick<UntrustedRead, 'what' | 'invalidCode' | 'referencedBy'> = {}): string {
   const what = options.what ?? 'file';
   const code = options.invalidCode ?? 'MODEL_INVALID';
   const root = realOrSelf(path.resolve(inside));
   const resolved = path.resolve(inside, target);
   if (!isWithin(root, realOrSelf(resolved)) && !isWithin(path.resolve(inside), resolved)) {
-    throw new LoupeError(code, `${what} '${target}' lies outside the folder ${inside}`, options.file ?? resolved,
-      `Loupe reads a model's ${what}s only from the model's own folder`);
+    throw new LoupeError(code, `${what} '${target}' lies outside the folder ${inside}`, options.referencedBy ?? resolved,
+      'Loupe reads the files a model refers to only from the model\'s own folder');
   }
   const real = realOrSelf(resolved);
   if (!isWithin(root, real)) {
-    throw new LoupeError(code, `${what} '${target}' is a link to ${real}, outside the folder ${inside}`, options.file ?? resolved,
+    throw new LoupeError(code, `${what} '${target}' is a link to ${real}, outside the folder ${inside}`, options.referencedBy ?? resolved,
       `copy the file into the model's folder instead of linking to it`);
   }
   return resolved;
@@ -48,7 +50,9 @@ export function readUntrusted(file: string, options: UntrustedRead): Buffer {
   const what = options.what ?? 'file';
   const missing = options.missingCode ?? 'MODEL_NOT_FOUND';
   const invalid = options.invalidCode ?? 'MODEL_INVALID';
-  const target = options.inside ? resolveInside(file, options.inside, { what, invalidCode: invalid }) : path.resolve(file);
+  const target = options.inside
+    ? resolveInside(file, options.inside, { what, invalidCode: invalid, ...(options.referencedBy ? { referencedBy: options.referencedBy } : {}) })
+    : path.resolve(file);
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO without a writer must not block; it is refused below as not a regular file.

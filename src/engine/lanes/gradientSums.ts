@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchSum, inBatches, inputGradient, SampleQueue } from '../attribution/score';
+import { inBatches, SampleQueue } from '../attribution/score';
 import type { AttributionContext, SampleContext, WeightsVariant } from '../attribution/types';
 
 /**
@@ -91,15 +91,15 @@ export async function sumLocally<A>(
   let sumSq = squares ? tf.keep(tf.zeros(shape)) : undefined;
   let samples = 0;
   try {
-    await inBatches(ctx, queue, label, (start, count) => {
+    const other = ctx.weights === ctx.model.graph.weights ? undefined : ctx.weights;
+    await inBatches(ctx, queue, label, async (start, count) => {
       beforeBatch?.();
       samples += count;
-      const next = tf.tidy(() => {
-        const { x, weights } = sampler.batch(ctx, args, start, count);
-        const g = inputGradient(ctx, x as tf.Tensor4D);
-        const s = tf.add(sum, batchSum(g, weights));
-        return sumSq ? [s, tf.add(sumSq, batchSum(g.square(), weights))] : [s];
-      });
+      const { x, weights } = tf.tidy(() => sampler.batch(ctx, args, start, count));
+      const part = await ctx.model.passes.gradientSums(x as tf.Tensor4D, ctx.target, weights ?? new Array<number>(count).fill(1), squares, other)
+        .finally(() => x.dispose());
+      const next = tf.tidy(() => [tf.add(sum, part.sum), ...(sumSq ? [tf.add(sumSq, part.sumSq!)] : [])]);
+      tf.dispose([part.sum, part.sumSq ?? []].flat());
       sum.dispose();
       sum = tf.keep(next[0]!);
       if (sumSq) {

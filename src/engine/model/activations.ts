@@ -97,7 +97,9 @@ export function applyActivation(x: tf.Tensor, spec: ActivationSpec, rule: ReluRu
     case 'selu': return tf.selu(x);
     case 'softplus': return tf.softplus(x);
     case 'softsign': return tf.div(x, tf.add(tf.abs(x), 1));
-    case 'hardSigmoid': return tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1);
+    case 'hardSigmoid': return tf.clipByValue(tf.add(tf.mul(x, spec.alpha), spec.beta), 0, 1);
+    case 'hardSwish': return tf.mul(x, tf.clipByValue(tf.add(tf.div(x, 6), 0.5), 0, 1));
+    case 'clip': return tf.clipByValue(x, spec.min, spec.max);
     case 'swish': return tf.mul(x, tf.sigmoid(x));
     case 'mish': return tf.mul(x, tf.tanh(tf.softplus(x)));
     case 'gelu': return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
@@ -109,7 +111,8 @@ export function applyActivation(x: tf.Tensor, spec: ActivationSpec, rule: ReluRu
 const NAMED: Record<string, ActivationSpec> = {
   linear: { kind: 'linear' }, relu: { kind: 'relu' }, relu6: { kind: 'relu6' }, sigmoid: { kind: 'sigmoid' },
   tanh: { kind: 'tanh' }, elu: { kind: 'elu' }, selu: { kind: 'selu' }, softplus: { kind: 'softplus' },
-  softsign: { kind: 'softsign' }, hardsigmoid: { kind: 'hardSigmoid' }, hard_sigmoid: { kind: 'hardSigmoid' },
+  softsign: { kind: 'softsign' }, hardsigmoid: { kind: 'hardSigmoid', alpha: 0.2, beta: 0.5 },
+  hard_sigmoid: { kind: 'hardSigmoid', alpha: 0.2, beta: 0.5 }, hard_swish: { kind: 'hardSwish' }, hardswish: { kind: 'hardSwish' },
   swish: { kind: 'swish' }, silu: { kind: 'swish' }, mish: { kind: 'mish' }, gelu: { kind: 'gelu' },
   softmax: { kind: 'softmax' },
 };

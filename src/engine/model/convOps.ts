@@ -46,7 +46,28 @@ export function avgPool(x: tf.Tensor4D, store: WeightStore, key: string, size: [
   return tf.div(depthwiseWith(x, ones, store, onesKey, { strides, dilations: [1, 1], pad: 'same' }), counts) as tf.Tensor4D;
 }
 
-function conv2dWith(x: tf.Tensor4D, kernel: tf.Tensor4D, store: WeightStore, key: string, attrs: ConvAttrs): tf.Tensor4D {
+/**
+ * Average pooling with explicit padding (PyTorch/ONNX): the window sum as a depthwise convolution over the
+ * zero-padded input, divided by how many of its elements count: real pixels, plus the explicit padding when
+ * `countIncludePad`, never the rows ceil_mode adds (`extra`), as PyTorch does.
+ */
+export function avgPoolExplicit(x: tf.Tensor4D, store: WeightStore, key: string, size: [number, number], strides: [number, number],
+  pads: [[number, number], [number, number]], extra: [number, number], countIncludePad: boolean): tf.Tensor4D {
+  const [, h, w, channels] = x.shape;
+  const full: [[number, number], [number, number]] = [[pads[0][0], pads[0][1] + extra[0]], [pads[1][0], pads[1][1] + extra[1]]];
+  const onesKey = `${key}#ones${channels}`;
+  const ones = store.derived(onesKey, () => tf.ones([size[0], size[1], channels, 1])) as tf.Tensor4D;
+  const padded = tf.pad(x, [[0, 0], full[0], full[1], [0, 0]]) as tf.Tensor4D;
+  const sums = depthwiseWith(padded, ones, store, onesKey, { strides, dilations: [1, 1], pad: 'valid' });
+  const counts = store.derived(`${key}#counts${h}x${w}`, () => {
+    const inner = countIncludePad ? tf.ones([1, h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1], 1]) : tf.pad(tf.ones([1, h, w, 1]), [[0, 0], pads[0], pads[1], [0, 0]]);
+    const mask = tf.pad(inner, [[0, 0], [0, extra[0]], [0, extra[1]], [0, 0]]) as tf.Tensor4D;
+    return tf.depthwiseConv2d(mask, tf.ones([size[0], size[1], 1, 1]) as tf.Tensor4D, strides, 'valid');
+  });
+  return tf.div(sums, counts) as tf.Tensor4D;
+}
+
+export function conv2dWith(x: tf.Tensor4D, kernel: tf.Tensor4D, store: WeightStore, key: string, attrs: ConvAttrs): tf.Tensor4D {
   return withInputGradient(x, kernel, store, key, attrs, false);
 }
 

@@ -115,7 +115,9 @@ function nodeStep(node: IRNode, ctx: ExecContext): Step {
       // Identity layers (dropout at inference) return their input: no op to differentiate.
       if (xs.length === 1 && y === xs[0]) return [dy];
       // Sums pass the gradient through unchanged when nothing was broadcast.
-      if (node.className === 'Add' && xs.every((x) => x.shape.join() === dy.shape.join())) return xs.map(() => dy);
+      const isAdd = node.op ? node.op.op === 'elementwise' && node.op.fn === 'add' && node.op.operands.every((o) => 'input' in o)
+        : node.className === 'Add';
+      if (isAdd && xs.every((x) => x.shape.join() === dy.shape.join())) return xs.map(() => dy);
       return tf.grads((...args: tf.Tensor[]) => node.apply(args, ctx))(xs, dy);
     },
   };

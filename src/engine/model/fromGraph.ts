@@ -3,10 +3,10 @@ import { LoupeError } from '../errors';
 import type { ModelFiles } from '../io/modelFiles';
 import { runGraph } from './executor';
 import { activationByName } from './activations';
-import { avgPool, conv2d, depthwiseConv2d, type ConvAttrs, type Padding } from './convOps';
 import { finishGraph } from './head';
-import type { ActivationSpec, ExecContext, FusionInfo, IRNode } from './ir';
-import { batchNormAffine } from './batchNorm';
+import type { ActivationSpec, IRNode } from './ir';
+import { opNode } from './node';
+import type { Operand, OpSpec, SpatialPad } from './ops';
 import { WeightStore } from './weightStore';
 
 interface AttrValue {
@@ -16,7 +16,6 @@ interface AttrValue {
 }
 interface GraphNodeDef { name: string; op: string; input?: string[]; attr?: Record<string, AttrValue> }
 
-type Apply = (dyn: tf.Tensor[], consts: tf.Tensor[], ctx: ExecContext) => tf.Tensor;
 
 const decode = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
 const ints = (a: AttrValue | undefined) => (a?.list?.i ?? []).map(Number);
@@ -61,21 +60,14 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
     }
     const inputs = (def.input ?? []).filter((i) => !i.startsWith('^')).map((i) => i.replace(/:0$/, ''));
     const dynamic = inputs.filter((i) => !consts.has(i));
-    const constInputs = inputs.filter((i) => consts.has(i));
     dynamic.forEach((d) => consumed.add(d));
     if (def.op === 'Placeholder') {
-      nodes.push(node(def, 'InputLayer', [], [], () => { throw new Error('internal: input evaluated'); }));
+      nodes.push(opNode({ name: def.name, className: 'InputLayer', inputs: [], outputShape: [], params: 0 }, { op: 'input' }));
       continue;
     }
-    const built = opFor(def, constInputs, file);
-    const constNames = constInputs;
-    const apply: IRNode['apply'] = (xs, ctx) => built.apply(xs, constNames.map((c) => ctx.weights.get(c)), ctx);
-    nodes.push({
-      ...node(def, built.className, dynamic, built.weightNames ?? constNames, apply),
-      ...(built.activation ? { activation: built.activation } : {}),
-      ...(built.fusion ? { fusion: built.fusion } : {}),
-      isConv: built.isConv ?? false,
-    });
+    const built = opFor(def, inputs, consts, tensors, file);
+    nodes.push(opNode({ name: def.name, className: built.className, inputs: dynamic, outputShape: [], params: 0,
+      ...(built.activation ? { activation: built.activation } : {}) }, built.op));
   }
   const outputs = nodes.filter((n) => n.className !== 'InputLayer' && !consumed.has(n.name));
   if (outputs.length !== 1) {
@@ -97,10 +89,6 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
   return finishGraph({ ...draft, outputName: outputs[0]!.name, file });
 }
 
-function node(def: GraphNodeDef, className: string, inputs: string[], weightNames: string[], apply: IRNode['apply']): IRNode {
-  return { name: def.name, className, inputs, outputShape: [], params: 0, isConv: false, weightNames, apply };
-}
-
 /** Output shapes come from one forward pass on zeros: the graph format does not store them. */
 function inferShapes(draft: { nodes: IRNode[]; inputShape: number[]; inputName: string; weights: WeightStore }, file: string): void {
   tf.tidy(() => {
@@ -117,10 +105,13 @@ function inferShapes(draft: { nodes: IRNode[]; inputShape: number[]; inputName: 
   });
 }
 
-interface BuiltOp { className: string; apply: Apply; isConv?: boolean; activation?: string; weightNames?: string[]; fusion?: FusionInfo }
+interface BuiltOp { className: string; op: OpSpec; activation?: string }
 
-function opFor(def: GraphNodeDef, constInputs: string[], file: string): BuiltOp {
+/** The op of one converter node; `constInputs` are the names of its constant inputs (weights, shapes, axes). */
+function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors: Map<string, tf.Tensor>, file: string): BuiltOp {
   const a = def.attr ?? {};
+  const constInputs = inputs.filter((i) => consts.has(i));
+  const constValues = (i: number): number[] => Array.from(tensors.get(constInputs[i]!)!.dataSync());
   const fused = (a.fused_ops?.list?.s ?? []).map(decode);
   const activationName = fused.find((f) => f !== 'BiasAdd');
   let spec: ActivationSpec = { kind: 'linear' };
@@ -130,113 +121,89 @@ function opFor(def: GraphNodeDef, constInputs: string[], file: string): BuiltOp 
     if (!known) throw unsupported(def, file, `fused op '${activationName}'`);
     spec = activationByName(known, def.name, file);
   }
-  const hasBias = fused.includes('BiasAdd');
-  const bias = (y: tf.Tensor, c: tf.Tensor[], i: number) => (hasBias ? tf.add(y, c[i]!) : y);
-  const convAttrs = (): ConvAttrs => {
+  const bias = fused.includes('BiasAdd') ? { bias: constInputs[1]! } : {};
+  const convAttrs = (): { strides: [number, number]; dilations: [number, number]; pad: SpatialPad } => {
     const s = ints(a.strides);
     const d = ints(a.dilations);
     const padding = decode(a.padding?.s);
-    let pad: Padding;
+    let pad: SpatialPad;
     if (padding === 'EXPLICIT') {
       const p = ints(a.explicit_paddings);
-      pad = [[0, 0], [p[2]!, p[3]!], [p[4]!, p[5]!], [0, 0]];
+      pad = [[p[2]!, p[3]!], [p[4]!, p[5]!]];
     } else pad = padding.toLowerCase() as 'same' | 'valid';
     if (a.data_format && decode(a.data_format.s) !== 'NHWC') throw unsupported(def, file, 'data format other than NHWC');
     return { strides: [s[1] ?? 1, s[2] ?? 1], dilations: [d[1] ?? 1, d[2] ?? 1], pad };
   };
-  const act = spec.kind === 'linear' ? undefined : activationName!.toLowerCase();
+  const act = spec.kind === 'linear' ? {} : { activation: activationName!.toLowerCase() };
+  const operands = (): Operand[] => inputs.map((name) => (consts.has(name) ? { weight: name } : { input: inputs.filter((i) => !consts.has(i)).indexOf(name) }));
   switch (def.op) {
     case 'Identity': case 'StopGradient': case 'Snapshot':
-      return { className: 'Identity', apply: ([x]) => x! };
-    case 'Conv2D': case '_FusedConv2D': {
-      const attrs = convAttrs();
-      const kernel = constInputs[0]!;
-      return {
-        className: 'Conv2D', isConv: true, ...(act ? { activation: act } : {}),
-        fusion: { role: 'conv', depthwise: false, kernel, ...(hasBias ? { bias: constInputs[1]! } : {}), attrs, activation: spec },
-        apply: ([x], c, ctx) => ctx.activation(bias(conv2d(x as tf.Tensor4D, ctx.weights, kernel, attrs), c, 1), spec),
-      };
-    }
-    case 'DepthwiseConv2dNative': case 'FusedDepthwiseConv2dNative': {
-      const attrs = convAttrs();
-      const kernel = constInputs[0]!;
-      return {
-        className: 'DepthwiseConv2D', isConv: true, ...(act ? { activation: act } : {}),
-        fusion: { role: 'conv', depthwise: true, kernel, ...(hasBias ? { bias: constInputs[1]! } : {}), attrs, activation: spec },
-        apply: ([x], c, ctx) => ctx.activation(bias(depthwiseConv2d(x as tf.Tensor4D, ctx.weights, kernel, attrs), c, 1), spec),
-      };
-    }
+      return { className: 'Identity', op: { op: 'identity' } };
+    case 'Conv2D': case '_FusedConv2D':
+      return { className: 'Conv2D', ...act, op: { op: 'conv', kernel: constInputs[0]!, ...bias, ...convAttrs(), depthwise: false, groups: 1, activation: spec } };
+    case 'DepthwiseConv2dNative': case 'FusedDepthwiseConv2dNative':
+      return { className: 'DepthwiseConv2D', ...act, op: { op: 'conv', kernel: constInputs[0]!, ...bias, ...convAttrs(), depthwise: true, groups: 1, activation: spec } };
     case 'MatMul': case '_FusedMatMul': {
-      const ta = Boolean(a.transpose_a?.b);
-      const tb = Boolean(a.transpose_b?.b);
-      return {
-        className: 'Dense', ...(act ? { activation: act } : {}),
-        apply: ([x], c, ctx) => ctx.activation(bias(tf.matMul(x!, c[0]!, ta, tb), c, 1), spec),
-      };
+      if (a.transpose_a?.b) throw unsupported(def, file, 'a transposed input (transpose_a)');
+      let kernel = constInputs[0]!;
+      if (a.transpose_b?.b) {
+        // Dense kernels are [in, out]: keep a transposed copy under its own name.
+        const transposed = `${kernel}#T`;
+        if (!tensors.has(transposed)) tensors.set(transposed, tensors.get(kernel)!.transpose());
+        kernel = transposed;
+      }
+      return { className: 'Dense', ...act, op: { op: 'dense', kernel, ...bias, activation: spec } };
     }
     case 'BiasAdd': case 'Add': case 'AddV2':
-      return { className: 'Add', apply: (xs, c) => tf.addN([...xs, ...c]) };
+      return { className: 'Add', op: { op: 'elementwise', fn: 'add', operands: operands() } };
     case 'Sub':
-      return { className: 'Subtract', apply: (xs, c) => tf.sub([...xs, ...c][0]!, [...xs, ...c][1]!) };
+      return { className: 'Subtract', op: { op: 'elementwise', fn: 'sub', operands: operands() } };
     case 'Mul':
-      return { className: 'Multiply', apply: (xs, c) => [...xs, ...c].reduce((p, q) => tf.mul(p, q)) };
+      return { className: 'Multiply', op: { op: 'elementwise', fn: 'mul', operands: operands() } };
     case 'RealDiv':
-      return { className: 'Divide', apply: (xs, c) => tf.div([...xs, ...c][0]!, [...xs, ...c][1]!) };
+      return { className: 'Divide', op: { op: 'elementwise', fn: 'div', operands: operands() } };
     case 'Relu': case 'Relu6': case 'Elu': case 'Sigmoid': case 'Tanh': case 'Selu': case 'Softplus': case 'Softmax': {
       const s = activationByName(def.op === 'Softmax' ? 'softmax' : def.op.toLowerCase(), def.name, file);
-      return {
-        className: def.op === 'Softmax' ? 'Softmax' : 'Activation', activation: def.op.toLowerCase(),
-        fusion: { role: 'activation', activation: s }, apply: ([x], _c, ctx) => ctx.activation(x!, s),
-      };
+      return { className: def.op === 'Softmax' ? 'Softmax' : 'Activation', activation: def.op.toLowerCase(), op: { op: 'activation', activation: s } };
     }
-    case 'LeakyRelu': {
-      const s: ActivationSpec = { kind: 'leakyrelu', alpha: Number(a.alpha?.f ?? 0.2) };
-      return {
-        className: 'LeakyReLU', activation: 'leakyrelu', fusion: { role: 'activation', activation: s },
-        apply: ([x], _c, ctx) => ctx.activation(x!, s),
-      };
-    }
+    case 'LeakyRelu':
+      return { className: 'LeakyReLU', activation: 'leakyrelu', op: { op: 'activation', activation: { kind: 'leakyrelu', alpha: Number(a.alpha?.f ?? 0.2) } } };
     case 'MaxPool': case 'AvgPool': {
       const k = ints(a.ksize);
       const s = ints(a.strides);
-      const pad = decode(a.padding?.s).toLowerCase() as 'same' | 'valid';
-      const size: [number, number] = [k[1]!, k[2]!];
-      const strides: [number, number] = [s[1]!, s[2]!];
-      return def.op === 'MaxPool'
-        ? { className: 'MaxPooling2D', apply: ([x]) => tf.maxPool(x as tf.Tensor4D, size, strides, pad) }
-        : { className: 'AveragePooling2D', apply: ([x], _c, ctx) => avgPool(x as tf.Tensor4D, ctx.weights, def.name, size, strides, pad) };
+      return {
+        className: def.op === 'MaxPool' ? 'MaxPooling2D' : 'AveragePooling2D',
+        op: { op: 'pool', mode: def.op === 'MaxPool' ? 'max' : 'avg', size: [k[1]!, k[2]!], strides: [s[1]!, s[2]!],
+          pad: decode(a.padding?.s).toLowerCase() as 'same' | 'valid', ceil: false, countIncludePad: false },
+      };
     }
     case 'Mean': case 'Max': {
-      const keep = Boolean(a.keep_dims?.b);
-      const reduce = def.op === 'Mean' ? tf.mean : tf.max;
+      const axes = constValues(0).map((x) => (x < 0 ? x + 4 : x)).sort();
+      if (axes.join() !== '1,2') throw unsupported(def, file, `a ${def.op} over axes [${axes.join(', ')}] (only the spatial axes 1, 2)`);
       return {
-        className: def.op === 'Mean' ? 'GlobalAveragePooling2D' : 'GlobalMaxPooling2D', weightNames: [],
-        apply: ([x], c) => reduce(x!, Array.from(c[0]!.dataSync()), keep),
+        className: def.op === 'Mean' ? 'GlobalAveragePooling2D' : 'GlobalMaxPooling2D',
+        op: { op: 'globalPool', mode: def.op === 'Mean' ? 'avg' : 'max', keepDims: Boolean(a.keep_dims?.b) },
       };
     }
     case 'Reshape':
-      return { className: 'Reshape', weightNames: [], apply: ([x], c) => x!.reshape(Array.from(c[0]!.dataSync())) };
+      return { className: 'Reshape', op: { op: 'reshape', shape: constValues(0).slice(1) } };
     case 'Squeeze': {
-      const axes = ints(a.squeeze_dims);
-      return { className: 'Reshape', apply: ([x]) => tf.squeeze(x!, axes.length ? axes : undefined) };
+      const axes = ints(a.squeeze_dims).map((x) => (x < 0 ? x + 4 : x)).sort();
+      if (axes.join() !== '1,2') throw unsupported(def, file, `a Squeeze of axes [${axes.join(', ')}] (only the spatial axes 1, 2)`);
+      return { className: 'Reshape', op: { op: 'flatten', channelsFirst: false } };
     }
     case 'ConcatV2':
-      return { className: 'Concatenate', weightNames: [], apply: (xs, c) => tf.concat(xs, c[c.length - 1]!.dataSync()[0]) };
-    case 'Pad':
-      return {
-        className: 'ZeroPadding2D', weightNames: [],
-        apply: ([x], c) => tf.pad(x!, (tf.tidy(() => c[0]!.arraySync()) as number[][]).map((p) => [p[0]!, p[1]!] as [number, number])),
-      };
+      return { className: 'Concatenate', op: { op: 'concat', axis: constValues(constInputs.length - 1)[0]! } };
+    case 'Pad': {
+      const p = constValues(0);
+      if (p[0] !== 0 || p[1] !== 0 || p[6] !== 0 || p[7] !== 0) throw unsupported(def, file, 'padding of the batch or channel axis');
+      return { className: 'ZeroPadding2D', op: { op: 'pad', pads: [[p[2]!, p[3]!], [p[4]!, p[5]!]], value: 0 } };
+    }
     case 'FusedBatchNorm': case 'FusedBatchNormV3': {
       const [gamma, beta, mean, variance] = constInputs;
-      const weights = { gamma: gamma!, beta: beta!, mean: mean!, variance: variance!, epsilon: Number(a.epsilon?.f ?? 1e-3) };
-      const affine = (store: WeightStore) => batchNormAffine(store, def.name, weights);
       return {
-        className: 'BatchNormalization', fusion: { role: 'affine', affine },
-        apply: ([x], _c, ctx) => {
-          const { scale, offset } = affine(ctx.weights);
-          return tf.add(tf.mul(x!, scale), offset);
-        },
+        className: 'BatchNormalization',
+        op: { op: 'batchNorm', gamma: gamma!, beta: beta!, mean: mean!, variance: variance!, epsilon: Number(a.epsilon?.f ?? 1e-3) },
       };
     }
     default:

@@ -2,14 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { LoupeError } from '../errors';
 import type { ModelFiles } from '../io/modelFiles';
 import { activationByName } from './activations';
-import { batchNormAffine, type BatchNormWeights } from './batchNorm';
-import { avgPool, conv2d, depthwiseConv2d, type ConvAttrs, type Padding } from './convOps';
-import type { ActivationSpec, ExecContext, FusionInfo, IRGraph, IRNode } from './ir';
+import type { BatchNormWeights } from './batchNorm';
+import type { ActivationSpec, IRGraph, IRNode } from './ir';
 import { finishGraph } from './head';
+import { opNode } from './node';
+import type { ElementwiseFn, OpSpec } from './ops';
 import { WeightStore } from './weightStore';
 
 type Config = Record<string, unknown>;
-type Apply = (inputs: tf.Tensor[], ctx: ExecContext) => tf.Tensor;
 
 const CONV_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv2DTranspose']);
 const IDENTITY_CLASSES = new Set(['InputLayer', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise',
@@ -61,25 +61,28 @@ function buildGraph(model: tf.LayersModel, file: string): IRGraph {
       return key;
     });
     const inbound = layer.inboundNodes[0]?.inboundLayers ?? [];
-    let apply = applyFor(className, config, layer.name, file);
-    if (!apply) {
-      apply = (inputs) => layer.apply(inputs.length === 1 ? inputs[0]! : inputs) as tf.Tensor;
-      opaque.push(layer.name);
-    }
     const outShape = layer.outputShape as (number | null)[];
     const activation = typeof config.activation === 'string' ? config.activation : activationLayerName(className, config);
-    nodes.push({
+    const base = {
       name: layer.name,
       className,
       inputs: inbound.map((l) => l.name),
       outputShape: (Array.isArray(outShape[0]) ? [] : outShape.slice(1)) as number[],
       params: layer.countParams(),
       ...(activation ? { activation } : {}),
-      isConv: CONV_CLASSES.has(className),
       weightNames,
-      apply,
-      ...(opaque.includes(layer.name) ? {} : fusionFor(className, config, layer.name, file)),
-    });
+    };
+    let op = nodes.length === 0 ? { op: 'input' as const } : opFor(className, config, layer.name, file);
+    if (op?.op === 'elementwise') op = { ...op, operands: base.inputs.map((_, input) => ({ input })) };
+    if (op) {
+      nodes.push(opNode(base, op));
+    } else {
+      opaque.push(layer.name);
+      nodes.push({
+        ...base, isConv: CONV_CLASSES.has(className),
+        apply: (inputs) => layer.apply(inputs.length === 1 ? inputs[0]! : inputs) as tf.Tensor,
+      });
+    }
   }
   return finishGraph({
     format: 'layers',
@@ -98,40 +101,6 @@ function buildGraph(model: tf.LayersModel, file: string): IRGraph {
 export function layersInOrder(model: tf.LayersModel): tf.layers.Layer[] {
   const input = model.inputs[0]!.sourceLayer as tf.layers.Layer;
   return [input, ...model.layers.filter((l) => l !== input)];
-}
-
-/** How the executor may fuse this layer with its neighbours (see executor.ts). */
-function fusionFor(className: string, config: Config, name: string, file: string): { fusion?: FusionInfo } {
-  switch (className) {
-    case 'Conv2D':
-    case 'DepthwiseConv2D': {
-      const depthwise = className === 'DepthwiseConv2D';
-      return {
-        fusion: {
-          role: 'conv', depthwise, kernel: `${name}/${depthwise ? 'depthwise_kernel' : 'kernel'}`,
-          ...(config.useBias !== false ? { bias: `${name}/bias` } : {}),
-          attrs: convAttrs(config, name, file), activation: activationByName(config.activation as string | undefined, name, file),
-        },
-      };
-    }
-    case 'BatchNormalization': {
-      const axis = Number(config.axis ?? -1);
-      if (axis !== -1 && axis !== 3) return {};
-      const weights = bnWeights(config, name);
-      return { fusion: { role: 'affine', affine: (store) => batchNormAffine(store, name, weights) } };
-    }
-    case 'ReLU': {
-      const max = config.maxValue == null ? undefined : Number(config.maxValue);
-      if (max !== undefined && max !== 6) return {};
-      return { fusion: { role: 'activation', activation: { kind: max === 6 ? 'relu6' : 'relu' } } };
-    }
-    case 'LeakyReLU':
-      return { fusion: { role: 'activation', activation: { kind: 'leakyrelu', alpha: Number(config.alpha ?? 0.3) } } };
-    case 'Activation':
-      return { fusion: { role: 'activation', activation: activationByName(config.activation as string | undefined, name, file) } };
-    default:
-      return {};
-  }
 }
 
 function bnWeights(config: Config, name: string): BatchNormWeights {
@@ -170,132 +139,92 @@ function pair(v: unknown, fallback: number): [number, number] {
   return [fallback, fallback];
 }
 
-function convAttrs(config: Config, name: string, file: string): ConvAttrs {
+function convAttrs(config: Config, name: string, file: string): { strides: [number, number]; dilations: [number, number]; pad: 'same' | 'valid' } {
   if (config.dataFormat === 'channelsFirst') {
     throw new LoupeError('UNSUPPORTED_MODEL', `layer '${name}' uses channels-first data`, file, 'Loupe supports channels-last (NHWC) models');
   }
-  const padding = String(config.padding ?? 'valid');
+  return { strides: pair(config.strides, 1), dilations: pair(config.dilationRate, 1), pad: samePadding(config.padding, name, file) };
+}
+
+function samePadding(value: unknown, name: string, file: string): 'same' | 'valid' {
+  const padding = String(value ?? 'valid');
   if (padding !== 'same' && padding !== 'valid') {
     throw new LoupeError('UNSUPPORTED_MODEL', `layer '${name}' uses padding '${padding}'`, file, "use 'same' or 'valid'");
   }
-  return { strides: pair(config.strides, 1), dilations: pair(config.dilationRate, 1), pad: padding as Padding };
+  return padding;
 }
 
-function applyFor(className: string, config: Config, name: string, file: string): Apply | undefined {
-  if (IDENTITY_CLASSES.has(className)) return ([x]) => x!;
+/** The op a Keras layer computes, or undefined for layers Loupe runs through tfjs-layers (opaque). */
+function opFor(className: string, config: Config, name: string, file: string): OpSpec | undefined {
+  if (IDENTITY_CLASSES.has(className)) return { op: 'identity' };
   const act = (): ActivationSpec => activationByName(config.activation as string | undefined, name, file);
-  const bias = (y: tf.Tensor, ctx: ExecContext) => (config.useBias !== false ? tf.add(y, ctx.weights.get(`${name}/bias`)) : y);
+  const bias = config.useBias !== false ? { bias: `${name}/bias` } : {};
   switch (className) {
-    case 'Conv2D': {
-      const attrs = convAttrs(config, name, file);
-      const spec = act();
-      return ([x], ctx) => ctx.activation(bias(conv2d(x as tf.Tensor4D, ctx.weights, `${name}/kernel`, attrs), ctx), spec);
-    }
-    case 'DepthwiseConv2D': {
-      const attrs = convAttrs(config, name, file);
-      const spec = act();
-      return ([x], ctx) => ctx.activation(bias(depthwiseConv2d(x as tf.Tensor4D, ctx.weights, `${name}/depthwise_kernel`, attrs), ctx), spec);
-    }
-    case 'SeparableConv2D': {
-      const attrs = convAttrs(config, name, file);
-      const spec = act();
-      const pointwise: ConvAttrs = { strides: [1, 1], dilations: [1, 1], pad: 'valid' };
-      return ([x], ctx) => {
-        const dw = depthwiseConv2d(x as tf.Tensor4D, ctx.weights, `${name}/depthwise_kernel`, attrs);
-        return ctx.activation(bias(conv2d(dw, ctx.weights, `${name}/pointwise_kernel`, pointwise), ctx), spec);
-      };
-    }
-    case 'Dense': {
-      const spec = act();
-      return ([x], ctx) => {
-        const kernel = ctx.weights.get(`${name}/kernel`) as tf.Tensor2D;
-        const flat = x!.rank === 2 ? (x as tf.Tensor2D) : x!.reshape([-1, x!.shape[x!.rank - 1]!]) as tf.Tensor2D;
-        let y: tf.Tensor = bias(tf.matMul(flat, kernel), ctx);
-        if (x!.rank !== 2) y = y.reshape([...x!.shape.slice(0, -1), kernel.shape[1]]);
-        return ctx.activation(y, spec);
-      };
-    }
+    case 'Conv2D':
+      return { op: 'conv', kernel: `${name}/kernel`, ...bias, ...convAttrs(config, name, file), depthwise: false,
+        groups: Number(config.groups ?? 1), activation: act() };
+    case 'DepthwiseConv2D':
+      return { op: 'conv', kernel: `${name}/depthwise_kernel`, ...bias, ...convAttrs(config, name, file), depthwise: true, groups: 1, activation: act() };
+    case 'SeparableConv2D':
+      return { op: 'separableConv', depthwiseKernel: `${name}/depthwise_kernel`, pointwiseKernel: `${name}/pointwise_kernel`, ...bias,
+        ...convAttrs(config, name, file), activation: act() };
+    case 'Dense':
+      return { op: 'dense', kernel: `${name}/kernel`, ...bias, activation: act() };
     case 'BatchNormalization': {
       const axis = Number(config.axis ?? -1);
       if (axis !== -1 && axis !== 3) return undefined;
-      const weights = bnWeights(config, name);
-      return ([x], ctx) => {
-        const { scale, offset } = batchNormAffine(ctx.weights, name, weights);
-        return tf.add(tf.mul(x!, scale), offset);
-      };
+      return { op: 'batchNorm', ...bnWeights(config, name) };
     }
-    case 'Activation': {
-      const spec = act();
-      return ([x], ctx) => ctx.activation(x!, spec);
-    }
+    case 'Activation':
+      return { op: 'activation', activation: act() };
     case 'ReLU': {
+      if (Number(config.negativeSlope ?? 0) !== 0 || Number(config.threshold ?? 0) !== 0) return undefined;
       const max = config.maxValue == null ? undefined : Number(config.maxValue);
-      const spec: ActivationSpec = max == null ? { kind: 'relu' } : max === 6 ? { kind: 'relu6' } : { kind: 'clippedrelu', max };
-      return ([x], ctx) => ctx.activation(x!, spec);
+      const spec: ActivationSpec = max === undefined ? { kind: 'relu' } : max === 6 ? { kind: 'relu6' } : { kind: 'clippedrelu', max };
+      return { op: 'activation', activation: spec };
     }
-    case 'LeakyReLU': {
-      const spec: ActivationSpec = { kind: 'leakyrelu', alpha: Number(config.alpha ?? 0.3) };
-      return ([x], ctx) => ctx.activation(x!, spec);
-    }
+    case 'LeakyReLU':
+      return { op: 'activation', activation: { kind: 'leakyrelu', alpha: Number(config.alpha ?? 0.3) } };
     case 'ELU':
-      return Number(config.alpha ?? 1) === 1 ? ([x], ctx) => ctx.activation(x!, { kind: 'elu' }) : undefined;
+      return Number(config.alpha ?? 1) === 1 ? { op: 'activation', activation: { kind: 'elu' } } : undefined;
     case 'Softmax':
-      return Number(config.axis ?? -1) === -1 ? ([x], ctx) => ctx.activation(x!, { kind: 'softmax' }) : undefined;
+      return Number(config.axis ?? -1) === -1 ? { op: 'activation', activation: { kind: 'softmax' } } : undefined;
     case 'MaxPooling2D':
     case 'AveragePooling2D': {
       const size = pair(config.poolSize, 2);
       const strides = config.strides == null ? size : pair(config.strides, 1);
-      const pad = String(config.padding ?? 'valid') as 'same' | 'valid';
-      return className === 'MaxPooling2D'
-        ? ([x]) => tf.maxPool(x as tf.Tensor4D, size, strides, pad)
-        : ([x], ctx) => avgPool(x as tf.Tensor4D, ctx.weights, name, size, strides, pad);
+      return { op: 'pool', mode: className === 'MaxPooling2D' ? 'max' : 'avg', size, strides, pad: samePadding(config.padding, name, file),
+        ceil: false, countIncludePad: false };
     }
     case 'GlobalAveragePooling2D':
-      return ([x]) => tf.mean(x!, [1, 2]);
     case 'GlobalMaxPooling2D':
-      return ([x]) => tf.max(x!, [1, 2]);
+      return { op: 'globalPool', mode: className === 'GlobalAveragePooling2D' ? 'avg' : 'max', keepDims: Boolean(config.keepdims ?? config.keepDims) };
     case 'Flatten':
-      return ([x]) => x!.reshape([x!.shape[0]!, -1]);
-    case 'Reshape': {
-      const target = (config.targetShape as number[]).map(Number);
-      return ([x]) => x!.reshape([x!.shape[0]!, ...target]);
-    }
-    case 'Add':
-      return (xs) => tf.addN(xs);
-    case 'Subtract':
-      return ([a, b]) => tf.sub(a!, b!);
-    case 'Multiply':
-      return (xs) => xs.reduce((p, c) => tf.mul(p, c));
-    case 'Average':
-      return (xs) => tf.div(tf.addN(xs), xs.length);
-    case 'Maximum':
-      return (xs) => xs.reduce((p, c) => tf.maximum(p, c));
-    case 'Minimum':
-      return (xs) => xs.reduce((p, c) => tf.minimum(p, c));
-    case 'Concatenate': {
-      const axis = Number(config.axis ?? -1);
-      return (xs) => tf.concat(xs, axis);
-    }
+      return { op: 'flatten', channelsFirst: false };
+    case 'Reshape':
+      return { op: 'reshape', shape: (config.targetShape as number[]).map(Number) };
+    case 'Add': case 'Subtract': case 'Multiply': case 'Average': case 'Maximum': case 'Minimum':
+      return { op: 'elementwise', fn: MERGE_FNS[className]!, operands: [] };
+    case 'Concatenate':
+      return { op: 'concat', axis: Number(config.axis ?? -1) };
     case 'ZeroPadding2D': {
       const p = config.padding as number | number[] | number[][];
       const [[t, b], [l, r]] = Array.isArray(p)
         ? (Array.isArray(p[0]) ? (p as number[][]) : [[p[0] as number, p[0] as number], [p[1] as number, p[1] as number]])
         : [[p, p], [p, p]];
-      return ([x]) => tf.pad(x!, [[0, 0], [t!, b!], [l!, r!], [0, 0]]);
+      return { op: 'pad', pads: [[t!, b!], [l!, r!]], value: 0 };
     }
     case 'Cropping2D': {
       const c = config.cropping as number[][];
-      return ([x]) => {
-        const [, h, w] = x!.shape as number[];
-        return x!.slice([0, c[0]![0]!, c[1]![0]!, 0], [-1, h! - c[0]![0]! - c[0]![1]!, w! - c[1]![0]! - c[1]![1]!, -1]);
-      };
+      return { op: 'crop', crop: [[c[0]![0]!, c[0]![1]!], [c[1]![0]!, c[1]![1]!]] };
     }
     case 'Rescaling': {
-      const scale = Number(config.scale ?? 1);
-      const offset = Number(config.offset ?? 0);
-      return ([x]) => tf.add(tf.mul(x!, scale), offset);
+      if (typeof (config.scale ?? 1) !== 'number' || typeof (config.offset ?? 0) !== 'number') return undefined;
+      return { op: 'scale', scale: Number(config.scale ?? 1), offset: Number(config.offset ?? 0) };
     }
     default:
       return undefined;
   }
 }
+
+const MERGE_FNS: Record<string, ElementwiseFn> = { Add: 'add', Subtract: 'sub', Multiply: 'mul', Average: 'mean', Maximum: 'max', Minimum: 'min' };

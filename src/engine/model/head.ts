@@ -1,5 +1,6 @@
 import { LoupeError } from '../errors';
 import type { ExecContext, IRGraph, IRNode } from './ir';
+import { opNode } from './node';
 
 interface GraphDraft extends Omit<IRGraph, 'logitsName' | 'head' | 'numClasses'> {
   outputName: string;
@@ -22,10 +23,16 @@ export function finishGraph(draft: GraphDraft): IRGraph {
   const numClasses = out.outputShape[0]!;
   let logitsName = outputName;
   let head: IRGraph['head'] = 'logits';
-  const isSoftmaxNode = (out.className === 'Softmax' || out.className === 'Activation') && out.activation === 'softmax';
+  const isSoftmaxNode = out.op ? out.op.op === 'activation' && out.op.activation.kind === 'softmax'
+    : (out.className === 'Softmax' || out.className === 'Activation') && out.activation === 'softmax';
   if (isSoftmaxNode && out.inputs.length === 1) {
     logitsName = out.inputs[0]!;
     head = 'softmax';
+  } else if (out.op && 'activation' in out.op && out.op.activation.kind === 'softmax') {
+    // The same op without its softmax: declared, so every interpreter (TF.js, ONNX Runtime) sees the logits.
+    head = 'softmax';
+    const { apply: _apply, fusion: _fusion, activation: _activation, ...rest } = out;
+    nodes[nodes.indexOf(out)] = opNode(rest, { ...out.op, activation: { kind: 'linear' } });
   } else if (out.activation === 'softmax') {
     head = 'softmax';
     const inner = out.apply;

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { LayerInfo, ModelFormat } from '../../protocol/types';
 import type { ConvAttrs } from './convOps';
+import type { OpSpec } from './ops';
 import type { WeightStore } from './weightStore';
 
 /**
@@ -14,9 +15,13 @@ export type ReluRule = 'standard' | 'guided' | 'deconvnet' | 'redirected';
 /** The nonlinearities the executor knows; ReLU-family ones obey the ReluRule. */
 export type ActivationSpec =
   | { kind: 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'elu' | 'selu' | 'softplus' | 'softsign'
-      | 'hardSigmoid' | 'swish' | 'mish' | 'gelu' | 'softmax' }
+      | 'hardSwish' | 'swish' | 'mish' | 'gelu' | 'softmax' }
+  /** max(0, min(1, αx + β)): Keras 2 uses α 0.2, PyTorch (and ONNX's HardSwish) 1/6; β 0.5. */
+  | { kind: 'hardSigmoid'; alpha: number; beta: number }
   | { kind: 'leakyrelu'; alpha: number }
-  | { kind: 'clippedrelu'; max: number };
+  | { kind: 'clippedrelu'; max: number }
+  /** min(max(x, min), max) with min ≠ 0 (ONNX Clip, PyTorch Hardtanh); no guided/deconvnet rule. */
+  | { kind: 'clip'; min: number; max: number };
 
 export interface ExecContext {
   readonly rule: ReluRule;
@@ -42,6 +47,8 @@ export interface IRNode {
   isConv: boolean;
   /** Names (in the WeightStore) of this node's weights, for the model-randomisation check. */
   weightNames: string[];
+  /** What the node computes (ops.ts); absent for layers Loupe runs through a library (opaque). */
+  op?: OpSpec;
   apply(inputs: tf.Tensor[], ctx: ExecContext): tf.Tensor;
   /** What the executor may fuse: conv (+ per-channel affine) (+ ReLU-family activation) into one unit. */
   fusion?: FusionInfo;
@@ -66,6 +73,8 @@ export interface IRGraph {
   weights: WeightStore;
   /** Layers Loupe ran through a library implementation (no custom backward rules inside them). */
   opaque: string[];
+  /** Other names of nodes: a PyTorch container module (`layer4`) → the node that computes its output. */
+  aliases?: Record<string, string>;
 }
 
 export function toLayerInfo(node: IRNode): LayerInfo {

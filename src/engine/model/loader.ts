@@ -7,12 +7,20 @@ import { readSidecar } from '../image/sidecar';
 import { modelFileKind } from '../../protocol/formats';
 import { camHead, defaultCamLayer } from './camHead';
 import { gradients } from './executor';
+import { kerasLoader } from './formats/keras';
+import { onnxLoader } from './formats/onnx';
 import { tfjsLoader } from './formats/tfjs';
 import type { ModelLoader } from './formats/types';
 import { toLayerInfo, type IRGraph } from './ir';
+import { currentBackend } from '../backend';
+import { NotCompilable } from '../backends/onnxruntime/forward';
+import { OrtPasses, type OrtModule } from '../backends/onnxruntime/ortPasses';
+import { tfjsPasses, type Passes } from '../passes';
 
 export interface LoadedModel {
   graph: IRGraph;
+  /** Where the model's forward and backward passes run (ONNX Runtime when it can, else TF.js). */
+  passes: Passes;
   description: ModelDescription;
   /** sha256 of model.json and every shard: keys results cached on disk. */
   fingerprint: string;
@@ -20,9 +28,14 @@ export interface LoadedModel {
 }
 
 /** The model file formats, one loader each (formats/). */
-const LOADERS: ModelLoader[] = [tfjsLoader];
+const LOADERS: ModelLoader[] = [tfjsLoader, onnxLoader, kerasLoader];
 
-export async function loadModel(modelPath: string): Promise<LoadedModel> {
+export interface LoadOptions {
+  /** ONNX Runtime's module, when the engine runs passes on it (else TF.js runs them). */
+  onnxRuntime?: OrtModule;
+}
+
+export async function loadModel(modelPath: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const file = path.resolve(modelPath);
   const kind = modelFileKind(file);
   if (kind === 'checkpoint') {
@@ -59,13 +72,17 @@ export async function loadModel(modelPath: string): Promise<LoadedModel> {
       totalParams: layers.reduce((s, l) => s + l.params, 0),
       layout,
       ...(notes?.length ? { notes } : {}),
+      ...(graph.aliases && Object.keys(graph.aliases).length ? { moduleOutputs: graph.aliases } : {}),
     };
-    warmUp(graph);
+    const passes = await choosePasses(graph, options);
+    if (passes.note) description.notes = [...(description.notes ?? []), passes.note];
     return {
       graph,
+      passes,
       description,
       fingerprint: hash.digest('hex'),
       dispose: () => {
+        passes.dispose();
         graph.weights.dispose();
         release?.();
       },
@@ -77,6 +94,29 @@ export async function loadModel(modelPath: string): Promise<LoadedModel> {
   }
 }
 
+
+/**
+ * ONNX Runtime when the engine has it and it can run this model's graph, else TF.js (and why, said in
+ * the model's notes). The sessions a first explanation needs are built now, so its first map is fast.
+ */
+async function choosePasses(graph: IRGraph, options: LoadOptions): Promise<Passes> {
+  const tfjs = currentBackend();
+  if (options.onnxRuntime) {
+    const ort = new OrtPasses(options.onnxRuntime, graph);
+    try {
+      await ort.prepare({ kind: 'forward', outputs: [graph.logitsName] }, { kind: 'class', rule: 'standard', target: 'logit', taps: [] });
+      return ort;
+    } catch (e) {
+      ort.dispose();
+      const reason = e instanceof NotCompilable ? e.message : `ONNX Runtime refused the generated graph: ${(e as Error).message.split('\n')[0]}`;
+      console.warn(`loupe: ${graph.name}: ${reason}; running it on TF.js (${tfjs})`);
+      warmUp(graph);
+      return tfjsPasses(graph, tfjs, `ONNX Runtime cannot run this model (${reason}): its passes run on TF.js (${tfjs}), slower`);
+    }
+  }
+  warmUp(graph);
+  return tfjsPasses(graph, tfjs);
+}
 
 /**
  * One input gradient on a blank image at load time: it builds the folded and flipped kernels and lets

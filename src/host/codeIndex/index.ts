@@ -1,6 +1,8 @@
 // The workspace's layer definitions, by layer name, and the ranking that picks the definition
 // belonging to the file that produced the active model. Pure: the caller reads files and passes text.
 import * as path from 'node:path';
+import { modelFileKind } from '../../protocol/formats';
+import { linkByCreationOrder, scanKerasAutoCalls, type ModelLayerRef } from './kerasNames';
 import { scanPython } from './python';
 import { scanTfjs } from './tfjs';
 import type { FileScan, LayerDefinition, PathMention, RankedDefinition } from './types';
@@ -8,6 +10,7 @@ import type { FileScan, LayerDefinition, PathMention, RankedDefinition } from '.
 export type { FileScan, LayerDefinition, LayerFramework, PathMention, RankedDefinition } from './types';
 export { scanPython } from './python';
 export { scanTfjs, tfjsClassName } from './tfjs';
+export { linkByCreationOrder, scanKerasAutoCalls, type KerasAutoCall, type ModelLayerRef } from './kerasNames';
 
 /** Files the index reads, and folders it never enters (for `workspace.findFiles`). */
 export const INDEXED_GLOB = '**/*.{py,js,mjs,cjs,ts,mts,cts,jsx,tsx}';
@@ -25,7 +28,7 @@ export function isIndexable(file: string): boolean {
 
 export function scanFile(file: string, text: string): FileScan {
   const ext = path.extname(file).toLowerCase();
-  if (PYTHON.has(ext)) return scanPython(file, text);
+  if (PYTHON.has(ext)) return { ...scanPython(file, text), kerasAuto: scanKerasAutoCalls(text) };
   if (SCRIPT.has(ext)) return scanTfjs(file, text);
   return { definitions: [], mentions: [] };
 }
@@ -35,11 +38,15 @@ export interface RankContext {
   modelPath: string;
   /** Where relative paths in scripts are resolved besides the script's own folder (scripts usually run from here). */
   workspaceRoot?: string;
+  /** The active model's layers: unnamed Keras layers in scripts are linked to them by creation order. */
+  modelLayers?: readonly ModelLayerRef[];
 }
 
 export class LayerIndex {
   private readonly files = new Map<string, FileScan>();
   private readonly byName = new Map<string, LayerDefinition[]>();
+  /** Per file, its creation-order links to the last model layers asked about (recomputed when they change). */
+  private readonly orderLinks = new Map<string, { layers: readonly ModelLayerRef[]; byLayer: Map<string, LayerDefinition> }>();
 
   /** (Re)indexes one file; returns its definitions. */
   update(file: string, text: string): LayerDefinition[] {
@@ -59,6 +66,7 @@ export class LayerIndex {
     const old = this.files.get(file);
     if (!old) return;
     this.files.delete(file);
+    this.orderLinks.delete(file);
     for (const d of old.definitions) {
       const rest = (this.byName.get(d.name) ?? []).filter((x) => x.file !== file);
       if (rest.length) this.byName.set(d.name, rest);
@@ -69,6 +77,7 @@ export class LayerIndex {
   clear(): void {
     this.files.clear();
     this.byName.clear();
+    this.orderLinks.clear();
   }
 
   /** Definitions in one file, in source order (for CodeLenses). */
@@ -81,9 +90,10 @@ export class LayerIndex {
    * no definition spells in full falls back to the PyTorch definitions of its longest dotted suffix
    * (`conv`), since the index does not follow attributes across classes.
    */
-  lookup(layerName: string): LayerDefinition[] {
+  lookup(layerName: string, modelLayers?: readonly ModelLayerRef[]): LayerDefinition[] {
+    const byOrder = modelLayers ? this.byCreationOrder(layerName, modelLayers) : [];
     const exact = this.byName.get(layerName);
-    if (exact) return [...exact];
+    if (exact || byOrder.length) return [...(exact ?? []), ...byOrder];
     const parts = layerName.split('.');
     for (let k = 1; k < parts.length; k++) {
       const suffix = parts.slice(k).join('.');
@@ -95,7 +105,27 @@ export class LayerIndex {
 
   /** `lookup(layerName)` ordered best first, each with the reason for its place. */
   rank(layerName: string, context: RankContext): RankedDefinition[] {
-    return rankDefinitions(this.lookup(layerName), (file) => this.files.get(file)?.mentions ?? [], context);
+    return rankDefinitions(this.lookup(layerName, context.modelLayers), (file) => this.files.get(file)?.mentions ?? [], context);
+  }
+
+  /** Unnamed Keras layers that creation order links to `layerName` (one per file at most). */
+  private byCreationOrder(layerName: string, modelLayers: readonly ModelLayerRef[]): LayerDefinition[] {
+    const out: LayerDefinition[] = [];
+    for (const [file, scan] of this.files) {
+      if (!scan.kerasAuto?.length) continue;
+      let cached = this.orderLinks.get(file);
+      if (!cached || cached.layers !== modelLayers) {
+        const byLayer = new Map(linkByCreationOrder(scan.kerasAuto, [...modelLayers]).links.map(({ layer, call, how }) => [layer, {
+          name: layer, file, line: call.line, column: call.column, nameLine: call.line, nameColumn: call.column,
+          framework: 'keras' as const, className: call.className, link: how,
+        }]));
+        cached = { layers: modelLayers, byLayer };
+        this.orderLinks.set(file, cached);
+      }
+      const found = cached.byLayer.get(layerName);
+      if (found) out.push(found);
+    }
+    return out;
   }
 
   get fileCount(): number {
@@ -112,7 +142,8 @@ export class LayerIndex {
  * Within a tier, fewer folder steps first, then the path alphabetically. A string names the model
  * when, with any `file://` removed, it resolves (against the file's folder or the workspace root) to
  * the model's folder, its model.json or a file inside that folder, or when it has several segments and
- * the model's folder path ends with them.
+ * the model's folder path ends with them. A single-file model (.keras, .h5, .onnx) is named only by its
+ * own path (namesModelFile).
  */
 export function rankDefinitions(
   definitions: LayerDefinition[],
@@ -158,6 +189,7 @@ export function rankDefinitions(
 function namesModel(value: string, file: string, modelPath: string, root: string | undefined): boolean {
   const cleaned = value.replace(/^file:\/\//, '').replace(/\\/g, '/').replace(/\/+$/, '');
   if (!cleaned || cleaned === '.') return false;
+  if (modelFileKind(modelPath) !== 'tfjs') return namesModelFile(cleaned, file, modelPath, root);
   const modelDir = path.dirname(modelPath);
   const bases = [path.dirname(path.resolve(file)), ...(root ? [root] : [])];
   for (const base of bases) {
@@ -171,6 +203,20 @@ function namesModel(value: string, file: string, modelPath: string, root: string
     if (modelDir.endsWith(path.sep + tail) || modelPath.endsWith(path.sep + tail)) return true;
   }
   return false;
+}
+
+/**
+ * A single-file model (`.keras`, `.h5`, `.onnx`) is named only by a path to that file: resolved against
+ * the script's folder or the workspace root, or (the script may run from anywhere) a relative path whose
+ * segments end the model's path, such as `model.save("mnist_cnn.keras")`.
+ */
+function namesModelFile(cleaned: string, file: string, modelPath: string, root: string | undefined): boolean {
+  for (const base of [path.dirname(path.resolve(file)), ...(root ? [root] : [])]) {
+    if (path.resolve(base, cleaned) === modelPath) return true;
+  }
+  const segments = cleaned.split('/').filter((s) => s && s !== '.');
+  return segments.length > 0 && !path.isAbsolute(cleaned) && !segments.includes('..')
+    && modelPath.endsWith(path.sep + segments.join(path.sep));
 }
 
 function isInside(child: string, parent: string): boolean {

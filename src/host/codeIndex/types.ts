@@ -1,3 +1,5 @@
+import type { KerasAutoCall } from './kerasNames';
+
 export type LayerFramework = 'keras' | 'tfjs' | 'pytorch';
 
 /** Where a layer is defined in source code. Lines and columns are 0-based (as in VS Code). */
@@ -15,6 +17,8 @@ export interface LayerDefinition {
   framework: LayerFramework;
   /** Class the call creates, in the framework's spelling: `Conv2D`, `Dense`, `Conv2d`. */
   className: string;
+  /** How an unnamed Keras layer was linked (creation order, kerasNames.ts); absent when the source spells the name. */
+  link?: string;
 }
 
 /** A string literal that may be a path, kept so that ranking can tell which file wrote a model. */
@@ -28,6 +32,8 @@ export interface PathMention {
 export interface FileScan {
   definitions: LayerDefinition[];
   mentions: PathMention[];
+  /** Keras layers built without `name=` (Python files), linked to a model's layers by creation order. */
+  kerasAuto?: KerasAutoCall[];
 }
 
 export interface RankedDefinition {

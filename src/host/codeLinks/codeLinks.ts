@@ -3,12 +3,14 @@
  * `definitions` / `open` for commands and panels, a CodeLens above each linked line and a hover on it.
  */
 import * as vscode from 'vscode';
-import { scanFile, type RankedDefinition } from '../codeIndex';
+import { linkByCreationOrder, scanFile, type RankedDefinition } from '../codeIndex';
 import type { ModelDescription } from '../../protocol/types';
 import { dissectionMarkdown, lensTitle } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
-import { codeLensTitle, layerMarkdown } from '../format';
+import { codeLensTitle, escapeMarkdown, layerMarkdown } from '../format';
 import type { ModelStore } from '../models/modelStore';
+import { tcavLensTitle } from '../tcav/labels';
+import type { TcavStore } from '../tcav/store';
 import type { WorkspaceIndexer } from './indexer';
 import { linksFile } from './rank';
 
@@ -25,20 +27,24 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     private readonly indexer: WorkspaceIndexer,
     private readonly models: ModelStore,
     private readonly dissections?: DissectionStore,
+    private readonly tcav?: TcavStore,
   ) {
     this.disposables.push(
       indexer.onDidChange(() => this.lensesChanged.fire()),
       models.onDidChange(() => this.lensesChanged.fire()),
     );
     if (dissections) this.disposables.push(dissections.onDidChange(() => this.lensesChanged.fire()));
+    if (tcav) this.disposables.push(tcav.onDidChange(() => this.lensesChanged.fire()));
   }
 
   definitions(layer: string): RankedDefinition[] {
     const active = this.models.active();
     if (!active) return [];
+    const modelLayers = this.models.known(active.uri)?.layers;
     return this.indexer.index.rank(layer, {
       modelPath: active.uri.fsPath,
       ...(rootOf(active.uri) ? { workspaceRoot: rootOf(active.uri)! } : {}),
+      ...(modelLayers ? { modelLayers } : {}),
     });
   }
 
@@ -47,7 +53,7 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     const ranked = this.definitions(layer);
     if (ranked.length === 0) {
       void vscode.window.showInformationMessage(
-        `Loupe: no source file in the workspace defines a layer named "${layer}" (searched ${this.indexer.index.fileCount} Python/JS/TS files; layers need an explicit name= or a module attribute to be found).`);
+        `Loupe: no source file in the workspace defines a layer named "${layer}" (searched ${this.indexer.index.fileCount} Python/JS/TS files; layers are found by an explicit name=, a module attribute, or for unnamed Keras layers by creation order).`);
       return;
     }
     if (ranked.length === 1) {
@@ -79,7 +85,12 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
     const modelPath = this.models.active()?.uri.fsPath;
-    return this.linked(document).flatMap(({ layer, range }) => {
+    const linked = this.linked(document);
+    // Unnamed Keras layers whose Keras number this file does not determine: said on their line, in files that build the model.
+    const unlinked = linked.length ? this.orderLinks(document).unlinked.map(({ call, why }) => new vscode.CodeLens(
+      document.lineAt(Math.min(call.line, document.lineCount - 1)).range,
+      { title: `Loupe: no link by creation order: ${why}; name the layer (name="…") to link it`, command: '' })) : [];
+    return [...unlinked, ...linked.flatMap(({ layer, range }) => {
       const lenses = [new vscode.CodeLens(range, {
         title: codeLensTitle(layer),
         tooltip: 'Show this layer in the Loupe Layers view',
@@ -95,8 +106,19 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
           arguments: [layer.name, modelPath],
         }));
       }
+      // TCAV: the newest result that tested this layer.
+      const tcav = modelPath ? this.tcav?.latest(modelPath, layer.name) : undefined;
+      const tcavTitle = tcav ? tcavLensTitle(tcav, layer.name) : undefined;
+      if (modelPath && tcav && tcavTitle) {
+        lenses.push(new vscode.CodeLens(range, {
+          title: tcavTitle,
+          tooltip: `Open the TCAV result of class "${tcav.classLabel}" (* significant after Bonferroni, n.s. not significant)`,
+          command: 'loupe.openTcav',
+          arguments: [modelPath, tcav.key],
+        }));
+      }
       return lenses;
-    });
+    })];
   }
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
@@ -105,6 +127,7 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     const hit = this.linked(document).find((l) => l.hoverRanges.some((r) => r.contains(position)));
     if (!hit) return undefined;
     const md = new vscode.MarkdownString(layerMarkdown(hit.layer, description));
+    md.appendMarkdown(`\n\n*Linked by ${hit.how ? escapeMarkdown(hit.how) : hit.framework === 'keras' ? 'its name= argument' : 'the name in the source'}.*`);
     const args = encodeURIComponent(JSON.stringify([hit.layer.name]));
     const modelPath = this.models.active()?.uri.fsPath;
     const dissection = modelPath ? this.dissections?.get(modelPath, hit.layer.name) : undefined;
@@ -129,14 +152,22 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     return active ? this.models.knownOrRequest(active.uri) : undefined;
   }
 
-  /** Definitions in the document (its current text) of layers that the active model has. */
-  private linked(document: vscode.TextDocument): { layer: ModelDescription['layers'][number]; range: vscode.Range; hoverRanges: vscode.Range[] }[] {
+  /** The document's unnamed Keras layers linked (or not) to the active model's layers by creation order. */
+  private orderLinks(document: vscode.TextDocument): ReturnType<typeof linkByCreationOrder> {
+    const description = this.describedNow();
+    const { kerasAuto } = scanFile(document.uri.fsPath, document.getText());
+    return description && kerasAuto?.length ? linkByCreationOrder(kerasAuto, description.layers) : { links: [], unlinked: [] };
+  }
+
+  /** Definitions in the document (its current text) of layers that the active model has: by name, or by Keras creation order. */
+  private linked(document: vscode.TextDocument): LinkedLine[] {
     const { definitions } = scanFile(document.uri.fsPath, document.getText());
-    if (definitions.length === 0) return [];
     const description = this.describedNow();
     if (!description) return [];
+    const byOrder = this.orderLinks(document).links;
+    if (definitions.length === 0 && byOrder.length === 0) return [];
     const layers = new Map(description.layers.map((l) => [l.name, l]));
-    const out = [];
+    const out: LinkedLine[] = [];
     for (const d of definitions) {
       const layer = layers.get(d.name);
       if (!layer || !linksFile(this.definitions(d.name), document.uri.fsPath)) continue;
@@ -149,10 +180,29 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
           new vscode.Range(d.nameLine, d.nameColumn, d.nameLine, nameEnd),
           new vscode.Range(d.line, d.column, d.line, callLine.text.length),
         ],
+        framework: d.framework,
+      });
+    }
+    for (const { layer: name, call, how } of byOrder) {
+      const layer = layers.get(name);
+      if (!layer || out.some((o) => o.layer.name === name) || !linksFile(this.definitions(name), document.uri.fsPath)) continue;
+      const callLine = document.lineAt(Math.min(call.line, document.lineCount - 1));
+      out.push({
+        layer, range: callLine.range, framework: 'keras', how,
+        hoverRanges: [new vscode.Range(call.line, call.column, call.line, callLine.text.length)],
       });
     }
     return out;
   }
+}
+
+interface LinkedLine {
+  layer: ModelDescription['layers'][number];
+  range: vscode.Range;
+  hoverRanges: vscode.Range[];
+  framework: string;
+  /** How an unnamed Keras layer was linked (creation order). */
+  how?: string;
 }
 
 async function showDefinition(r: RankedDefinition, preview: boolean): Promise<void> {

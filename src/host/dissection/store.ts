@@ -4,29 +4,20 @@
  * description means new weights, whose cached results the worker returns — and added to when a
  * "Dissect this layer" run finishes. The Layers view, the CodeLens, the hover and the panel read it.
  */
-import * as vscode from 'vscode';
-import type { ModelDescription, DissectionSummary } from '../../protocol/types';
+import type * as vscode from 'vscode';
+import type { DissectionSummary } from '../../protocol/types';
 import type { HostWorkerClient } from '../hostClient';
 import type { ModelStore } from '../models/modelStore';
+import { ResultsByModel } from '../models/resultsByModel';
 
-export class DissectionStore implements vscode.Disposable {
-  private readonly byModel = new Map<string, Map<string, DissectionSummary>>();
-  /** The description each model's cache was read for: a different one means the files changed. */
-  private readonly loadedFor = new Map<string, ModelDescription>();
+/** Dissections by model and layer name. */
+export class DissectionStore extends ResultsByModel<DissectionSummary> {
   /** Bumped by each `set`, so a cache read that started earlier does not drop a newer result. */
   private version = 0;
   private readonly setAt = new WeakMap<DissectionSummary, number>();
-  private readonly changed = new vscode.EventEmitter<void>();
-  private readonly disposables: vscode.Disposable[] = [this.changed];
-  /** Fires when a model's dissections were read or one was added. */
-  readonly onDidChange = this.changed.event;
 
-  constructor(
-    private readonly models: ModelStore,
-    private readonly client: () => HostWorkerClient,
-    private readonly log: vscode.LogOutputChannel,
-  ) {
-    this.disposables.push(models.onDidChange(() => this.syncActive()));
+  constructor(models: ModelStore, client: () => HostWorkerClient, log: vscode.LogOutputChannel) {
+    super(models, client, log, 'dissections');
   }
 
   get(modelPath: string, layer: string): DissectionSummary | undefined {
@@ -48,7 +39,7 @@ export class DissectionStore implements vscode.Disposable {
   }
 
   /** Reads the model's cached dissections from the worker (replacing what was known). */
-  async load(modelPath: string): Promise<DissectionSummary[]> {
+  override async load(modelPath: string): Promise<DissectionSummary[]> {
     const started = this.version;
     const list = await this.client().cachedDissections(modelPath);
     const layers = new Map(list.map((s) => [s.layer, s]));
@@ -59,21 +50,5 @@ export class DissectionStore implements vscode.Disposable {
     this.log.info(`${list.length} cached dissection(s) for ${modelPath}${list.length ? `: ${list.map((s) => s.layer).join(', ')}` : ''}`);
     this.changed.fire();
     return list;
-  }
-
-  dispose(): void {
-    for (const d of this.disposables) d.dispose();
-  }
-
-  private syncActive(): void {
-    const active = this.models.active();
-    if (!active) return;
-    const description = this.models.known(active.uri);
-    const key = active.uri.fsPath;
-    if (!description || this.loadedFor.get(key) === description) return;
-    this.loadedFor.set(key, description);
-    // Results for the previous weights must not linger while the new ones load.
-    if (this.byModel.delete(key)) this.changed.fire();
-    this.load(key).catch((err: Error) => this.log.warn(`could not read the cached dissections of ${key}: ${err.message}`));
   }
 }

@@ -8,7 +8,7 @@ import { itemSeed, mulberry32 } from '../../random';
 import { insideShape, type ShapeName } from './shapes';
 import type { Concept, ProbeDataset, ProbeSample } from './types';
 
-type Rgb = readonly [number, number, number];
+export type Rgb = readonly [number, number, number];
 
 /** Broden's colour names with a prototype RGB each. */
 export const PROBE_COLORS: readonly { name: string; rgb: Rgb }[] = [
@@ -29,7 +29,7 @@ export const PROBE_TEXTURES = [
   'horizontal stripes', 'vertical stripes', 'diagonal stripes', 'antidiagonal stripes',
   'dots', 'checkerboard', 'zigzag', 'grid',
 ] as const;
-type TextureName = (typeof PROBE_TEXTURES)[number];
+export type TextureName = (typeof PROBE_TEXTURES)[number];
 
 export const PROBE_SHAPES: readonly ShapeName[] = ['circle', 'square', 'triangle', 'star', 'heart', 'cross', 'hexagon', 'diamond'];
 
@@ -80,9 +80,9 @@ export function builtinProbe(options: Partial<BuiltinProbeOptions> = {}): ProbeD
 }
 
 /** A texture: 1 where the pattern's second colour is, at pixel (x, y). */
-type Pattern = (x: number, y: number) => boolean;
+export type Pattern = (x: number, y: number) => boolean;
 
-function pattern(name: TextureName, rand: () => number, size: number): Pattern {
+export function pattern(name: TextureName, rand: () => number, size: number): Pattern {
   const period = Math.max(4, Math.round(size * (0.07 + rand() * 0.07)));
   const half = period / 2;
   const phase = Math.floor(rand() * period);
@@ -132,7 +132,7 @@ function pickBackground(rand: () => number): number {
   return weights.length - 1;
 }
 
-function pickColor(rand: () => number, avoid: number[]): number {
+export function pickColor(rand: () => number, avoid: number[]): number {
   for (;;) {
     const c = Math.floor(rand() * PROBE_COLORS.length);
     if (!avoid.includes(c)) return c;
@@ -140,7 +140,7 @@ function pickColor(rand: () => number, avoid: number[]): number {
 }
 
 /** A colour's prototype with a per-image jitter, so colour names cover a neighbourhood, not one RGB. */
-function jittered(color: number, rand: () => number): Rgb {
+export function jittered(color: number, rand: () => number): Rgb {
   const [r, g, b] = PROBE_COLORS[color]!.rgb;
   const j = () => (rand() - 0.5) * 30;
   const shift = j();

@@ -1,0 +1,150 @@
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import type * as Ort from 'onnxruntime-node';
+import type { TargetKind } from '../../../protocol/types';
+import type { IRGraph, ReluRule } from '../../model/ir';
+import type { WeightStore } from '../../model/weightStore';
+import type { ClassTarget, Passes } from '../../passes';
+import { compileProgram, programKey, type Program } from './programs';
+
+export type OrtModule = typeof Ort;
+let loaded: OrtModule | null | undefined;
+let loadError = '';
+
+/** onnxruntime-node, when its package and native binary load on this machine (else undefined, and why in `onnxRuntimeError`). */
+export function loadOnnxRuntime(): OrtModule | undefined {
+  if (loaded === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      loaded = require('onnxruntime-node') as OrtModule;
+    } catch (e) {
+      loaded = null;
+      loadError = (e as Error).message.split('\n')[0] ?? String(e);
+    }
+  }
+  return loaded ?? undefined;
+}
+
+export function onnxRuntimeError(): string {
+  return loadError;
+}
+
+/** Sessions of one model kept at once, per weight store: the programs a default explanation uses. */
+const MAX_SESSIONS = 4;
+
+/**
+ * The passes on ONNX Runtime's CPU kernels, every core per run. Each program (programs.ts) is compiled
+ * from the model's graph the first time a request needs it and kept as a session (least recently used
+ * out beyond MAX_SESSIONS); weights other than the model's own (the sanity check's) get their own sessions.
+ */
+export class OrtPasses implements Passes {
+  readonly backend = 'onnxruntime' as const;
+  private readonly sessions = new WeakMap<WeightStore, Map<string, Promise<Ort.InferenceSession>>>();
+  /** Weights in ONNX layout, shared by the programs of a store (their forward parts hold the same initializers). */
+  private readonly prepared = new WeakMap<WeightStore, Map<string, { data: Float32Array; shape: number[] }>>();
+  private readonly live = new Set<Map<string, Promise<Ort.InferenceSession>>>();
+  private readonly options: Ort.InferenceSession.SessionOptions;
+
+  constructor(private readonly ort: OrtModule, private readonly graph: IRGraph, threads = os.availableParallelism()) {
+    // Warnings off: ONNX Runtime logs every initializer its optimiser folds away.
+    this.options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 3 };
+  }
+
+  /** Builds the sessions of `programs` now, in parallel (the first requests then run at full speed). */
+  async prepare(...programs: Program[]): Promise<void> {
+    await Promise.all(programs.map((p) => this.session(p, this.graph.weights)));
+  }
+
+  async forward(x: tf.Tensor4D, outputs: string[], weights?: WeightStore): Promise<tf.Tensor[]> {
+    const r = await this.run({ kind: 'forward', outputs }, weights, { x });
+    return outputs.map((_, i) => r[`out${i}`]!);
+  }
+
+  async inputGradient(x: tf.Tensor4D, target: ClassTarget, rule: ReluRule, weights?: WeightStore): Promise<tf.Tensor4D> {
+    const r = await this.runClass(x, target, rule, [], weights, ['gradient']);
+    return r.gradient as tf.Tensor4D;
+  }
+
+  async gradientSums(x: tf.Tensor4D, target: ClassTarget, sampleWeights: number[], squares: boolean, weights?: WeightStore) {
+    const r = await this.runClass(x, target, 'standard', [], weights, squares ? ['sum', 'sumSq'] : ['sum'], sampleWeights);
+    return { sum: r.sum as tf.Tensor3D, ...(squares ? { sumSq: r.sumSq as tf.Tensor3D } : {}) };
+  }
+
+  async layerGradient(x: tf.Tensor4D, layer: string, target: ClassTarget, weights?: WeightStore) {
+    const r = await this.runClass(x, target, 'standard', [layer], weights, ['activation0', 'tapGradient0']);
+    return { activation: r.activation0!, gradient: r.tapGradient0! };
+  }
+
+  async seededGradient(x: tf.Tensor4D, of: string, seed: tf.Tensor, wrt: string, rule: ReluRule, weights?: WeightStore): Promise<tf.Tensor> {
+    const r = await this.run({ kind: 'seeded', of, wrt, rule }, weights, { x, seed }, ['gradient']);
+    return r.gradient!;
+  }
+
+  dispose(): void {
+    for (const map of this.live) {
+      for (const s of map.values()) s.then((session) => session.release(), () => undefined);
+      map.clear();
+    }
+    this.live.clear();
+  }
+
+  /** Releases the sessions built for other weights (the sanity check's) once they are no longer used. */
+  forgetWeights(weights: WeightStore): void {
+    const map = this.sessions.get(weights);
+    if (!map || weights === this.graph.weights) return;
+    for (const s of map.values()) s.then((session) => session.release(), () => undefined);
+    this.live.delete(map);
+    this.sessions.delete(weights);
+    this.prepared.delete(weights);
+  }
+
+  private runClass(x: tf.Tensor4D, target: ClassTarget, rule: ReluRule, taps: string[], weights: WeightStore | undefined,
+    fetch: string[], sampleWeights?: number[]) {
+    const n = x.shape[0];
+    const onehot = tf.tidy(() => tf.oneHot(tf.fill([n], target.classIndex, 'int32'), this.graph.numClasses).toFloat());
+    const w = tf.tensor1d(sampleWeights ?? new Array<number>(n).fill(1));
+    const program: Program = { kind: 'class', rule, target: target.kind as TargetKind, taps };
+    return this.run(program, weights, { x, onehot, w }, fetch).finally(() => {
+      onehot.dispose();
+      w.dispose();
+    });
+  }
+
+  private async run(program: Program, weights: WeightStore | undefined, feeds: Record<string, tf.Tensor>, fetch?: string[]): Promise<Record<string, tf.Tensor>> {
+    const session = await this.session(program, weights ?? this.graph.weights);
+    const ortFeeds: Record<string, Ort.Tensor> = {};
+    for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new this.ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
+    const results = await session.run(ortFeeds, fetch ?? session.outputNames);
+    const out: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(results)) out[k] = tf.tensor(v.data as Float32Array, v.dims as number[], 'float32');
+    return out;
+  }
+
+  private session(program: Program, weights: WeightStore): Promise<Ort.InferenceSession> {
+    let map = this.sessions.get(weights);
+    if (!map) {
+      map = new Map();
+      this.sessions.set(weights, map);
+      this.live.add(map);
+    }
+    const key = programKey(program);
+    let s = map.get(key);
+    if (s) {
+      // Most recently used last.
+      map.delete(key);
+      map.set(key, s);
+      return s;
+    }
+    let prepared = this.prepared.get(weights);
+    if (!prepared) this.prepared.set(weights, (prepared = new Map()));
+    s = this.ort.InferenceSession.create(compileProgram(this.graph, weights, program, prepared), this.options);
+    map.set(key, s);
+    s.catch(() => map!.delete(key));
+    while (map.size > MAX_SESSIONS) {
+      const [oldest, session] = map.entries().next().value as [string, Promise<Ort.InferenceSession>];
+      map.delete(oldest);
+      session.then((old) => old.release(), () => undefined);
+    }
+    return s;
+  }
+}
