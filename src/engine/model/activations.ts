@@ -10,6 +10,8 @@ interface ReluFamily {
   slope(x: tf.Tensor): tf.Tensor;
   /** What deconvnet passes back: the same nonlinearity applied to the gradient. */
   deconv(dy: tf.Tensor): tf.Tensor;
+  /** The upper clip (ReLU6 and clipped ReLU), for the redirected rule; undefined: none; NaN: not redirected (leaky). */
+  max?: number;
 }
 
 function reluFamily(spec: ActivationSpec): ReluFamily | undefined {
@@ -21,6 +23,7 @@ function reluFamily(spec: ActivationSpec): ReluFamily | undefined {
         forward: (x) => tf.relu6(x),
         slope: (x) => tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6)).toFloat(),
         deconv: (dy) => tf.relu(dy),
+        max: 6,
       };
     case 'clippedrelu': {
       const max = spec.max;
@@ -28,6 +31,7 @@ function reluFamily(spec: ActivationSpec): ReluFamily | undefined {
         forward: (x) => tf.clipByValue(x, 0, max),
         slope: (x) => tf.logicalAnd(tf.greater(x, 0), tf.less(x, max)).toFloat(),
         deconv: (dy) => tf.relu(dy),
+        max,
       };
     }
     case 'leakyrelu': {
@@ -36,6 +40,7 @@ function reluFamily(spec: ActivationSpec): ReluFamily | undefined {
         forward: (x) => tf.leakyRelu(x, alpha),
         slope: (x) => tf.where(tf.greater(x, 0), tf.onesLike(x), tf.fill(x.shape, alpha)),
         deconv: (dy) => tf.leakyRelu(dy, alpha),
+        max: Number.NaN,
       };
     }
     default:
@@ -54,9 +59,30 @@ function withRule(family: ReluFamily, rule: Exclude<ReluRule, 'standard'>): (x: 
       value: family.forward(x),
       gradFunc: (g: tf.Tensor, saved: tf.Tensor[]) => {
         if (rule === 'deconvnet') return family.deconv(g);
+        if (rule === 'redirected') return redirectedGradient(g, family.forward(saved[0]!), family.max);
         return tf.mul(tf.mul(g, family.slope(saved[0]!)), tf.step(g));
       },
     };
+  });
+}
+
+/**
+ * Lucid's redirected ReLU gradient (lucid/misc/redirected_relu_grad.py), from the unit's output y: per batch
+ * element, the standard gradient when any of it gets through; otherwise dy except where it would push a dead
+ * input (y ≤ 0) further down or a saturated one (y ≥ max) further up. `max` NaN: a leaky ReLU, which Lucid
+ * leaves alone (its gradient never vanishes).
+ */
+export function redirectedGradient(dy: tf.Tensor, y: tf.Tensor, max: number | undefined): tf.Tensor {
+  return tf.tidy(() => {
+    const dead = tf.lessEqual(y, 0);
+    const saturated = max === undefined ? tf.zerosLike(dead) : tf.greaterEqual(y, max);
+    const standard = tf.where(tf.logicalOr(dead, saturated), tf.zerosLike(dy), dy);
+    if (Number.isNaN(max)) return standard;
+    const batch = dy.shape[0]!;
+    const passes = tf.greater(tf.abs(standard).reshape([batch, -1]).max(1), 0).reshape([batch, ...dy.shape.slice(1).map(() => 1)]);
+    const blocked = tf.logicalOr(tf.logicalAnd(dead, tf.less(dy, 0)), tf.logicalAnd(saturated, tf.greater(dy, 0)));
+    const redirected = tf.where(blocked, tf.zerosLike(dy), dy);
+    return tf.where(tf.broadcastTo(passes, dy.shape), standard, redirected);
   });
 }
 
