@@ -2,7 +2,7 @@
  * `npm run bench`: costs of Loupe's engine per model, against the performance targets and,
  * when python3 + torch are installed, against the same MobileNetV2 in PyTorch.
  *
- *   node dist/bench.js [--json] [--quick] [--no-dissect]
+ *   node dist/bench.js [--json] [--quick] [--no-dissect] [--no-featurevis] [--only-featurevis]
  *
  * Each model runs in its own child process (this bundle, forked with `--child`) so that
  * peak RSS is the model's own, not the sum of everything measured before it.
@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runChild, type ChildSpec, type ModelBench } from './child';
 import { dissectionSizes, measureDissection, renderDissection, type DissectBench, type DissectSpec } from './dissection';
+import { measureFeatureVis, renderFeatureVis, type FeatureVisBench, type FeatureVisSpec } from './featureVis';
 import { saveMobileNetV2 } from './mobilenetv2';
 import { renderTable, targetChecks, type BenchReport, type TorchPeer } from './report';
 import { runTorchPeer } from './torchPeer';
@@ -28,18 +29,19 @@ function log(message: string): void {
 
 function benchInChild(spec: ChildSpec): Promise<ModelBench>;
 function benchInChild(spec: DissectSpec): Promise<DissectBench>;
-function benchInChild(spec: ChildSpec | DissectSpec): Promise<ModelBench | DissectBench> {
+function benchInChild(spec: FeatureVisSpec): Promise<FeatureVisBench>;
+function benchInChild(spec: ChildSpec | DissectSpec | FeatureVisSpec): Promise<ModelBench | DissectBench | FeatureVisBench> {
   return new Promise((resolve, reject) => {
     const child = fork(process.argv[1]!, ['--child', JSON.stringify(spec)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    let result: ModelBench | DissectBench | undefined;
+    let result: ModelBench | DissectBench | FeatureVisBench | undefined;
     const timer = setTimeout(() => {
       log(`${spec.name}: no result after ${CHILD_TIMEOUT_MS / 60000} min, stopping it`);
       child.kill('SIGKILL');
     }, CHILD_TIMEOUT_MS);
     child.on('message', (message) => {
-      const m = message as { kind: string; result?: ModelBench | DissectBench; error?: string; text?: string };
+      const m = message as { kind: string; result?: ModelBench | DissectBench | FeatureVisBench; error?: string; text?: string };
       if (m.kind === 'progress') log(`${spec.name}: ${m.text}`);
       else if (m.kind === 'result') result = m.result;
       else if (m.kind === 'error') reject(new Error(`${spec.name}: ${m.error}`));
@@ -56,8 +58,9 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const childIndex = args.indexOf('--child');
   if (childIndex >= 0) {
-    const spec = JSON.parse(args[childIndex + 1]!) as ChildSpec | DissectSpec;
-    if ('kind' in spec && spec.kind === 'dissect') await runDissectChild(spec);
+    const spec = JSON.parse(args[childIndex + 1]!) as ChildSpec | DissectSpec | FeatureVisSpec;
+    if ('kind' in spec && spec.kind === 'dissect') await runMeasureChild(spec, measureDissection);
+    else if ('kind' in spec && spec.kind === 'featurevis') await runMeasureChild(spec, measureFeatureVis);
     else await runChild(spec as ChildSpec);
     return;
   }
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
   const quick = args.includes('--quick');
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-'));
+  let featureVis: FeatureVisBench | undefined;
   const report: BenchReport = {
     date: new Date().toISOString(),
     node: process.version,
@@ -80,7 +84,9 @@ async function main(): Promise<void> {
   try {
     log('saving the MobileNetV2-sized model (random weights)');
     const mobilenet = await saveMobileNetV2(path.join(tmp, 'mobilenetv2'), { seed: 1 });
-    const specs: ChildSpec[] = [
+    // --only-featurevis: this part alone (the others are unchanged by it).
+    const only = args.includes('--only-featurevis');
+    const specs: ChildSpec[] = only ? [] : [
       { name: 'digits', modelPath: path.join(ROOT, 'demo/digits/model/model.json'), quick, targets: false },
       { name: 'shapes', modelPath: path.join(ROOT, 'demo/shapes/model/model.json'), quick, targets: false },
       { name: 'mobilenetv2', modelPath: mobilenet, quick, targets: true },
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
         log(reason);
       }
     }
-    if (!args.includes('--no-dissect')) {
+    if (!args.includes('--no-dissect') && !only) {
       const sizes = dissectionSizes(quick);
       for (const images of [...new Set([sizes.timed, sizes.small, sizes.large])]) {
         log(`dissection: ${images} probe images in a child process`);
@@ -111,14 +117,25 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (!args.includes('--no-featurevis')) {
+      log('feature visualisation: Lucid\'s recipe on the MobileNetV2-sized model in a child process');
+      try {
+        featureVis = await benchInChild({ kind: 'featurevis', name: 'featurevis', modelPath: mobilenet, steps: quick ? 64 : 512 });
+      } catch (error) {
+        report.skipped.push({ name: 'featurevis', reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 
-  report.torch = detectAndRunTorch(quick);
+  report.torch = args.includes('--only-featurevis') ? { available: false, reason: 'not run (--only-featurevis)' } : detectAndRunTorch(quick);
   report.loadAverage.end = os.loadavg()[0]!;
-  if (json) process.stdout.write(`${JSON.stringify({ ...report, checks: targetChecks(report) }, null, 2)}\n`);
-  else process.stdout.write(renderTable(report) + renderDissection(report.dissection, quick).map((l) => `${l}\n`).join(''));
+  if (json) process.stdout.write(`${JSON.stringify({ ...report, featureVis, checks: targetChecks(report) }, null, 2)}\n`);
+  else {
+    process.stdout.write(renderTable(report) + [...renderDissection(report.dissection, quick), ...renderFeatureVis(featureVis, quick)]
+      .map((l) => `${l}\n`).join(''));
+  }
 }
 
 /**
@@ -144,13 +161,14 @@ function detectAndRunTorch(quick: boolean): TorchPeer {
   return runTorchPeer(python, path.join(ROOT, 'bench/torch_peer.py'), quick);
 }
 
-async function runDissectChild(spec: DissectSpec): Promise<void> {
+/** Runs one measurement in this child process and sends its result (or error) to the parent. */
+async function runMeasureChild<S, R>(spec: S, measure: (spec: S, progress: (text: string) => void) => Promise<R>): Promise<void> {
   const send = (message: unknown) => new Promise<void>((resolve) => {
     if (process.send) process.send(message, undefined, undefined, () => resolve());
     else resolve(void process.stdout.write(`${JSON.stringify(message)}\n`)); // run by hand
   });
   try {
-    await send({ kind: 'result', result: await measureDissection(spec, (text) => void send({ kind: 'progress', text })) });
+    await send({ kind: 'result', result: await measure(spec, (text) => void send({ kind: 'progress', text })) });
   } catch (error) {
     await send({ kind: 'error', error: error instanceof Error ? error.stack ?? error.message : String(error) });
   }
