@@ -62,6 +62,7 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
   const map = inputMap(model.description.preprocessing, C);
   const jitter = [{ kind: 'jitter' as const, pixels: 8 }];
   const notes = [...opts.notes];
+  const values: number[] = [];
 
   /** Images of the positions `which` (pre-colour mix of their unique image and the shared group images). */
   const images = (params: tf.Tensor, which: Int32Array): tf.Tensor4D => {
@@ -83,7 +84,7 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
     const image = (p: tf.Tensor) => images(p, which);
     const input = modelInput(image, theta, stages, map);
     // direction(layer, acts[i], batch=b): mean over the image's positions of acts · v_i
-    const { gradient } = await passes.inputGradient(opts.layer, input, perStep, (a) => {
+    const { gradient, activations } = await passes.inputGradient(opts.layer, input, perStep, (a) => {
       const seedValues = new Float32Array(a.length);
       const per = a.length / perStep / c;
       for (let b = 0; b < perStep; b++) {
@@ -92,6 +93,7 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
       }
       return seedValues;
     });
+    values.push(directionObjective(activations, acts!, which, c));
     const dTheta = parameterGradient(image, theta, stages, map, gradient, [perStep, H, W, C]);
     adam.ascend(theta, dTheta);
     hooks.onProgress?.((step + 1) / steps, `activation grid: step ${step + 1}/${steps}`);
@@ -106,6 +108,18 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
   return {
     layer: opts.layer, rows: h, cols: w, cellSize: size - 4, steps,
     png: imageGridPng(pixels, h, w, size - 4, C).toString('base64'),
-    ms: performance.now() - t0, backend: ctx.backend, notes,
+    ms: performance.now() - t0, backend: ctx.backend, notes, values,
   };
+}
+
+/** Σ over the batch of each image's mean (over positions) of acts · (its position's activation vector). */
+function directionObjective(batchActs: Float32Array, target: Float32Array, which: Int32Array, c: number): number {
+  const per = batchActs.length / which.length / c;
+  let total = 0;
+  which.forEach((pos, b) => {
+    let s = 0;
+    for (let p = 0; p < per; p++) for (let ch = 0; ch < c; ch++) s += batchActs[(b * per + p) * c + ch]! * target[pos * c + ch]!;
+    total += s / per;
+  });
+  return total;
 }
