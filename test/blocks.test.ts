@@ -175,3 +175,17 @@ test('path-integrated channel attribution sums to the score difference along the
   // the groups differ: no two spatial maps are near-identical
   for (let a = 0; a < 6; a++) for (let b = a + 1; b < 6; b++) assert.ok(correlation(r.groups.spatial[a]!, r.groups.spatial[b]!) < 0.95);
 });
+
+test('the activation grid renders one cell per position, with progress, and its objective rises', async () => {
+  const progress: number[] = [];
+  const g = await engine.activationGrid(path.join(__dirname, '../demo/shapes/model/model.json'), path.join(__dirname, '../demo/images/shape-1-cross.jpg'),
+    { layer: 'relu6', steps: 24, positionsPerStep: 8, groups: 3 }, { onProgress: (f) => progress.push(f) });
+  assert.deepEqual([g.rows, g.cols, g.cellSize], [16, 16, 38], 'Lucid\'s 42 px cells cropped by 2 px each side');
+  const { PNG } = await import('pngjs');
+  const png = PNG.sync.read(Buffer.from(g.png, 'base64'));
+  assert.deepEqual([png.width, png.height], [16 * 38, 16 * 38]);
+  assert.equal(progress.at(-1), 1);
+  assert.equal(g.values.length, 24);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(mean(g.values.slice(-6)) > mean(g.values.slice(0, 6)), `objective ${mean(g.values.slice(0, 6))} → ${mean(g.values.slice(-6))}`);
+});

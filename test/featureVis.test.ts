@@ -243,3 +243,22 @@ test('the redirected ReLU rule equals Lucid\'s formula, per batch element, fused
     loaded.dispose();
   }
 });
+
+test('the redirected rule leaves leaky ReLUs alone (their gradient never vanishes), fused and unfused', async () => {
+  const input = tf.input({ shape: [4, 4, 3], name: 'image' });
+  const c = tf.layers.conv2d({ name: 'c', filters: 3, kernelSize: 1, useBias: false }).apply(input) as tf.SymbolicTensor;
+  const r = tf.layers.leakyReLU({ name: 'r', alpha: 0.2 }).apply(c) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ name: 'logits', units: 2 }).apply(tf.layers.flatten({ name: 'flat' }).apply(r) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  model.setWeights([tf.tensor4d(REDIRECT_WEIGHTS.flat(), [1, 1, 3, 3]), tf.ones([48, 2]), tf.zeros([2])]);
+  const loaded = await loadModel(await saveModel(model));
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * 48 }, (_, i) => -1 - (i % 7) / 7), [2, 4, 4, 3]);
+  const seed = () => tf.ones([2, 4, 4, 3]);
+  for (const wrt of ['c', loaded.graph.inputName]) {
+    const redirected = tf.tidy(() => gradients(loaded.graph, x, { outputs: ['r'], wrt, rule: 'redirected', seed }).gradient.dataSync());
+    const standard = tf.tidy(() => gradients(loaded.graph, x, { outputs: ['r'], wrt, seed }).gradient.dataSync());
+    assert.deepEqual(Array.from(redirected), Array.from(standard), `wrt ${wrt}`);
+    assert.ok(standard.some((v) => v !== 0));
+  }
+  loaded.dispose();
+});

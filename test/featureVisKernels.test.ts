@@ -7,6 +7,7 @@ import { initBackend } from '../src/engine/backend';
 import { irfft2d, irfft2dAdjoint, irfft2dForward } from '../src/engine/featureVis/fft';
 import { FourierImage, halfSpectrumWidth, normalizedColorMatrix, spectrumScale } from '../src/engine/featureVis/param';
 import { resample, resampleForward, resampleTranspose, resizeTable, rotationTable } from '../src/engine/featureVis/resample';
+import { inputMap, modelInput, parameterGradient } from '../src/engine/featureVis/pipeline';
 import { applyTransforms, drawTransforms, prepareTransforms, STANDARD_TRANSFORMS, type TransformDraw } from '../src/engine/featureVis/transforms';
 import { rng } from './helpers/models';
 
@@ -26,6 +27,10 @@ const REFERENCE = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures/feat
 
 const r = rng(20261201);
 const randn = (n: number) => Float32Array.from({ length: n }, () => r() * 2 - 1);
+const randnSeeded = (seed: number, n: number) => {
+  const q = rng(seed);
+  return Float32Array.from({ length: n }, () => q() * 2 - 1);
+};
 
 before(async () => {
   await initBackend('wasm');
@@ -192,26 +197,42 @@ test('standard transforms draw Lucid\'s sizes: 128 → pad 152 → crop 144 → 
   assert.ok(Math.abs(angles.get(0)! / 4000 - 6 / 26) < 0.03, `P(0°) = ${angles.get(0)! / 4000}`);
 });
 
-test('parameterisation + transforms backward equals finite differences', () => {
-  for (const channels of [3, 1]) {
+test('parameterisation + transforms + preprocessing backward equals finite differences (rgb, bgr, gray)', () => {
+  const cases = [
+    { channels: 3, pre: { range: [-1, 1], mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7], channels: 'rgb' } },
+    { channels: 3, pre: { range: [0, 255], mean: [100, 110, 120], std: [50, 60, 70], channels: 'bgr' } },
+    { channels: 1, pre: { range: [0, 1], mean: [0.5], std: [0.25], channels: 'gray' } },
+  ] as const;
+  for (const { channels, pre } of cases) {
     const size = 11;
     const f = new FourierImage({ batch: 2, height: size, width: size, channels, decayPower: 1, decorrelate: true });
-    const specs = [{ kind: 'pad', pixels: 2, value: 0.5 }, { kind: 'jitter', pixels: 2 }, { kind: 'scale', factors: [1.2] },
-      { kind: 'rotate', degrees: [7] }, { kind: 'jitter', pixels: 1 }] as const;
-    const draws = drawTransforms(specs as never, size, size, 16, 16, rng(3));
-    const g = tf.tensor4d(randn(2 * 16 * 16 * channels), [2, 16, 16, channels]);
-    const prepared = prepareTransforms(draws, size, size);
-    const fn = (p: tf.Tensor) => tf.sum(tf.mul(applyTransforms(f.image(p), prepared), g));
+    const image = (p: tf.Tensor) => f.image(p);
+    // rgb/bgr: crops folded into the resampling tables; gray: a pad between crops and a trailing crop (slice stages).
+    const specs = channels === 3
+      ? [{ kind: 'pad', pixels: 2, value: 0.5 }, { kind: 'jitter', pixels: 2 }, { kind: 'scale', factors: [1.2] },
+        { kind: 'rotate', degrees: [7] }, { kind: 'jitter', pixels: 1 }]
+      : [{ kind: 'pad', pixels: 3, value: 0.5 }, { kind: 'jitter', pixels: 3 }, { kind: 'pad', pixels: 1, value: 0.2 },
+        { kind: 'rotate', degrees: [9] }, { kind: 'jitter', pixels: 3 }, { kind: 'pad', pixels: 1, value: 0.5 }, { kind: 'jitter', pixels: 1 }];
+    const stages = prepareTransforms(drawTransforms(specs as never, size, size, 16, 16, rng(3)), size, size);
+    if (channels === 1) assert.ok(stages.filter((st) => st.kind === 'slice').length >= 2, `slice stages: ${stages.map((st) => st.kind).join(', ')}`);
+    const map = inputMap({ ...pre, range: [...pre.range] as [number, number], mean: [...pre.mean], std: [...pre.std] }, channels);
+    const g = randn(2 * 16 * 16 * channels);
+    const value = (theta: Float32Array) => dot(modelInput(image, theta, stages, map), g);
     // A moderate parameter scale so the sigmoid is in its curved range.
-    const theta = tf.tensor1d(Float32Array.from(randn(f.size), (v) => v * 0.05));
-    const grad = tf.grad(fn)(theta);
+    const theta = Float32Array.from(randn(f.size), (v) => v * 0.05);
+    const grad = parameterGradient(image, theta, stages, map, g, [2, 16, 16, channels]);
     for (let trial = 0; trial < 4; trial++) {
-      const d = tf.tensor1d(randn(f.size));
+      const d = randn(f.size);
       const eps = 1e-2;
-      const fd = (fn(tf.add(theta, tf.mul(d, eps))).dataSync()[0]! - fn(tf.sub(theta, tf.mul(d, eps))).dataSync()[0]!) / (2 * eps);
-      const analytic = dot(grad.dataSync(), d.dataSync());
-      assert.ok(Math.abs(fd - analytic) < 2e-3 * Math.max(1, Math.abs(analytic)), `${channels} channels, trial ${trial}: FD ${fd} vs ${analytic}`);
+      const fd = (value(theta.map((v, i) => v + eps * d[i]!)) - value(theta.map((v, i) => v - eps * d[i]!))) / (2 * eps);
+      const analytic = dot(grad, d);
+      assert.ok(Math.abs(fd - analytic) < 3e-3 * Math.max(1, Math.abs(analytic)), `${pre.channels}, trial ${trial}: FD ${fd} vs ${analytic}`);
     }
+    // The explicit transposes agree with TF.js autodiff through the resampling ops' custom gradients.
+    const viaAutodiff = tf.tidy(() => tf.grad((p: tf.Tensor) => tf.sum(tf.mul(applyTransforms(image(p), stages), tf.tensor4d(randnSeeded(7, 2 * 16 * 16 * channels), [2, 16, 16, channels]))))(tf.tensor1d(theta)).dataSync());
+    const viaTranspose = parameterGradient(image, theta, stages, { scale: new Float32Array(channels).fill(1), offset: new Float32Array(channels), bgr: false },
+      randnSeeded(7, 2 * 16 * 16 * channels), [2, 16, 16, channels]);
+    assert.ok(maxAbsDiff(viaAutodiff, viaTranspose) < 1e-4, `transposes vs autodiff: ${maxAbsDiff(viaAutodiff, viaTranspose)}`);
   }
 });
 

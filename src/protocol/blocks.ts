@@ -106,4 +106,6 @@ export interface ActivationGridResult {
   ms: number;
   backend: BackendName;
   notes: string[];
+  /** The objective (Σ over the step's positions of acts · their target vector) after each step. */
+  values: number[];
 }

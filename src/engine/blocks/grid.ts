@@ -11,8 +11,8 @@ import { LoupeError, throwIfAborted } from '../errors';
 import { Adam } from '../featureVis/adam';
 import { FourierImage } from '../featureVis/param';
 import { ModelPasses } from '../featureVis/passes';
-import { inputTransform } from '../featureVis/render';
-import { applyTransforms, drawTransforms, prepareTransforms } from '../featureVis/transforms';
+import { inputMap, modelInput, parameterGradient } from '../featureVis/pipeline';
+import { drawTransforms, prepareTransforms } from '../featureVis/transforms';
 import { drawSeed } from '../params';
 import { mulberry32 } from '../random';
 import type { RunHooks } from '../types';
@@ -59,9 +59,10 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
   theta.set(unique.initial(drawSeed(seed, 0), 0.01));
   theta.set(shared.initial(drawSeed(seed, 1), 0.01), unique.size);
   const adam = new Adam(theta.length, 0.05, 0.9, 0.999, 1e-8);
-  const toInput = inputTransform(model.description.preprocessing, C);
+  const map = inputMap(model.description.preprocessing, C);
   const jitter = [{ kind: 'jitter' as const, pixels: 8 }];
   const notes = [...opts.notes];
+  const values: number[] = [];
 
   /** Images of the positions `which` (pre-colour mix of their unique image and the shared group images). */
   const images = (params: tf.Tensor, which: Int32Array): tf.Tensor4D => {
@@ -80,15 +81,10 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
     const rand = mulberry32(drawSeed(seed, step + 2));
     const which = Int32Array.from({ length: perStep }, () => Math.min(n - 1, Math.floor(rand() * n)));
     const stages = prepareTransforms(drawTransforms(jitter, size, size, H, W, rand), size, size);
-    const forward = (p: tf.Tensor) => toInput(applyTransforms(images(p, which), stages));
-    const input = (() => {
-      const t = tf.tidy(() => forward(tf.tensor1d(theta)));
-      const v = Float32Array.from(t.dataSync());
-      t.dispose();
-      return v;
-    })();
+    const image = (p: tf.Tensor) => images(p, which);
+    const input = modelInput(image, theta, stages, map);
     // direction(layer, acts[i], batch=b): mean over the image's positions of acts · v_i
-    const { gradient } = await passes.inputGradient(opts.layer, input, perStep, (a) => {
+    const { gradient, activations } = await passes.inputGradient(opts.layer, input, perStep, (a) => {
       const seedValues = new Float32Array(a.length);
       const per = a.length / perStep / c;
       for (let b = 0; b < perStep; b++) {
@@ -97,15 +93,8 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
       }
       return seedValues;
     });
-    const dTheta = (() => {
-      const t = tf.tidy(() => {
-        const g = tf.tensor4d(gradient, [perStep, H, W, C]);
-        return tf.grad((p: tf.Tensor) => tf.sum(tf.mul(forward(p), g)))(tf.tensor1d(theta));
-      });
-      const v = Float32Array.from(t.dataSync());
-      t.dispose();
-      return v;
-    })();
+    values.push(directionObjective(activations, acts!, which, c));
+    const dTheta = parameterGradient(image, theta, stages, map, gradient, [perStep, H, W, C]);
     adam.ascend(theta, dTheta);
     hooks.onProgress?.((step + 1) / steps, `activation grid: step ${step + 1}/${steps}`);
     await new Promise((resolve) => setImmediate(resolve));
@@ -119,6 +108,18 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
   return {
     layer: opts.layer, rows: h, cols: w, cellSize: size - 4, steps,
     png: imageGridPng(pixels, h, w, size - 4, C).toString('base64'),
-    ms: performance.now() - t0, backend: ctx.backend, notes,
+    ms: performance.now() - t0, backend: ctx.backend, notes, values,
   };
+}
+
+/** Σ over the batch of each image's mean (over positions) of acts · (its position's activation vector). */
+function directionObjective(batchActs: Float32Array, target: Float32Array, which: Int32Array, c: number): number {
+  const per = batchActs.length / which.length / c;
+  let total = 0;
+  which.forEach((pos, b) => {
+    let s = 0;
+    for (let p = 0; p < per; p++) for (let ch = 0; ch < c; ch++) s += batchActs[(b * per + p) * c + ch]! * target[pos * c + ch]!;
+    total += s / per;
+  });
+  return total;
 }

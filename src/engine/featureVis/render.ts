@@ -8,7 +8,6 @@ import * as tf from '@tensorflow/tfjs';
 import type { FeatureVisParams, FeatureVisPreview } from '../../protocol/featureVis';
 import type { Preprocessing } from '../../protocol/types';
 import { throwIfAborted } from '../errors';
-import { affine } from '../image/preprocess';
 import { drawSeed } from '../params';
 import { mulberry32 } from '../random';
 import type { RunHooks } from '../types';
@@ -17,7 +16,8 @@ import type { LayerObjective } from './objectives';
 import { FourierImage } from './param';
 import type { ModelPasses } from './passes';
 import { imageStripPng } from './png';
-import { applyTransforms, drawTransforms, prepareTransforms, type TransformStage } from './transforms';
+import { inputMap, modelInput, parameterGradient } from './pipeline';
+import { drawTransforms, prepareTransforms } from './transforms';
 
 export interface RenderHooks extends RunHooks {
   onPreview?: (preview: FeatureVisPreview) => void;
@@ -33,24 +33,13 @@ export interface RenderResult {
   notes: string[];
 }
 
-/** Model input from images in [0, 1]: the model's preprocessing, channel order included. */
-export function inputTransform(pre: Preprocessing, channels: number): (img: tf.Tensor4D) => tf.Tensor4D {
-  const { scale, offset } = affine(pre, channels);
-  // affine() maps 0..255 pixel values; the images here are in [0, 1].
-  const s = scale.map((v) => v * 255);
-  return (img) => {
-    const x = pre.channels === 'bgr' ? tf.reverse(img, 3) : img;
-    return tf.add(tf.mul(x, tf.tensor1d(s)), tf.tensor1d(offset)) as tf.Tensor4D;
-  };
-}
-
 export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObjective[], params: FeatureVisParams,
   preprocessing: Preprocessing, hooks: RenderHooks = {}): Promise<RenderResult> {
   const [H, W, C] = passes.model.graph.inputShape;
   const { batch, size, steps } = params;
   const fourier = new FourierImage({ batch, height: size, width: size, channels: C, decayPower: params.decayPower, decorrelate: params.decorrelate });
-  const toInput = inputTransform(preprocessing, C);
-  const modelInput = (theta: tf.Tensor, draws: readonly TransformStage[]): tf.Tensor4D => toInput(applyTransforms(fourier.image(theta), draws));
+  const map = inputMap(preprocessing, C);
+  const image = (p: tf.Tensor) => fourier.image(p);
   const theta = fourier.initial(drawSeed(params.seed, 0), params.sd);
   const adam = new Adam(theta.length, params.lr, params.beta1, params.beta2, params.epsilon);
   const values: number[] = [];
@@ -61,7 +50,9 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
 
   const preview = (step: number, value: number) => {
     if (!hooks.onPreview) return;
-    const images = tf.tidy(() => fourier.image(tf.tensor1d(theta)).dataSync() as Float32Array);
+    const t = tf.tidy(() => fourier.image(tf.tensor1d(theta)));
+    const images = Float32Array.from(t.dataSync());
+    t.dispose();
     hooks.onPreview({ step, steps, value, png: imageStripPng(images, batch, size, size, C).toString('base64') });
   };
 
@@ -69,7 +60,7 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
     throwIfAborted(hooks.signal);
     const t0 = performance.now();
     const draws = prepareTransforms(drawTransforms(params.transforms, size, size, H, W, mulberry32(drawSeed(params.seed, step + 1))), size, size);
-    const input = tf.tidy(() => Float32Array.from(modelInput(tf.tensor1d(theta), draws).dataSync()));
+    const input = modelInput(image, theta, draws, map);
     const t1 = performance.now();
     const rule = step < params.redirectedSteps ? 'redirected' : 'standard';
     const inputGrad = new Float32Array(input.length);
@@ -84,11 +75,7 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
     }
     const t2 = performance.now();
     // Vector-Jacobian product of parameters → model input, seeded by the model's input gradient.
-    const dTheta = tf.tidy(() => {
-      const g = tf.tensor4d(inputGrad, [batch, H, W, C]);
-      const vjp = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(modelInput(p, draws), g)));
-      return Float32Array.from(vjp(tf.tensor1d(theta)).dataSync());
-    });
+    const dTheta = parameterGradient(image, theta, draws, map, inputGrad, [batch, H, W, C]);
     adam.ascend(theta, dTheta);
     const t3 = performance.now();
     timing.parameterisation += t1 - t0 + (t3 - t2);
@@ -100,7 +87,9 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
     await new Promise((resolve) => setImmediate(resolve));
   }
   throwIfAborted(hooks.signal);
-  const images = tf.tidy(() => Float32Array.from(fourier.image(tf.tensor1d(theta)).dataSync()));
+  const final = tf.tidy(() => fourier.image(tf.tensor1d(theta)));
+  const images = Float32Array.from(final.dataSync());
+  final.dispose();
   timing.total = performance.now() - started;
   preview(steps, values.at(-1) ?? 0);
   if (values.length > 1 && !values.some((v) => v !== 0)) {

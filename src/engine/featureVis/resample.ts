@@ -15,39 +15,65 @@ export interface ResampleTable {
   /** 4 per output pixel, row-major: an input pixel index y·inW + x, or inH·inW for "outside" (reads 0). */
   index: Int32Array;
   weight: Float32Array;
+  /** The table as kernel inputs, once uploaded (see `releaseTable`). */
+  uploaded?: { index: tf.Tensor1D; weight: tf.Tensor1D };
 }
 
-function emptyTable(inH: number, inW: number, outH: number, outW: number): ResampleTable {
-  const n = outH * outW * 4;
-  return { inH, inW, outH, outW, index: new Int32Array(n).fill(inH * inW), weight: new Float32Array(n) };
-}
-
-/** Sets the four taps of output pixel p for the input position (y, x); positions outside read zero. */
-function setBilinear(t: ResampleTable, p: number, y: number, x: number): void {
-  const y0 = Math.floor(y);
-  const x0 = Math.floor(x);
-  const fy = y - y0;
-  const fx = x - x0;
-  const outside = t.inH * t.inW;
-  for (let k = 0; k < 4; k++) {
-    const ty = y0 + (k >> 1);
-    const tx = x0 + (k & 1);
-    const wt = (k >> 1 ? fy : 1 - fy) * (k & 1 ? fx : 1 - fx);
-    const inside = ty >= 0 && ty < t.inH && tx >= 0 && tx < t.inW && wt !== 0;
-    t.index[p * 4 + k] = inside ? ty * t.inW + tx : outside;
-    t.weight[p * 4 + k] = inside ? wt : 0;
-  }
+/** Frees a table's uploaded tensors (a step's tables are used forward and backward, then dropped). */
+export function releaseTable(table: ResampleTable): void {
+  table.uploaded?.index.dispose();
+  table.uploaded?.weight.dispose();
+  delete table.uploaded;
 }
 
 /**
- * The table reading its input from a window (top, left) of a larger fullH × fullW image: a crop folded into
- * the next resampling instead of run as its own op.
+ * Where a table reads its input: the window (top, left) of a fullH × fullW image — a crop folded into the
+ * next resampling instead of run as its own op. Absent: the whole image.
  */
-export function onWindow(t: ResampleTable, top: number, left: number, fullH: number, fullW: number): ResampleTable {
-  if (top === 0 && left === 0 && fullH === t.inH && fullW === t.inW) return t;
-  const inside = t.inH * t.inW;
-  const index = t.index.map((i) => (i >= inside ? fullH * fullW : (Math.floor(i / t.inW) + top) * fullW + (i % t.inW) + left));
-  return { ...t, inH: fullH, inW: fullW, index };
+export interface Window {
+  top: number;
+  left: number;
+  fullH: number;
+  fullW: number;
+}
+
+/** A table for output outH × outW sampling an h × w image (inside `win` of a larger one, when given). */
+class TableBuilder {
+  readonly table: ResampleTable;
+  private readonly outside: number;
+  private readonly offset: number;
+  private readonly stride: number;
+
+  constructor(private readonly h: number, private readonly w: number, outH: number, outW: number, win?: Window) {
+    const inH = win?.fullH ?? h;
+    const inW = win?.fullW ?? w;
+    this.outside = inH * inW;
+    this.stride = inW;
+    this.offset = win ? win.top * inW + win.left : 0;
+    const n = outH * outW * 4;
+    this.table = { inH, inW, outH, outW, index: new Int32Array(n).fill(this.outside), weight: new Float32Array(n) };
+  }
+
+  /** The four taps of output pixel p for the position (y, x) of the h × w image; taps outside it read zero. */
+  set(p: number, y: number, x: number): void {
+    const y0 = Math.floor(y);
+    const x0 = Math.floor(x);
+    this.setTaps(p, y0, y - y0, x0, x - x0);
+  }
+
+  /** The taps of output pixel p around (y0 + fy, x0 + fx), 0 ≤ fy, fx < 1. */
+  setTaps(p: number, y0: number, fy: number, x0: number, fx: number): void {
+    const { index, weight } = this.table;
+    for (let k = 0; k < 4; k++) {
+      const ty = y0 + (k >> 1);
+      const tx = x0 + (k & 1);
+      const wt = (k >> 1 ? fy : 1 - fy) * (k & 1 ? fx : 1 - fx);
+      if (wt !== 0 && ty >= 0 && ty < this.h && tx >= 0 && tx < this.w) {
+        index[p * 4 + k] = this.offset + ty * this.stride + tx;
+        weight[p * 4 + k] = wt;
+      }
+    }
+  }
 }
 
 /**
@@ -56,16 +82,16 @@ export function onWindow(t: ResampleTable, top: number, left: number, fullH: num
  * (Lucent's kornia rotation; Lucid's default interpolation is nearest).
  * Output (x, y) reads input (cos·x − sin·y + ox, sin·x + cos·y + oy), offsets keeping the centre fixed.
  */
-export function rotationTable(h: number, w: number, radians: number): ResampleTable {
-  const t = emptyTable(h, w, h, w);
+export function rotationTable(h: number, w: number, radians: number, win?: Window): ResampleTable {
+  const t = new TableBuilder(h, w, h, w, win);
   const cos = Math.cos(radians);
   const sin = Math.sin(radians);
   const ox = ((w - 1) - (cos * (w - 1) - sin * (h - 1))) / 2;
   const oy = ((h - 1) - (sin * (w - 1) + cos * (h - 1))) / 2;
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) setBilinear(t, y * w + x, sin * x + cos * y + oy, cos * x - sin * y + ox);
+    for (let x = 0; x < w; x++) t.set(y * w + x, sin * x + cos * y + oy, cos * x - sin * y + ox);
   }
-  return t;
+  return t.table;
 }
 
 /**
@@ -73,36 +99,41 @@ export function rotationTable(h: number, w: number, radians: number): ResampleTa
  * pixels onto corner pixels (scale (in − 1)/(out − 1); Lucent's final upsampling to the model's input),
  * otherwise TF1's legacy mapping src = dst · in/out (Lucid's random_scale, `tf.image.resize_bilinear`).
  */
-export function resizeTable(inH: number, inW: number, outH: number, outW: number, alignCorners: boolean): ResampleTable {
-  const t = emptyTable(inH, inW, outH, outW);
+export function resizeTable(inH: number, inW: number, outH: number, outW: number, alignCorners: boolean, win?: Window): ResampleTable {
+  const t = new TableBuilder(inH, inW, outH, outW, win);
   const scale = (i: number, o: number) => (alignCorners && o > 1 ? (i - 1) / (o - 1) : i / o);
-  const sy = scale(inH, outH);
-  const sx = scale(inW, outW);
-  for (let y = 0; y < outH; y++) {
-    // Clamped like TF: the last row/column interpolates with itself, never with the zero outside.
-    const yy = Math.min(y * sy, inH - 1);
-    for (let x = 0; x < outW; x++) {
-      const xx = Math.min(x * sx, inW - 1);
-      setBilinear(t, y * outW + x, yy, xx);
+  // Separable: the taps of each output row and column, then their products. Clamped like TF: the last
+  // row/column interpolates with itself, never with the zero outside.
+  const axis = (size: number, out: number) => {
+    const s = scale(size, out);
+    const first = new Int32Array(out);
+    const frac = new Float64Array(out);
+    for (let o = 0; o < out; o++) {
+      const pos = Math.min(o * s, size - 1);
+      first[o] = Math.floor(pos);
+      frac[o] = pos - first[o]!;
     }
+    return { first, frac };
+  };
+  const rows = axis(inH, outH);
+  const cols = axis(inW, outW);
+  for (let y = 0; y < outH; y++) {
+    for (let x = 0; x < outW; x++) t.setTaps(y * outW + x, rows.first[y]!, rows.frac[y]!, cols.first[x]!, cols.frac[x]!);
   }
-  return t;
+  return t.table;
 }
 
 function runResample(x: tf.Tensor4D, table: ResampleTable, transpose: boolean): tf.Tensor4D {
   registerResampleKernels();
-  // Uploaded per call (~0.1 ms): tables change every optimisation step.
-  const index = tf.tensor1d(table.index, 'int32');
-  const weight = tf.tensor1d(table.weight);
+  // Uploaded once and kept (outside any tidy scope) until releaseTable: the forward and the transpose share it.
+  if (!table.uploaded || table.uploaded.index.isDisposed) {
+    table.uploaded = tf.tidy(() => ({ index: tf.keep(tf.tensor1d(table.index, 'int32')), weight: tf.keep(tf.tensor1d(table.weight)) }));
+  }
+  const { index, weight } = table.uploaded;
   const attrs: ResampleAttrs = {
     height: transpose ? table.inH : table.outH, width: transpose ? table.inW : table.outW, taps: 4, transpose,
   };
-  try {
-    return tf.engine().runKernel(RESAMPLE, { x, index, weight }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-  } finally {
-    index.dispose();
-    weight.dispose();
-  }
+  return tf.engine().runKernel(RESAMPLE, { x, index, weight }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /** x [B, inH, inW, C] → [B, outH, outW, C]; differentiable, its gradient being `resampleTranspose`. */

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureVisTransform } from '../../protocol/featureVis';
-import { onWindow, resample, resizeTable, rotationTable, type ResampleTable } from './resample';
+import { releaseTable, resample, resampleTranspose, resizeTable, rotationTable, type ResampleTable } from './resample';
 
 /** Lucid's `standard_transforms`. */
 export const STANDARD_TRANSFORMS: readonly FeatureVisTransform[] = Object.freeze([
@@ -67,13 +67,13 @@ export function drawTransforms(specs: readonly FeatureVisTransform[], h: number,
 }
 
 /**
- * One step's transforms as ops to run: a pad, a resampling table (a crop before it folded into the table),
- * or a slice (a crop nothing resamples after). Built once per step, used forward and backward.
+ * One step's transforms as ops to run, each with the size it reads (`h`, `w`): a pad, a resampling table (a crop
+ * before it folded into the table), or a slice (a crop nothing resamples after). Built once per step.
  */
-export type TransformStage =
+export type TransformStage = { h: number; w: number } & (
   | { kind: 'pad'; pixels: number; value: number }
   | { kind: 'resample'; table: ResampleTable }
-  | { kind: 'slice'; top: number; left: number; height: number; width: number };
+  | { kind: 'slice'; top: number; left: number; height: number; width: number });
 
 export function prepareTransforms(draws: readonly TransformDraw[], h: number, w: number): TransformStage[] {
   const stages: TransformStage[] = [];
@@ -81,23 +81,27 @@ export function prepareTransforms(draws: readonly TransformDraw[], h: number, w:
   let full = { h, w };
   let top = 0;
   let left = 0;
+  const windowed = () => top !== 0 || left !== 0 || h !== full.h || w !== full.w;
+  const win = () => (windowed() ? { top, left, fullH: full.h, fullW: full.w } : undefined);
   const resampled = (table: ResampleTable) => {
-    stages.push({ kind: 'resample', table: onWindow(table, top, left, full.h, full.w) });
+    stages.push({ kind: 'resample', table, h: full.h, w: full.w });
     full = { h: table.outH, w: table.outW };
     top = 0;
     left = 0;
     h = table.outH;
     w = table.outW;
   };
+  const slice = () => {
+    stages.push({ kind: 'slice', top, left, height: h, width: w, h: full.h, w: full.w });
+    full = { h, w };
+    top = 0;
+    left = 0;
+  };
   for (const d of draws) {
     switch (d.kind) {
       case 'pad':
-        if (top !== 0 || left !== 0 || h !== full.h || w !== full.w) {
-          stages.push({ kind: 'slice', top, left, height: h, width: w });
-          top = 0;
-          left = 0;
-        }
-        stages.push({ kind: 'pad', pixels: d.pixels, value: d.value });
+        if (windowed()) slice();
+        stages.push({ kind: 'pad', pixels: d.pixels, value: d.value, h, w });
         h += 2 * d.pixels;
         w += 2 * d.pixels;
         full = { h, w };
@@ -109,14 +113,14 @@ export function prepareTransforms(draws: readonly TransformDraw[], h: number, w:
         w = d.width;
         break;
       case 'resize':
-        if (d.height !== h || d.width !== w) resampled(resizeTable(h, w, d.height, d.width, d.alignCorners));
+        if (d.height !== h || d.width !== w) resampled(resizeTable(h, w, d.height, d.width, d.alignCorners, win()));
         break;
       case 'rotate':
-        if (d.radians !== 0) resampled(rotationTable(h, w, d.radians));
+        if (d.radians !== 0) resampled(rotationTable(h, w, d.radians, win()));
         break;
     }
   }
-  if (top !== 0 || left !== 0 || h !== full.h || w !== full.w) stages.push({ kind: 'slice', top, left, height: h, width: w });
+  if (windowed()) slice();
   return stages;
 }
 
@@ -129,4 +133,27 @@ export function applyTransforms(img: tf.Tensor4D, stages: readonly TransformStag
     else x = resample(x, s.table);
   }
   return x;
+}
+
+/**
+ * The transpose of the stages (their linear part: a pad's constant has no gradient): dy at the output → d at the
+ * input image. Why not autodiff: a vector-Jacobian product by tf.grad would run the stages forward again first,
+ * which cost as much as the transposes themselves (the forward already ran to feed the model).
+ */
+export function transposeTransforms(dy: tf.Tensor4D, stages: readonly TransformStage[]): tf.Tensor4D {
+  return tf.tidy(() => {
+    let g = dy;
+    for (let i = stages.length - 1; i >= 0; i--) {
+      const s = stages[i]!;
+      if (s.kind === 'pad') g = tf.slice(g, [0, s.pixels, s.pixels, 0], [-1, s.h, s.w, -1]);
+      else if (s.kind === 'slice') g = tf.pad(g, [[0, 0], [s.top, s.h - s.top - s.height], [s.left, s.w - s.left - s.width], [0, 0]]);
+      else g = resampleTranspose(g, s.table);
+    }
+    return g;
+  });
+}
+
+/** Frees the stages' uploaded tables (call once the step's forward and backward are done). */
+export function releaseTransforms(stages: readonly TransformStage[]): void {
+  for (const s of stages) if (s.kind === 'resample') releaseTable(s.table);
 }

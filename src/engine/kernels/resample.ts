@@ -26,33 +26,57 @@ function resampleLoop(x: Float32Array, xShape: number[], index: Int32Array, weig
   const inPixels = h * w;
   const outPixels = attrs.height * attrs.width;
   const { taps } = attrs;
-  out.fill(0);
   if (!attrs.transpose) {
+    // Gather: each output pixel sums its taps in registers, then is written once.
     const rows = index.length / taps;
     for (let b = 0; b < batch; b++) {
       const xo = b * inPixels * c;
       const oo = b * outPixels * c;
       for (let p = 0; p < rows; p++) {
-        for (let k = 0; k < taps; k++) {
-          const i = index[p * taps + k]!;
-          const wt = weight[p * taps + k]!;
-          if (i >= inPixels || wt === 0) continue;
-          for (let ch = 0; ch < c; ch++) out[oo + p * c + ch]! += wt * x[xo + i * c + ch]!;
+        if (c === 3) {
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          for (let k = p * taps, end = k + taps; k < end; k++) {
+            const i = index[k]!;
+            if (i >= inPixels) continue;
+            const wt = weight[k]!;
+            const q = xo + i * 3;
+            s0 += wt * x[q]!;
+            s1 += wt * x[q + 1]!;
+            s2 += wt * x[q + 2]!;
+          }
+          out[oo + p * 3] = s0;
+          out[oo + p * 3 + 1] = s1;
+          out[oo + p * 3 + 2] = s2;
+        } else {
+          for (let ch = 0; ch < c; ch++) {
+            let sum = 0;
+            for (let k = p * taps, end = k + taps; k < end; k++) {
+              const i = index[k]!;
+              if (i < inPixels) sum += weight[k]! * x[xo + i * c + ch]!;
+            }
+            out[oo + p * c + ch] = sum;
+          }
         }
       }
     }
-  } else {
-    const rows = inPixels; // the table's outputs are this input's pixels
-    for (let b = 0; b < batch; b++) {
-      const xo = b * rows * c;
-      const oo = b * outPixels * c;
-      for (let p = 0; p < rows; p++) {
-        for (let k = 0; k < taps; k++) {
-          const i = index[p * taps + k]!;
-          const wt = weight[p * taps + k]!;
-          if (i >= outPixels || wt === 0) continue;
-          for (let ch = 0; ch < c; ch++) out[oo + i * c + ch]! += wt * x[xo + p * c + ch]!;
-        }
+    return;
+  }
+  // Transpose: each input pixel (a row of the table) scatters onto its taps.
+  out.fill(0);
+  const rows = inPixels; // the table's outputs are this input's pixels
+  for (let b = 0; b < batch; b++) {
+    const xo = b * rows * c;
+    const oo = b * outPixels * c;
+    for (let p = 0; p < rows; p++) {
+      const q = xo + p * c;
+      for (let k = p * taps, end = k + taps; k < end; k++) {
+        const i = index[k]!;
+        if (i >= outPixels) continue;
+        const wt = weight[k]!;
+        const o = oo + i * c;
+        for (let ch = 0; ch < c; ch++) out[o + ch]! += wt * x[q + ch]!;
       }
     }
   }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { LoupeError } from '../errors';
+import { REDIRECTED_RELU, registerRedirectedReluKernels, type RedirectedReluAttrs } from '../kernels/redirectedRelu';
 import { customGrad1 } from './customGrad';
 import type { ActivationSpec, ReluRule } from './ir';
 
@@ -10,7 +11,7 @@ interface ReluFamily {
   slope(x: tf.Tensor): tf.Tensor;
   /** What deconvnet passes back: the same nonlinearity applied to the gradient. */
   deconv(dy: tf.Tensor): tf.Tensor;
-  /** The upper clip (ReLU6 and clipped ReLU), for the redirected rule; undefined: none; NaN: not redirected (leaky). */
+  /** The upper clip (ReLU6, clipped ReLU) for the redirected rule; undefined: none; NaN: not redirected (leaky ReLU). */
   max?: number;
 }
 
@@ -59,7 +60,10 @@ function withRule(family: ReluFamily, rule: Exclude<ReluRule, 'standard'>): (x: 
       value: family.forward(x),
       gradFunc: (g: tf.Tensor, saved: tf.Tensor[]) => {
         if (rule === 'deconvnet') return family.deconv(g);
-        if (rule === 'redirected') return redirectedGradient(g, family.forward(saved[0]!), family.max);
+        if (rule === 'redirected') {
+          // Lucid redirects ReLU and ReLU6 only: a leaky ReLU's gradient never vanishes.
+          return Number.isNaN(family.max) ? tf.mul(g, family.slope(saved[0]!)) : redirectedGradient(g, family.forward(saved[0]!), family.max);
+        }
         return tf.mul(tf.mul(g, family.slope(saved[0]!)), tf.step(g));
       },
     };
@@ -67,23 +71,15 @@ function withRule(family: ReluFamily, rule: Exclude<ReluRule, 'standard'>): (x: 
 }
 
 /**
- * Lucid's redirected ReLU gradient (lucid/misc/redirected_relu_grad.py), from the unit's output y: per batch
- * element, the standard gradient when any of it gets through; otherwise dy except where it would push a dead
- * input (y ≤ 0) further down or a saturated one (y ≥ max) further up. `max` NaN: a leaky ReLU, which Lucid
- * leaves alone (its gradient never vanishes).
+ * Lucid's redirected ReLU gradient (lucid/misc/redirected_relu_grad.py) of a ReLU (max undefined) or a clipped
+ * ReLU (ReLU6: max 6), from the unit's output y: per batch element, the standard gradient when any of it gets
+ * through; otherwise dy except where it would push a dead input (y ≤ 0) further down or a saturated one (y ≥ max)
+ * further up (kernels/redirectedRelu.ts).
  */
 export function redirectedGradient(dy: tf.Tensor, y: tf.Tensor, max: number | undefined): tf.Tensor {
-  return tf.tidy(() => {
-    const dead = tf.lessEqual(y, 0);
-    const saturated = max === undefined ? tf.zerosLike(dead) : tf.greaterEqual(y, max);
-    const standard = tf.where(tf.logicalOr(dead, saturated), tf.zerosLike(dy), dy);
-    if (Number.isNaN(max)) return standard;
-    const batch = dy.shape[0]!;
-    const passes = tf.greater(tf.abs(standard).reshape([batch, -1]).max(1), 0).reshape([batch, ...dy.shape.slice(1).map(() => 1)]);
-    const blocked = tf.logicalOr(tf.logicalAnd(dead, tf.less(dy, 0)), tf.logicalAnd(saturated, tf.greater(dy, 0)));
-    const redirected = tf.where(blocked, tf.zerosLike(dy), dy);
-    return tf.where(tf.broadcastTo(passes, dy.shape), standard, redirected);
-  });
+  registerRedirectedReluKernels();
+  const attrs: RedirectedReluAttrs = { max: max ?? Infinity };
+  return tf.engine().runKernel(REDIRECTED_RELU, { dy, y }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 export function applyActivation(x: tf.Tensor, spec: ActivationSpec, rule: ReluRule): tf.Tensor {
