@@ -275,6 +275,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
       sustained.wall.push(total.wall);
     };
     const heavy = async (measures: Heavy[], on: Engine) => {
+      await on.describe(spec.modelPath); // a second engine loads its own copy of the model first
       if (p.heavyWarmUp) await explainOnce(EXPLAIN[measures[0]!], on).catch(() => undefined);
       else await on.warmLanes(spec.modelPath);
       for (const measure of measures) {
