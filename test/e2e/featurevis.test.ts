@@ -39,6 +39,28 @@ function storedResults<T>(server: CodeServer, part: string): Array<T & { dir: st
   return found;
 }
 
+/** Waits until the Loupe log (a LogOutputChannel's file in the user-data folder) has a line matching `pattern`. */
+async function waitForLog(server: CodeServer, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  const read = (): string => {
+    const texts: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(p);
+        else if (entry.name === 'Loupe.log') texts.push(readFileSync(p, 'utf8'));
+      }
+    };
+    const logs = path.join(server.userDataDir, 'logs');
+    if (existsSync(logs)) walk(logs);
+    return texts.join('\n');
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(read())) {
+    if (Date.now() > deadline) throw new Error(`the Loupe log has no line matching ${pattern} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** The picked row of an open quick pick, by its exact label. */
 async function pickQuick(page: Page, label: string, typed = label): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
@@ -118,6 +140,9 @@ describe('feature visualisation and Building Blocks in a real VS Code', { timeou
     if ((await modelsHeader.getAttribute('aria-expanded')) === 'true') await modelsHeader.click();
     const layerRow = viewPane(page, 'Layers').locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${LAYER}$`) }) });
     await layerRow.waitFor({ timeout: 60_000 });
+    // The views settle once the caches of the active model were read (a tree rebuilt under an open context menu drops its item).
+    await waitForLog(server, /cached dissection\(s\) for .*shapes/);
+    await waitForLog(server, /cached feature visualisation\(s\) for .*shapes/);
     // Dissect first, so that the unit is listed in the tree and in the Dissection panel.
     await contextMenu(page, layerRow, 'Dissect This Layer');
     await panel(page, `Dissection: ${LAYER}`);

@@ -47,7 +47,9 @@ export class FeatureVisStore implements vscode.Disposable {
 
   async load(modelPath: string): Promise<void> {
     const list = await this.client().cachedFeatureVis(modelPath);
-    const units = this.byModel.get(modelPath) ?? new Map<string, FeatureVisSummary>();
+    const known = this.byModel.get(modelPath);
+    const units = known ?? new Map<string, FeatureVisSummary>();
+    const before = units.size;
     // Several cached renders of one unit (other steps or seeds): the default recipe's wins, else the latest.
     for (const s of list.sort((a, b) => Number(a.params.steps === 512) - Number(b.params.steps === 512))) {
       const u = unitOf(s);
@@ -55,7 +57,8 @@ export class FeatureVisStore implements vscode.Disposable {
     }
     this.byModel.set(modelPath, units);
     this.log.info(`${list.length} cached feature visualisation(s) for ${modelPath}`);
-    this.changed.fire();
+    // Views rebuild on a change: none when the cache had nothing new (a rebuilt tree drops an open context menu's item).
+    if (!known || units.size !== before || list.length > 0) this.changed.fire();
   }
 
   dispose(): void {
