@@ -28,6 +28,15 @@ const entries = [
     entryPoints: ['webview/tcav/main.ts'], outfile: 'dist/webview/tcav.js',
     platform: 'browser', format: 'iife', target: 'es2022', external: [],
   },
+  // Feature visualisation and Building Blocks panels.
+  {
+    entryPoints: ['webview/featureVis/main.ts'], outfile: 'dist/webview/featureVis.js',
+    platform: 'browser', format: 'iife', target: 'es2022', external: [],
+  },
+  {
+    entryPoints: ['webview/blocks/main.ts'], outfile: 'dist/webview/blocks.js',
+    platform: 'browser', format: 'iife', target: 'es2022', external: [],
+  },
   { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
   // The engine's extra threads (src/engine/lanes/pool.ts), started from dist/worker.js and dist/cli.js.
   { entryPoints: ['src/engine/lanes/laneMain.ts'], outfile: 'dist/lane.js' },

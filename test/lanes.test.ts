@@ -29,8 +29,8 @@ const OPTIONS: ExplainOptions = { methods: ['smoothgrad', 'smoothgrad-sq', 'varg
 let one: Engine;
 let two: Engine;
 before(async () => {
-  one = await Engine.create({ lanes: 1 });
-  two = await Engine.create({ lanes: 2 });
+  one = await Engine.create({ backend: 'wasm', lanes: 1 });
+  two = await Engine.create({ backend: 'wasm', lanes: 2 });
 });
 
 /** max |a − b| / max |b|: the sums differ only in the order their float32 terms were added. */
@@ -121,7 +121,7 @@ test('a lane that finds other weights on disk than the engine loaded computes no
   const folder = path.dirname(SHAPES);
   for (const f of fs.readdirSync(folder)) fs.copyFileSync(path.join(folder, f), path.join(dir, f));
   const modelPath = path.join(dir, 'model.json');
-  const fresh = await Engine.create({ lanes: 2 });
+  const fresh = await Engine.create({ backend: 'wasm', lanes: 2 });
   const want = await one.explain(modelPath, IMAGE, OPTIONS);
   await fresh.warmLanes(modelPath); // the engine's thread and the lane load the weights as they are now
   await assertSameMaps(fresh, modelPath, 2, 'before the checkpoint'); // the lane computes, on the same weights

@@ -180,8 +180,8 @@ for (const name of FIXTURES) {
 }
 
 it('dynamic_hw: loupe.json gives the size of the reference input; dynamic_hw_nosize holds the same model without it', () => {
-  const sidecar = JSON.parse(fs.readFileSync(path.join(ROOT, 'dynamic_hw', 'loupe.json'), 'utf8')) as { size: number[] };
-  assert.deepEqual(sidecar.size, npy(path.join(ROOT, 'dynamic_hw'), 'input.npy').shape.slice(2));
+  const sidecar = JSON.parse(fs.readFileSync(path.join(ROOT, 'dynamic_hw', 'loupe.json'), 'utf8')) as { input: { size: number[] } };
+  assert.deepEqual(sidecar.input.size, npy(path.join(ROOT, 'dynamic_hw'), 'input.npy').shape.slice(2));
   const nosize = path.join(ROOT, 'dynamic_hw_nosize');
   assert.deepEqual(fs.readdirSync(nosize), ['model.onnx']);
   assert.ok(fs.readFileSync(path.join(nosize, 'model.onnx')).equals(fs.readFileSync(path.join(ROOT, 'dynamic_hw', 'model.onnx'))));

@@ -1,6 +1,8 @@
 /** Command-line parsing for `loupe`: turns argv into a command or a UsageError (exit code 2). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BACKEND_PREFERENCES } from '../protocol/types';
+import { parseBlocks, parseVisualize, type BlocksCommand, type VisualizeCommand } from './visualArgs';
+import { BLOCKS_HELP, VISUAL_HELP } from './visualHelp';
 import type {
   BackendPreference, DissectOptions, ExplainOptions, IgBaseline, MethodId, MethodParams, Preprocessing, TargetKind,
 } from '../protocol/types';
@@ -30,6 +32,8 @@ Usage:
   loupe describe --model MODEL.json [--json]
   loupe dissect --model MODEL.json --layer NAME --out DIR [options]
   loupe tcav --model MODEL.json --class C --images DIR --concepts LIST --layers LIST --out DIR [options]
+  loupe visualize --model MODEL.json --layer NAME --unit N --out DIR [options]
+  loupe blocks --model MODEL.json --image IMAGE --layer NAME --out DIR [options]
   loupe --help | --version
 
 explain options:
@@ -87,6 +91,7 @@ tcav options (Kim et al. 2018; does the class depend on a concept at a layer?):
   --preprocessing J  as for explain (part of the cache key)
   --out DIR          folder for tcav.csv, tcav.json and tcav.png
 
+${VISUAL_HELP}${BLOCKS_HELP}
 Exit codes: 0 success, 1 the model/image/run failed, 2 usage error.
 `;
 
@@ -116,7 +121,8 @@ export interface TcavCommand {
   /** Everything but the class index, which needs the model's labels. */
   options: Omit<TcavOptions, 'classIndex'>;
 }
-export type Command = ExplainCommand | DescribeCommand | DissectCommand | TcavCommand | { kind: 'help' } | { kind: 'version' };
+export type Command = ExplainCommand | DescribeCommand | DissectCommand | TcavCommand | VisualizeCommand | BlocksCommand
+  | { kind: 'help' } | { kind: 'version' };
 
 const EXPLAIN_OPTIONS = {
   model: { type: 'string' }, image: { type: 'string' }, out: { type: 'string' },
@@ -141,7 +147,7 @@ const DESCRIBE_OPTIONS = {
   model: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-function choice<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+export function choice<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) {
     throw new UsageError(`--${flag} must be one of ${allowed.join(', ')} (got '${value}')`);
@@ -149,7 +155,7 @@ function choice<T extends string>(value: string | undefined, allowed: readonly T
   return value as T;
 }
 
-function integer(value: string | undefined, flag: string): number | undefined {
+export function integer(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} needs a non-negative integer (got '${value}')`);
   return Number(value);
@@ -163,7 +169,7 @@ function positiveNumber(value: string | undefined, flag: string): number | undef
 }
 
 /** --preprocessing: a JSON object; its keys and values are checked by the engine, like loupe.json's "input". */
-function preprocessing(value: string | undefined): Partial<Preprocessing> | undefined {
+export function preprocessing(value: string | undefined): Partial<Preprocessing> | undefined {
   if (value === undefined) return undefined;
   let parsed: unknown;
   try {
@@ -177,13 +183,13 @@ function preprocessing(value: string | undefined): Partial<Preprocessing> | unde
   return parsed as Partial<Preprocessing>;
 }
 
-function required(value: string | undefined, flag: string, command: string): string {
+export function required(value: string | undefined, flag: string, command: string): string {
   if (value === undefined || value === '') throw new UsageError(`${command} needs --${flag}`);
   return value;
 }
 
 /** parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown or malformed flags. */
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false });
   } catch (err) {
@@ -290,8 +296,11 @@ export function parseCommand(argv: string[]): Command {
   }
 
   if (first === 'tcav') return parseTcav(rest);
+  // ── feature visualisation and Building Blocks (visualArgs.ts) ──
+  if (first === 'visualize') return parseVisualize(rest);
+  if (first === 'blocks') return parseBlocks(rest);
 
-  throw new UsageError(`unknown command '${first}' (commands: explain, describe, dissect, tcav)`);
+  throw new UsageError(`unknown command '${first}' (commands: explain, describe, dissect, tcav, visualize, blocks)`);
 }
 
 function list(value: string | undefined, flag: string, command: string): string[] {

@@ -99,6 +99,8 @@ export async function run(argv: string[]): Promise<number> {
       case 'explain': await explain(cmd); return 0;
       case 'dissect': await dissect(cmd); return 0;
       case 'tcav': await tcav(cmd); return 0;
+      case 'visualize': out(await (await import('./visual')).visualize(await createEngine(cmd.backend), cmd)); return 0;
+      case 'blocks': out(await (await import('./visual')).blocks(await createEngine(cmd.backend), cmd)); return 0;
     }
   } catch (e) {
     if (e instanceof UsageError) {

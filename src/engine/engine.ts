@@ -5,6 +5,10 @@ import type {
   BackendName, BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, MapSummary, MethodId, ModelDescription, Prediction,
   Preprocessing,
 } from '../protocol/types';
+import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from '../protocol/blocks';
+import type { FeatureVisOptions, FeatureVisSummary } from '../protocol/featureVis';
+import { runActivationGrid } from './blocks/grid';
+import { runBlocks, type PreparedImage } from './blocks/run';
 import { METHODS } from './attribution/registry';
 import type { AttributionContext, MethodOutput } from './attribution/types';
 import { initBackend } from './backend';
@@ -15,6 +19,8 @@ import { runDissection } from './dissection/run';
 import { listTcavEntries, tcavCacheRoot } from './tcav/cache';
 import { runTcav } from './tcav/run';
 import type { TcavOptions, TcavResult } from '../protocol/tcav';
+import type { RenderHooks } from './featureVis/render';
+import { cachedFeatureVis, runFeatureVis } from './featureVis/run';
 import { LoupeError, throwIfAborted } from './errors';
 import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
@@ -75,6 +81,39 @@ export class Engine {
     const model = await this.modelFor(modelPath, options?.preprocessing);
     return runDissection({ model, backend: model.passes.backend, cacheRoot: this.cacheDir, decode: { maxPixels: this.maxImagePixels } }, options, hooks);
   }
+
+  // ── feature visualisation (src/engine/featureVis) ──
+  /** Lucid's feature visualisation of an objective (from the disk cache when rendered before on these weights). */
+  async visualize(modelPath: string, options: FeatureVisOptions, hooks: RenderHooks = {}): Promise<FeatureVisSummary> {
+    const model = await this.modelFor(modelPath, options?.preprocessing);
+    return runFeatureVis({ model, backend: this.backend, cacheRoot: this.cacheDir }, options, hooks);
+  }
+
+  /** Every stored feature visualisation of the model's current weights. */
+  async cachedFeatureVis(modelPath: string): Promise<FeatureVisSummary[]> {
+    const model = await this.model(modelPath);
+    return cachedFeatureVis({ model, backend: this.backend, cacheRoot: this.cacheDir });
+  }
+
+  /** The Building Blocks (dictionary, attributions, neuron groups) of one image at one layer. */
+  async blocks(modelPath: string, image: string | RgbaImage, options: BlocksOptions, hooks: RunHooks = {}): Promise<BlocksResult> {
+    const model = await this.modelFor(modelPath, options?.preprocessing);
+    return runBlocks({ model, backend: this.backend }, await this.prepareArray(model, image), options, hooks);
+  }
+
+  /** The activation grid of one image at one layer: one feature visualisation per position. */
+  async activationGrid(modelPath: string, image: string | RgbaImage, options: ActivationGridOptions, hooks: RunHooks = {}): Promise<ActivationGridResult> {
+    const model = await this.modelFor(modelPath, options?.preprocessing);
+    return runActivationGrid({ model, backend: this.backend }, await this.prepareArray(model, image), options, hooks);
+  }
+
+  private async prepareArray(model: LoadedModel, image: string | RgbaImage): Promise<PreparedImage> {
+    const prepared = await this.prepare(model, image);
+    const input = Float32Array.from(prepared.input.dataSync() as Float32Array);
+    prepared.input.dispose();
+    return { input, image: prepared.image, source: prepared.source };
+  }
+  // ── end feature visualisation ──
 
   /** Every stored dissection of the model's current weights. */
   async cachedDissections(modelPath: string): Promise<DissectionSummary[]> {

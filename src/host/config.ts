@@ -27,6 +27,8 @@ export interface LoupeConfig {
   };
   /** Per-model preprocessing overrides, keyed by model path as the user wrote it. */
   preprocessing: Record<string, Partial<Preprocessing>>;
+  /** Feature visualisation ("Visualize Unit"): optimisation steps (Lucid: 512). */
+  featureVis: { steps: number };
   /** One line per ignored value: `loupe.topK: expected an integer ≥ 1, got "x"; using 5`. */
   problems: string[];
 }
@@ -49,6 +51,7 @@ export const DEFAULTS: Omit<LoupeConfig, 'problems'> = {
   worker: { idleTimeoutSeconds: 300 },
   dissection: { probeImages: 1000, probe: 'builtin', quantile: 0.005, iouThreshold: 0.04 },
   preprocessing: {},
+  featureVis: { steps: 512 },
 };
 
 /** `get('smoothgrad.samples')` returns the raw setting value (undefined when unset). */
@@ -114,6 +117,7 @@ export function parseConfig(get: SettingGetter): LoupeConfig {
       iouThreshold: num('dissection.iouThreshold', 0, 1, DEFAULTS.dissection.iouThreshold),
     },
     preprocessing: parsePreprocessing(get('preprocessing'), problems),
+    featureVis: { steps: int('featureVis.steps', 1, 100_000, DEFAULTS.featureVis.steps) },
     problems,
   };
 }

@@ -57,6 +57,15 @@ export interface LoupeContext {
    * (default: the active one); resolves true when it was written.
    */
   createSidecar(options?: { modelPath?: string; askSize?: boolean }): Promise<boolean>;
+  /** Feature visualisations (src/host/featureVis): units' pictures, and "Visualize Unit" (absent in hosts without it). */
+  featureVis?: {
+    /** The PNG of the unit's picture, when it was rendered for the model's current weights. */
+    icon(modelPath: string, layer: string, unit: number): string | undefined;
+    /** Renders (or reads from the cache) the unit's picture and shows it in the Feature Visualization panel. */
+    visualize(modelPath: string, layer: string, unit: number): Promise<void>;
+    /** Fires when a picture was added or the cache was read. */
+    onDidChange: vscode.Event<void>;
+  };
   /** The image last explained in this window (for "Grad-CAM at this layer"). Panels call `remember` too. */
   images: { last(): vscode.Uri | undefined; remember(uri: vscode.Uri): void };
 }

@@ -9,6 +9,9 @@ import { createLoupeServices, type LoupeServices } from './loupeContext';
 import { registerDissectPanel } from './panels/dissectPanel';
 import { registerExplainPanel } from './panels/explainPanel';
 import { registerTcavPanel } from './panels/tcavPanel';
+import { registerFeatureVisCommands } from './featureVis/commands';
+import { registerBlocksPanel } from './panels/blocksPanel';
+import { registerFeatureVisPanel } from './panels/featureVisPanel';
 import { ModelsProvider } from './views/modelsView';
 import { LAYERS_VIEW_ID, LayersProvider } from './views/layersView';
 
@@ -25,7 +28,8 @@ export function activate(context: vscode.ExtensionContext): void {
     const { ctx, models, indexer, codeLinks, dissections } = created;
 
     const modelsProvider = new ModelsProvider(models);
-    const layersProvider = new LayersProvider(models, (layer) => codeLinks.definitions(layer).length > 0, indexer.onDidChange, dissections);
+    const layersProvider = new LayersProvider(models, (layer) => codeLinks.definitions(layer).length > 0, indexer.onDidChange, dissections,
+      created.featureVis);
     const layersView = vscode.window.createTreeView(LAYERS_VIEW_ID, { treeDataProvider: layersProvider, showCollapseAll: false });
     layersProvider.attach(layersView);
     context.subscriptions.push(
@@ -37,6 +41,10 @@ export function activate(context: vscode.ExtensionContext): void {
       registerDissectPanel(ctx),
       registerTcavPanel(ctx, created.tcav),
       ...registerCommands(created, layersProvider),
+      // feature visualisation and Building Blocks
+      registerFeatureVisPanel(ctx, created.featureVis),
+      registerBlocksPanel(ctx, created.featureVis),
+      ...registerFeatureVisCommands(created),
     );
 
     // Discovery and indexing run in the background: activation must not wait for the file system.

@@ -11,6 +11,9 @@ import type { DissectionSummary, DissectOptions, ExplainOptions, ModelDescriptio
 import type { ClientExplainResult } from './workerClient';
 import type { TcavOptions, TcavResult } from '../protocol/tcav';
 import type { WorkerStateName } from './format';
+import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from '../protocol/blocks';
+import type { FeatureVisOptions, FeatureVisSummary } from '../protocol/featureVis';
+import type { VisualizeCallOptions } from './workerClient';
 
 export interface HostClientEvents {
   onState(state: WorkerStateName, detail?: string): void;
@@ -84,6 +87,24 @@ export class HostWorkerClient extends WorkerClient {
   override cachedTcav(modelPath: string, opts?: CallOptions): Promise<TcavResult[]> {
     return this.tracked(() => super.cachedTcav(modelPath, opts), `reading cached TCAV results of ${basename(modelPath)}`);
   }
+
+  // ── feature visualisation and Building Blocks ──
+  override visualize(modelPath: string, options: FeatureVisOptions, opts?: VisualizeCallOptions): Promise<FeatureVisSummary> {
+    return this.tracked(() => super.visualize(modelPath, options, opts), `visualizing ${options.objective.map((t) => t.layer).join(', ')}`);
+  }
+
+  override cachedFeatureVis(modelPath: string, opts?: CallOptions): Promise<FeatureVisSummary[]> {
+    return this.tracked(() => super.cachedFeatureVis(modelPath, opts), `reading cached feature visualisations of ${basename(modelPath)}`);
+  }
+
+  override blocks(modelPath: string, imagePath: string, options: BlocksOptions, opts?: CallOptions): Promise<BlocksResult> {
+    return this.tracked(() => super.blocks(modelPath, imagePath, options, opts), `building blocks of ${basename(imagePath)}`);
+  }
+
+  override activationGrid(modelPath: string, imagePath: string, options: ActivationGridOptions, opts?: CallOptions): Promise<ActivationGridResult> {
+    return this.tracked(() => super.activationGrid(modelPath, imagePath, options, opts), `activation grid of ${basename(imagePath)}`);
+  }
+  // ── end feature visualisation and Building Blocks ──
 
   override async stop(reason?: string): Promise<void> {
     await super.stop(reason);

@@ -8,6 +8,8 @@ import { WorkspaceIndexer } from './codeLinks/indexer';
 import { CodeLinks } from './codeLinks/codeLinks';
 import { parseConfig, type LoupeConfig } from './config';
 import { DissectionStore } from './dissection/store';
+import { FeatureVisStore } from './featureVis/store';
+import { visualizeUnit } from './panels/featureVisPanel';
 import type { LoupeContext } from './context';
 import { shortModelName } from './format';
 import { HostWorkerClient } from './hostClient';
@@ -28,6 +30,8 @@ export interface LoupeServices {
   dissections: DissectionStore;
   /** TCAV results of the workspace's models (the worker's cache plus this session's runs). */
   tcav: TcavStore;
+  /** Units' feature visualisations (cached in the worker; icons in the views). */
+  featureVis: FeatureVisStore;
   statusBar: LoupeStatusBar;
   /** Stops the worker and starts a fresh one with the current settings; resolves with its backend. */
   restartWorker(): Promise<BackendName>;
@@ -99,7 +103,8 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
   const dissections = new DissectionStore(models, currentClient, log);
   const tcav = new TcavStore(models, currentClient, log);
   const codeLinks = new CodeLinks(indexer, models, dissections, tcav);
-  disposables.push(models, indexer, dissections, tcav, codeLinks);
+  const featureVis = new FeatureVisStore(models, currentClient, log);
+  disposables.push(models, indexer, dissections, tcav, codeLinks, featureVis);
 
   const updateModelName = (): void => {
     const active = models.active();
@@ -145,6 +150,13 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
       load: (modelPath) => dissections.load(modelPath),
     },
     createSidecar: (options) => createSidecar(models, log, options),
+    featureVis: {
+      icon: (modelPath, layer, unit) => featureVis.icon(modelPath, layer, unit),
+      visualize: async (modelPath, layer, unit) => {
+        await visualizeUnit(ctx, featureVis, modelPath, layer, unit);
+      },
+      onDidChange: featureVis.onDidChange,
+    },
     images: {
       last: () => {
         const saved = ext.workspaceState.get<string>(LAST_IMAGE_KEY);
@@ -161,7 +173,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
     return (await currentClient().start()).backend;
   };
 
-  return { ctx, models, indexer, codeLinks, dissections, tcav, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
+  return { ctx, models, indexer, codeLinks, dissections, tcav, featureVis, statusBar, restartWorker, shutdown: () => client.dispose(), disposables };
 }
 
 function reportConfigProblems(config: LoupeConfig, log: vscode.LogOutputChannel): void {

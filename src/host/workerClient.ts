@@ -38,6 +38,11 @@ import {
   type WorkerErrorData,
 } from '../protocol/worker';
 import { errorFromWire, explainResultFromWire, type ClientExplainResult } from '../worker/wire';
+import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from '../protocol/blocks';
+import type { FeatureVisOptions, FeatureVisPreview, FeatureVisSummary } from '../protocol/featureVis';
+import {
+  ActivationGridRequest, BlocksRequest, CachedFeatureVisRequest, FeatureVisPreviewNotification, VisualizeRequest,
+} from '../protocol/worker';
 
 export type { ClientExplainResult } from '../worker/wire';
 
@@ -61,6 +66,10 @@ export interface WorkerClientOptions {
 export interface CallOptions {
   signal?: AbortSignal;
   onProgress?: (fraction: number, message: string) => void;
+}
+
+export interface VisualizeCallOptions extends CallOptions {
+  onPreview?: (preview: FeatureVisPreview) => void;
 }
 
 export interface ExplainCallOptions extends CallOptions {
@@ -104,6 +113,7 @@ export class WorkerClient {
   private disposed = false;
   private nextRequestId = 1;
   private readonly progress = new Map<string, (fraction: number, message: string) => void>();
+  private readonly previews = new Map<string, (preview: FeatureVisPreview) => void>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: WorkerClientOptions) {
@@ -179,6 +189,48 @@ export class WorkerClient {
   cachedDissections(modelPath: string, opts: CallOptions = {}): Promise<DissectionSummary[]> {
     return this.call(CachedDissectionsRequest, { modelPath }, `reading cached dissections of ${path.basename(modelPath)}`, opts);
   }
+
+  // ── feature visualisation and Building Blocks ──
+  /** Lucid's feature visualisation (cancellable, with progress and preview images); cached on disk by the worker. */
+  async visualize(modelPath: string, options: FeatureVisOptions, opts: VisualizeCallOptions = {}): Promise<FeatureVisSummary> {
+    return this.withRequestId(opts, async (requestId) => {
+      if (opts.onPreview) this.previews.set(requestId, opts.onPreview);
+      try {
+        return await this.call(VisualizeRequest, { modelPath, options, requestId },
+          `visualising ${options.objective.map((t) => t.layer).join(', ')} of ${path.basename(modelPath)}`, opts);
+      } finally {
+        this.previews.delete(requestId);
+      }
+    });
+  }
+
+  /** The feature visualisations cached on disk for the model's current weights (no computation). */
+  cachedFeatureVis(modelPath: string, opts: CallOptions = {}): Promise<FeatureVisSummary[]> {
+    return this.call(CachedFeatureVisRequest, { modelPath }, `reading cached feature visualisations of ${path.basename(modelPath)}`, opts);
+  }
+
+  /** The Building Blocks of one image at one layer (cancellable, with progress). */
+  blocks(modelPath: string, imagePath: string, options: BlocksOptions, opts: CallOptions = {}): Promise<BlocksResult> {
+    return this.withRequestId(opts, (requestId) => this.call(BlocksRequest, { modelPath, imagePath, options, requestId },
+      `building blocks of ${path.basename(imagePath)} at ${options.layer}`, opts));
+  }
+
+  /** The activation grid of one image at one layer (cancellable, with progress). */
+  activationGrid(modelPath: string, imagePath: string, options: ActivationGridOptions, opts: CallOptions = {}): Promise<ActivationGridResult> {
+    return this.withRequestId(opts, (requestId) => this.call(ActivationGridRequest, { modelPath, imagePath, options, requestId },
+      `activation grid of ${path.basename(imagePath)} at ${options.layer}`, opts));
+  }
+
+  private async withRequestId<T>(opts: CallOptions, fn: (requestId: string) => Promise<T>): Promise<T> {
+    const requestId = String(this.nextRequestId++);
+    if (opts.onProgress) this.progress.set(requestId, opts.onProgress);
+    try {
+      return await fn(requestId);
+    } finally {
+      this.progress.delete(requestId);
+    }
+  }
+  // ── end feature visualisation and Building Blocks ──
 
   forget(modelPath?: string): Promise<void> {
     return this.call(ForgetRequest, modelPath === undefined ? {} : { modelPath }, 'forgetting models', {});
@@ -311,6 +363,13 @@ export class WorkerClient {
         this.progress.get(p.requestId)?.(p.fraction, p.message);
       } catch (err) {
         this.log(`a progress callback threw: ${(err as Error).message}`);
+      }
+    });
+    connection.onNotification(FeatureVisPreviewNotification, (p) => {
+      try {
+        this.previews.get(p.requestId)?.(p.preview);
+      } catch (err) {
+        this.log(`a preview callback threw: ${(err as Error).message}`);
       }
     });
     connection.onError(([err]) => this.log(`worker connection error: ${err.message}`));

@@ -37,6 +37,8 @@ export interface DissectView {
   strips: string[];
   /** Short model name for the header. */
   modelName: string;
+  /** Feature visualisation: a webview URI per unit of its picture ('' where none exists yet; same order as `summary.units`). */
+  pictures?: string[];
 }
 
 /** Messages host → webview. */
@@ -52,7 +54,9 @@ export type FromDissectWebview =
   /** Compute this layer's dissection again, ignoring the cache. */
   | { type: 'recompute' }
   /** The user changed sorting, filters or the open unit. */
-  | { type: 'ui'; ui: DissectUiState };
+  | { type: 'ui'; ui: DissectUiState }
+  /** Feature visualisation: render (or show) the unit's picture. */
+  | { type: 'visualizeUnit'; unit: number };
 
 export function isDissectUiState(v: unknown): v is DissectUiState {
   return isObj(v) && hasOnly(v, ['sort', 'category', 'minIou', 'unit'])
@@ -80,6 +84,8 @@ export function isFromDissectWebview(v: unknown): v is FromDissectWebview {
       return hasOnly(v, ['type', 'layer']) && isName(v.layer);
     case 'ui':
       return hasOnly(v, ['type', 'ui']) && isDissectUiState(v.ui);
+    case 'visualizeUnit':
+      return hasOnly(v, ['type', 'unit']) && isIndex(v.unit);
     default:
       return false;
   }

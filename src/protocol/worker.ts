@@ -16,6 +16,8 @@ import type {
   ModelDescription,
   Prediction, Preprocessing } from './types';
 import type { TcavOptions, TcavResult } from './tcav';
+import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from './blocks';
+import type { FeatureVisOptions, FeatureVisPreview, FeatureVisSummary } from './featureVis';
 
 /** jsonrpc error code of a reply that carries a LoupeError in `data`. */
 export const LOUPE_ERROR_CODE = -32001;
@@ -134,3 +136,47 @@ export const CachedTcavRequest = new RequestType<CachedTcavParams, TcavResult[],
 export const ForgetRequest = new RequestType<ForgetParams, void, WorkerErrorData>('loupe/forget');
 /** worker → client: progress of the request whose `requestId` the client chose. */
 export const ProgressNotification = new NotificationType<ProgressParams>('loupe/progress');
+
+// ── feature visualisation and Building Blocks (src/engine/featureVis, src/engine/blocks) ──
+
+export interface VisualizeParams {
+  modelPath: string;
+  options: FeatureVisOptions;
+  /** Client-chosen id echoed in `loupe/progress` and `loupe/featureVisPreview`. */
+  requestId?: string;
+}
+
+export interface CachedFeatureVisParams {
+  modelPath: string;
+}
+
+export interface BlocksParams {
+  modelPath: string;
+  imagePath: string;
+  options: BlocksOptions;
+  requestId?: string;
+}
+
+export interface ActivationGridParams {
+  modelPath: string;
+  imagePath: string;
+  options: ActivationGridOptions;
+  requestId?: string;
+}
+
+export interface FeatureVisPreviewParams {
+  requestId: string;
+  preview: FeatureVisPreview;
+}
+
+/** client → worker: Lucid's feature visualisation of an objective (cancellable; progress and previews; cached on disk). */
+export const VisualizeRequest = new RequestType<VisualizeParams, FeatureVisSummary, WorkerErrorData>('loupe/visualize');
+/** client → worker: the feature visualisations on disk for the model's current weights (no computation). */
+export const CachedFeatureVisRequest = new RequestType<CachedFeatureVisParams, FeatureVisSummary[], WorkerErrorData>('loupe/cachedFeatureVis');
+/** client → worker: semantic dictionary, spatial and channel attribution, neuron groups of one image at one layer (cancellable). */
+export const BlocksRequest = new RequestType<BlocksParams, BlocksResult, WorkerErrorData>('loupe/blocks');
+/** client → worker: the activation grid, one feature visualisation per position (cancellable; progress). */
+export const ActivationGridRequest = new RequestType<ActivationGridParams, ActivationGridResult, WorkerErrorData>('loupe/activationGrid');
+/** worker → client: a preview image of a running visualisation. */
+export const FeatureVisPreviewNotification = new NotificationType<FeatureVisPreviewParams>('loupe/featureVisPreview');
+// ── end feature visualisation and Building Blocks ──

@@ -23,6 +23,10 @@ import {
   ProgressNotification,
   TcavRequest,
 } from '../protocol/worker';
+import type { FeatureVisPreview } from '../protocol/featureVis';
+import {
+  ActivationGridRequest, BlocksRequest, CachedFeatureVisRequest, FeatureVisPreviewNotification, VisualizeRequest,
+} from '../protocol/worker';
 import { errorToWire, explainResultToWire } from './wire';
 
 const BACKENDS = BACKEND_PREFERENCES;
@@ -203,6 +207,41 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
     return (await getEngine()).cachedTcav(modelPath);
   })));
   // ---- end TCAV ----
+  // ── feature visualisation and Building Blocks ──
+  connection.onRequest(VisualizeRequest, (params, token: CancellationToken) => handle('visualize', () =>
+    cancellable(token, async (signal) => {
+      const modelPath = requirePath(params?.modelPath, 'modelPath');
+      if (typeof params.options !== 'object' || params.options === null) throw badRequest('options must be an object with an objective');
+      const requestId = params.requestId;
+      const onPreview = typeof requestId === 'string'
+        ? (preview: FeatureVisPreview) => { void connection.sendNotification(FeatureVisPreviewNotification, { requestId, preview }).catch(() => undefined); }
+        : undefined;
+      return (await getEngine()).visualize(modelPath, params.options, {
+        signal, onProgress: progressTo(requestId), ...(onPreview ? { onPreview } : {}),
+      });
+    })));
+
+  connection.onRequest(CachedFeatureVisRequest, (params) => handle('cachedFeatureVis', () => serial(async () => {
+    const modelPath = requirePath(params?.modelPath, 'modelPath');
+    return (await getEngine()).cachedFeatureVis(modelPath);
+  })));
+
+  connection.onRequest(BlocksRequest, (params, token: CancellationToken) => handle('blocks', () =>
+    cancellable(token, async (signal) => {
+      const modelPath = requirePath(params?.modelPath, 'modelPath');
+      const imagePath = requirePath(params?.imagePath, 'imagePath');
+      if (typeof params.options !== 'object' || params.options === null) throw badRequest('options must be an object with a layer');
+      return (await getEngine()).blocks(modelPath, imagePath, params.options, { signal, onProgress: progressTo(params.requestId) });
+    })));
+
+  connection.onRequest(ActivationGridRequest, (params, token: CancellationToken) => handle('activationGrid', () =>
+    cancellable(token, async (signal) => {
+      const modelPath = requirePath(params?.modelPath, 'modelPath');
+      const imagePath = requirePath(params?.imagePath, 'imagePath');
+      if (typeof params.options !== 'object' || params.options === null) throw badRequest('options must be an object with a layer');
+      return (await getEngine()).activationGrid(modelPath, imagePath, params.options, { signal, onProgress: progressTo(params.requestId) });
+    })));
+  // ── end feature visualisation and Building Blocks ──
 
   connection.onRequest(ForgetRequest, (params) => handle('forget', () => serial(async () => {
     const modelPath = params?.modelPath === undefined ? undefined : requirePath(params.modelPath, 'modelPath');

@@ -99,7 +99,7 @@ function renderGrid(): void {
   gridHost.append(
     el('p', { class: 'hint', testid: 'grid-count', text: `Showing ${units.length} of ${summary.units.length} units` }),
     el('div', { class: 'unit-grid', testid: 'unit-grid' }, units.map((u) =>
-      unitCard(u, stripOf.get(u.unit) ?? '', u.unit === ui.unit, (unit) => updateUi({ unit })))),
+      unitCard(u, stripOf.get(u.unit) ?? '', u.unit === ui.unit, (unit) => updateUi({ unit }), pictureOf(u.unit)))),
   );
 }
 
@@ -109,7 +109,16 @@ function renderDetail(): void {
   const { summary, strips } = shown.view;
   const index = summary.units.findIndex((u) => u.unit === ui.unit);
   if (index < 0) return;
-  detailHost.append(unitDetail(summary.units[index]!, strips[index] ?? '', summary.params.iouThreshold, () => updateUi({ unit: undefined })));
+  const unit = summary.units[index]!.unit;
+  const picture = shown.view.pictures ? { uri: pictureOf(unit), visualize: () => post({ type: 'visualizeUnit', unit }) } : undefined;
+  detailHost.append(unitDetail(summary.units[index]!, strips[index] ?? '', summary.params.iouThreshold, () => updateUi({ unit: undefined }), picture));
+}
+
+/** Feature visualisation: the unit's picture URI, '' when none exists yet. */
+function pictureOf(unit: number): string {
+  if (!shown?.view.pictures) return '';
+  const index = shown.view.summary.units.findIndex((u) => u.unit === unit);
+  return shown.view.pictures[index] ?? '';
 }
 
 render();

@@ -94,7 +94,7 @@ export function gridControls(deps: ControlsDeps): HTMLElement {
   ]);
 }
 
-export function unitCard(unit: DissectedUnit, strip: string, selected: boolean, open: (unit: number) => void): HTMLElement {
+export function unitCard(unit: DissectedUnit, strip: string, selected: boolean, open: (unit: number) => void, picture = ''): HTMLElement {
   const card = el('button', {
     class: `unit-card${unit.interpretable ? ' interpretable' : ' uninterpretable'}${selected ? ' selected' : ''}`,
     testid: `unit-${unit.unit}`,
@@ -113,12 +113,17 @@ export function unitCard(unit: DissectedUnit, strip: string, selected: boolean, 
     el('span', { class: 'concept', testid: 'unit-label', text: unit.label }),
     el('span', { class: 'category', testid: 'unit-category', text: unit.interpretable ? unit.category : `${unit.category} · not interpretable` }),
   ]);
-  if (strip) card.append(el('img', { class: 'strip', attrs: { src: strip, alt: `top images of unit ${unit.unit}`, loading: 'lazy' } }));
+  // feature visualisation: the unit's picture before its probe images
+  const images = el('span', { class: 'card-images' });
+  if (picture) images.append(el('img', { class: 'picture', testid: 'unit-picture', attrs: { src: picture, alt: `feature visualization of unit ${unit.unit}`, loading: 'lazy' } }));
+  if (strip) images.append(el('img', { class: 'strip', attrs: { src: strip, alt: `top images of unit ${unit.unit}`, loading: 'lazy' } }));
+  if (images.childNodes.length) card.append(images);
   return card;
 }
 
 /** One unit in full: the big strip, its threshold, top activations and runners-up. */
-export function unitDetail(unit: DissectedUnit, strip: string, iouThreshold: number, close: () => void): HTMLElement {
+export function unitDetail(unit: DissectedUnit, strip: string, iouThreshold: number, close: () => void,
+  picture?: { uri: string; visualize: () => void }): HTMLElement {
   const back = el('button', { class: 'link', testid: 'detail-close', text: '← All units', attrs: { type: 'button' }, on: { click: close } });
   const facts = el('dl', { class: 'meta' }, [
     el('dt', { text: 'IoU' }), el('dd', { testid: 'detail-iou', text: `${unit.iou.toFixed(4)} (${unit.interpretable ? 'above' : 'not above'} the threshold ${iouThreshold})` }),
@@ -135,11 +140,24 @@ export function unitDetail(unit: DissectedUnit, strip: string, iouThreshold: num
   return el('section', { class: 'detail', testid: 'unit-detail', attrs: { 'data-unit': String(unit.unit), 'aria-label': `unit ${unit.unit}` } }, [
     back,
     el('h2', { class: 'detail-title' }, [`Unit ${unit.unit}: `, el('span', { testid: 'detail-label', text: unit.label }), ` (${unit.category})`]),
-    ...(strip ? [el('img', { class: 'strip big', testid: 'detail-strip', attrs: { src: strip, alt: `top ${unit.top.length} probe images of unit ${unit.unit}, its mask outlined` } })] : []),
+    el('div', { class: 'detail-images' }, [
+      ...(picture ? [featureVisFigure(unit.unit, picture.uri, picture.visualize)] : []),
+      ...(strip ? [el('img', { class: 'strip big', testid: 'detail-strip', attrs: { src: strip, alt: `top ${unit.top.length} probe images of unit ${unit.unit}, its mask outlined` } })] : []),
+    ]),
     facts,
     el('div', { class: 'detail-columns' }, [
       el('div', {}, [el('h3', { text: 'Top activations' }), top]),
       el('div', {}, [el('h3', { text: 'Runners-up' }), runners]),
     ]),
+  ]);
+}
+
+/** Feature visualisation: the unit's picture, or a button that renders it. */
+function featureVisFigure(unit: number, uri: string, visualize: () => void): HTMLElement {
+  return el('figure', { class: 'feature-vis', testid: 'detail-picture' }, [
+    uri
+      ? el('img', { class: 'picture big', attrs: { src: uri, alt: `feature visualization of unit ${unit}` } })
+      : el('button', { class: 'visualize', testid: 'detail-visualize', text: 'Visualize unit', attrs: { type: 'button', title: 'Render what this unit responds to most (Lucid\'s feature visualization)' }, on: { click: visualize } }),
+    el('figcaption', { text: uri ? 'feature visualization' : 'no feature visualization yet' }),
   ]);
 }

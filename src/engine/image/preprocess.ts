@@ -55,7 +55,7 @@ export function pixelToInput(pixel: number[], pre: Preprocessing, channels: numb
 }
 
 /** Per-channel x = v · scale[c] + offset[c] for v in 0..255, checked against the channel count. */
-function affine(pre: Preprocessing, channels: number): { scale: number[]; offset: number[] } {
+export function affine(pre: Preprocessing, channels: number): { scale: number[]; offset: number[] } {
   const expected = pre.channels === 'gray' ? 1 : 3;
   if (channels !== expected) {
     throw new LoupeError(

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { LoupeError } from '../errors';
+import { REDIRECTED_RELU, registerRedirectedReluKernels, type RedirectedReluAttrs } from '../kernels/redirectedRelu';
 import { customGrad1 } from './customGrad';
 import type { ActivationSpec, ReluRule } from './ir';
 
@@ -10,6 +11,8 @@ interface ReluFamily {
   slope(x: tf.Tensor): tf.Tensor;
   /** What deconvnet passes back: the same nonlinearity applied to the gradient. */
   deconv(dy: tf.Tensor): tf.Tensor;
+  /** The upper clip (ReLU6, clipped ReLU) for the redirected rule; undefined: none; NaN: not redirected (leaky ReLU). */
+  max?: number;
 }
 
 function reluFamily(spec: ActivationSpec): ReluFamily | undefined {
@@ -21,6 +24,7 @@ function reluFamily(spec: ActivationSpec): ReluFamily | undefined {
         forward: (x) => tf.relu6(x),
         slope: (x) => tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6)).toFloat(),
         deconv: (dy) => tf.relu(dy),
+        max: 6,
       };
     case 'clippedrelu': {
       const max = spec.max;
@@ -28,6 +32,7 @@ function reluFamily(spec: ActivationSpec): ReluFamily | undefined {
         forward: (x) => tf.clipByValue(x, 0, max),
         slope: (x) => tf.logicalAnd(tf.greater(x, 0), tf.less(x, max)).toFloat(),
         deconv: (dy) => tf.relu(dy),
+        max,
       };
     }
     case 'leakyrelu': {
@@ -36,6 +41,7 @@ function reluFamily(spec: ActivationSpec): ReluFamily | undefined {
         forward: (x) => tf.leakyRelu(x, alpha),
         slope: (x) => tf.where(tf.greater(x, 0), tf.onesLike(x), tf.fill(x.shape, alpha)),
         deconv: (dy) => tf.leakyRelu(dy, alpha),
+        max: Number.NaN,
       };
     }
     default:
@@ -54,10 +60,26 @@ function withRule(family: ReluFamily, rule: Exclude<ReluRule, 'standard'>): (x: 
       value: family.forward(x),
       gradFunc: (g: tf.Tensor, saved: tf.Tensor[]) => {
         if (rule === 'deconvnet') return family.deconv(g);
+        if (rule === 'redirected') {
+          // Lucid redirects ReLU and ReLU6 only: a leaky ReLU's gradient never vanishes.
+          return Number.isNaN(family.max) ? tf.mul(g, family.slope(saved[0]!)) : redirectedGradient(g, family.forward(saved[0]!), family.max);
+        }
         return tf.mul(tf.mul(g, family.slope(saved[0]!)), tf.step(g));
       },
     };
   });
+}
+
+/**
+ * Lucid's redirected ReLU gradient (lucid/misc/redirected_relu_grad.py) of a ReLU (max undefined) or a clipped
+ * ReLU (ReLU6: max 6), from the unit's output y: per batch element, the standard gradient when any of it gets
+ * through; otherwise dy except where it would push a dead input (y ≤ 0) further down or a saturated one (y ≥ max)
+ * further up (kernels/redirectedRelu.ts).
+ */
+export function redirectedGradient(dy: tf.Tensor, y: tf.Tensor, max: number | undefined): tf.Tensor {
+  registerRedirectedReluKernels();
+  const attrs: RedirectedReluAttrs = { max: max ?? Infinity };
+  return tf.engine().runKernel(REDIRECTED_RELU, { dy, y }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 export function applyActivation(x: tf.Tensor, spec: ActivationSpec, rule: ReluRule): tf.Tensor {

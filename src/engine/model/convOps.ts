@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { INTERLEAVE_PHASES, type InterleavePhasesAttrs } from '../kernels/interleavePhases';
 import { RELU_BACKWARD, type ReluBackwardAttrs } from '../kernels/reluBackward';
+import { redirectedGradient } from './activations';
 import { customGrad1 } from './customGrad';
 import type { ActivationSpec, ReluRule } from './ir';
 import type { WeightStore } from './weightStore';
@@ -287,6 +288,8 @@ function foldedWeights(store: WeightStore, unit: ConvUnit): { kernel: tf.Tensor4
 /** dy → d(pre-activation), from the activation's output y (y > 0 ⇔ x > 0 for these units). */
 function activationBackward(dy: tf.Tensor, y: tf.Tensor, act: ActivationSpec, rule: ReluRule): tf.Tensor {
   if (act.kind === 'linear') return dy;
+  // Lucid redirects ReLU and ReLU6 only (a leaky ReLU's gradient never vanishes: the standard rule below).
+  if (rule === 'redirected' && (act.kind === 'relu' || act.kind === 'relu6')) return redirectedGradient(dy, y, act.kind === 'relu6' ? 6 : undefined);
   if (rule === 'deconvnet') return act.kind === 'leakyrelu' ? tf.leakyRelu(dy, act.alpha) : tf.relu(dy);
   if ((act.kind === 'relu' || act.kind === 'relu6' || act.kind === 'leakyrelu') && hasKernel(RELU_BACKWARD)) {
     const attrs: ReluBackwardAttrs = { kind: act.kind, alpha: act.kind === 'leakyrelu' ? act.alpha : 0, guided: rule === 'guided' };

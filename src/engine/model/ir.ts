@@ -4,8 +4,13 @@ import type { ConvAttrs } from './convOps';
 import type { OpSpec } from './ops';
 import type { WeightStore } from './weightStore';
 
-/** How ReLU-family units pass gradients backwards (guided backprop and deconvnet replace the rule). */
-export type ReluRule = 'standard' | 'guided' | 'deconvnet';
+/**
+ * How ReLU-family units pass gradients backwards (guided backprop and deconvnet replace the rule).
+ * 'redirected' (Lucid's redirected_relu_grad, feature visualisation's first steps): for each batch element
+ * whose ReLU/ReLU6 passes no gradient at all, pass the gradient wherever it pushes the input back into
+ * the unit's live range (the seed being the gradient of a quantity to maximise).
+ */
+export type ReluRule = 'standard' | 'guided' | 'deconvnet' | 'redirected';
 
 /** The nonlinearities the executor knows; ReLU-family ones obey the ReluRule. */
 export type ActivationSpec =

@@ -127,6 +127,9 @@ export class DissectPanel {
       onHandlerError: (err) => void vscode.window.showErrorMessage(`Loupe: ${err.message}`),
       onDispose: () => this.dispose(),
     });
+    // feature visualisation: a new picture shows in the cards at once
+    const pictures = ctx.featureVis?.onDidChange(() => this.postShow());
+    if (pictures) panel.onDidDispose(() => pictures.dispose());
   }
 
   /** Shows `summary` for `state` (the webview gets it now if its script runs, else when it says `ready`). */
@@ -185,6 +188,14 @@ export class DissectPanel {
     const modelName = (model?.uri.fsPath === this.state.modelPath ? model.description?.name : undefined)
       ?? shortModelName(vscode.workspace.asRelativePath(this.state.modelPath, false));
     const view = toDissectView(this.summary, modelName, (file) => webview.asWebviewUri(vscode.Uri.file(file)).toString());
+    // feature visualisation: each unit's picture, once rendered
+    const pictures = this.ctx.featureVis;
+    if (pictures) {
+      view.pictures = this.summary.units.map((u) => {
+        const file = pictures.icon(this.state.modelPath, this.state.layer, u.unit);
+        return file ? webview.asWebviewUri(vscode.Uri.file(file)).toString() : '';
+      });
+    }
     this.channel.post({ type: 'show', view, state: this.state });
   }
 
@@ -202,6 +213,10 @@ export class DissectPanel {
         return;
       case 'ui':
         this.state = { ...this.state, ui: msg.ui };
+        return;
+      case 'visualizeUnit':
+        if (!this.summary?.units.some((u) => u.unit === msg.unit)) return;
+        await this.ctx.featureVis?.visualize(this.state.modelPath, this.state.layer, msg.unit);
         return;
     }
   }

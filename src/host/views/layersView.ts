@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { DissectedUnit, DissectionSummary, LayerInfo, ModelDescription } from '../../protocol/types';
 import { compareForTree, interpretableText, unitLabel } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
+import type { FeatureVisStore } from '../featureVis/store';
 import { escapeMarkdown, isSpatial, layerMarkdown, layerSummary, modelSummary, moduleCall } from '../format';
 import { needsSidecarSize } from '../sidecar/sidecarErrors';
 import type { ModelStore } from '../models/modelStore';
@@ -33,11 +34,12 @@ export class LayerItem extends vscode.TreeItem {
 }
 
 export class UnitItem extends vscode.TreeItem {
-  constructor(readonly parent: LayerItem, readonly unit: DissectedUnit, modelPath: string, iouThreshold: number) {
+  /** `picture`: the unit's feature visualisation (PNG), shown as its icon once it exists. */
+  constructor(readonly parent: LayerItem, readonly unit: DissectedUnit, modelPath: string, iouThreshold: number, picture?: string) {
     super(unitLabel(unit), vscode.TreeItemCollapsibleState.None);
     this.id = `${parent.id}/unit${unit.unit}`;
     if (!unit.interpretable) this.description = `not interpretable (IoU ≤ ${iouThreshold})`;
-    this.iconPath = new vscode.ThemeIcon(unit.interpretable ? 'symbol-color' : 'circle-slash');
+    this.iconPath = picture ? vscode.Uri.file(picture) : new vscode.ThemeIcon(unit.interpretable ? 'symbol-color' : 'circle-slash');
     this.contextValue = `loupe.unit${unit.interpretable ? ' interpretable' : ''}`;
     const md = new vscode.MarkdownString(`**unit ${unit.unit}** of ${escapeMarkdown(parent.layer.name)}: best concept ${escapeMarkdown(unit.label)} (${escapeMarkdown(unit.category)}), IoU ${unit.iou.toFixed(3)}`);
     if (unit.runnersUp.length) md.appendMarkdown(`\n\nrunners-up: ${unit.runnersUp.map((r) => `${escapeMarkdown(r.label)} ${r.iou.toFixed(3)}`).join(', ')}`);
@@ -60,9 +62,11 @@ export class LayersProvider implements vscode.TreeDataProvider<LayersTreeItem>, 
     private readonly hasDefinition: (layer: string) => boolean,
     onIndexChange: vscode.Event<void>,
     private readonly dissections?: DissectionStore,
+    private readonly pictures?: FeatureVisStore,
   ) {
     this.disposables.push(models.onDidChange(() => this.changed.fire()), onIndexChange(() => this.changed.fire()));
     if (dissections) this.disposables.push(dissections.onDidChange(() => this.changed.fire()));
+    if (pictures) this.disposables.push(pictures.onDidChange(() => this.changed.fire()));
   }
 
   attach(view: vscode.TreeView<LayersTreeItem>): void {
@@ -87,7 +91,8 @@ export class LayersProvider implements vscode.TreeDataProvider<LayersTreeItem>, 
       const d = item.dissection;
       const modelPath = this.models.active()?.uri.fsPath;
       if (!d || !modelPath) return [];
-      return [...d.units].sort(compareForTree).map((u) => new UnitItem(item, u, modelPath, d.params.iouThreshold));
+      return [...d.units].sort(compareForTree)
+        .map((u) => new UnitItem(item, u, modelPath, d.params.iouThreshold, this.pictures?.icon(modelPath, item.layer.name, u.unit)));
     }
     const active = this.models.active();
     if (!active) {

@@ -1,0 +1,90 @@
+/**
+ * Every call into the model that feature visualisation and the Building Blocks make, in one place, as
+ * async functions of plain arrays. Why: these run on Loupe's executor today; an accelerator with an
+ * async API can take them over here without touching the analyses. Arrays are NHWC, batch first.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { gradients, runGraph } from '../model/executor';
+import type { LoadedModel } from '../model/loader';
+import type { ReluRule } from '../model/ir';
+
+/** A backward pass's seed, from the activations it is computed at (sync: it runs between forward and backward). */
+export type SeedFunction = (activations: Float32Array) => Float32Array;
+
+export interface GradientResult {
+  /** Activations of the seeded layer. */
+  activations: Float32Array;
+  gradient: Float32Array;
+}
+
+function readArray(t: tf.Tensor): Float32Array {
+  return Float32Array.from(t.dataSync() as Float32Array);
+}
+
+function seedTensor(seed: SeedFunction, output: tf.Tensor): tf.Tensor {
+  const s = seed(output.dataSync() as Float32Array);
+  if (s.length !== output.size) throw new Error(`internal: seed of ${s.length} values for an output of ${output.size}`);
+  return tf.tensor(s, output.shape);
+}
+
+export class ModelPasses {
+  constructor(readonly model: LoadedModel) {}
+
+  private inputTensor(input: Float32Array, batch: number): tf.Tensor4D {
+    const [h, w, c] = this.model.graph.inputShape;
+    if (input.length !== batch * h * w * c) throw new Error(`internal: ${input.length} input values for ${batch} × ${h}×${w}×${c}`);
+    return tf.tensor4d(input, [batch, h, w, c]);
+  }
+
+  private layerTensor(layer: string, values: Float32Array, batch: number): tf.Tensor {
+    const node = this.model.graph.nodes.find((n) => n.name === layer);
+    if (!node) throw new Error(`internal: unknown layer '${layer}'`);
+    return tf.tensor(values, [batch, ...node.outputShape]);
+  }
+
+  /** Activations of `layers` for a batch of model inputs. */
+  async activations(layers: string[], input: Float32Array, batch: number): Promise<Float32Array[]> {
+    return tf.tidy(() => runGraph(this.model.graph, this.inputTensor(input, batch), { outputs: layers }).map(readArray));
+  }
+
+  /** ∂/∂input of Σ seed ⊙ activations(layer), the seed computed from the activations; `rule` for ReLU units. */
+  async inputGradient(layer: string, input: Float32Array, batch: number, seed: SeedFunction, rule: ReluRule = 'standard'): Promise<GradientResult> {
+    const graph = this.model.graph;
+    return tf.tidy(() => {
+      const { values, gradient } = gradients(graph, this.inputTensor(input, batch), {
+        outputs: [layer], wrt: graph.inputName, rule, seed: (out) => seedTensor(seed, out),
+      });
+      return { activations: readArray(values.get(layer)!), gradient: readArray(gradient) };
+    });
+  }
+
+  /**
+   * ∂(Σ_c weights[c] · logit_c)/∂activations(layer), evaluated from given activations of the layer (the
+   * model input still feeds branches that bypass it); with the logits.
+   */
+  async logitGradient(layer: string, input: Float32Array, layerValues: Float32Array, batch: number,
+    classWeights: Float32Array): Promise<{ logits: Float32Array; gradient: Float32Array }> {
+    const graph = this.model.graph;
+    return tf.tidy(() => {
+      const x = this.inputTensor(input, batch);
+      const { values, gradient } = gradients(graph, x, {
+        outputs: [graph.logitsName], wrt: layer, feeds: new Map([[layer, this.layerTensor(layer, layerValues, batch)]]),
+        seed: (logits) => tf.tile(tf.tensor2d(classWeights, [1, classWeights.length]), [logits.shape[0]!, 1]),
+      });
+      return { logits: readArray(values.get(graph.logitsName)!), gradient: readArray(gradient) };
+    });
+  }
+
+  /** ∂/∂activations(from) of Σ seed ⊙ activations(to), from given activations of `from`; with the activations of `to`. */
+  async layerGradient(from: string, input: Float32Array, fromValues: Float32Array, batch: number, to: string,
+    seed: SeedFunction): Promise<GradientResult> {
+    const graph = this.model.graph;
+    return tf.tidy(() => {
+      const { values, gradient } = gradients(graph, this.inputTensor(input, batch), {
+        outputs: [to], wrt: from, feeds: new Map([[from, this.layerTensor(from, fromValues, batch)]]),
+        seed: (out) => seedTensor(seed, out),
+      });
+      return { activations: readArray(values.get(to)!), gradient: readArray(gradient) };
+    });
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Lucid's render_vis loop: each step draws the transforms, builds the model input from the parameters,
+ * asks the model for the objective's input gradient (passes.ts), pulls it back through the transforms and
+ * the parameterisation with TF.js autodiff (a vector-Jacobian product seeded by that gradient), and takes
+ * one Adam ascent step. Seeded throughout: the same seed on the same backend gives the same image.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { FeatureVisParams, FeatureVisPreview } from '../../protocol/featureVis';
+import type { Preprocessing } from '../../protocol/types';
+import { throwIfAborted } from '../errors';
+import { drawSeed } from '../params';
+import { mulberry32 } from '../random';
+import type { RunHooks } from '../types';
+import { Adam } from './adam';
+import type { LayerObjective } from './objectives';
+import { FourierImage } from './param';
+import type { ModelPasses } from './passes';
+import { imageStripPng } from './png';
+import { inputMap, modelInput, parameterGradient } from './pipeline';
+import { drawTransforms, prepareTransforms } from './transforms';
+
+export interface RenderHooks extends RunHooks {
+  onPreview?: (preview: FeatureVisPreview) => void;
+}
+
+export interface RenderResult {
+  /** The final images [batch, size, size, channels], values in (0, 1). */
+  images: Float32Array;
+  channels: number;
+  values: number[];
+  timing: { parameterisation: number; model: number; total: number };
+  /** Notes for the summary: what the user should know about how the run went. */
+  notes: string[];
+}
+
+export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObjective[], params: FeatureVisParams,
+  preprocessing: Preprocessing, hooks: RenderHooks = {}): Promise<RenderResult> {
+  const [H, W, C] = passes.model.graph.inputShape;
+  const { batch, size, steps } = params;
+  const fourier = new FourierImage({ batch, height: size, width: size, channels: C, decayPower: params.decayPower, decorrelate: params.decorrelate });
+  const map = inputMap(preprocessing, C);
+  const image = (p: tf.Tensor) => fourier.image(p);
+  const theta = fourier.initial(drawSeed(params.seed, 0), params.sd);
+  const adam = new Adam(theta.length, params.lr, params.beta1, params.beta2, params.epsilon);
+  const values: number[] = [];
+  const timing = { parameterisation: 0, model: 0, total: 0 };
+  const notes: string[] = [];
+  if (params.decorrelate && C !== 3) notes.push(`the model takes ${C}-channel images: colours are not decorrelated (Lucid's matrix is for RGB)`);
+  const started = performance.now();
+
+  const preview = (step: number, value: number) => {
+    if (!hooks.onPreview) return;
+    const t = tf.tidy(() => fourier.image(tf.tensor1d(theta)));
+    const images = Float32Array.from(t.dataSync());
+    t.dispose();
+    hooks.onPreview({ step, steps, value, png: imageStripPng(images, batch, size, size, C).toString('base64') });
+  };
+
+  for (let step = 0; step < steps; step++) {
+    throwIfAborted(hooks.signal);
+    const t0 = performance.now();
+    const draws = prepareTransforms(drawTransforms(params.transforms, size, size, H, W, mulberry32(drawSeed(params.seed, step + 1))), size, size);
+    const input = modelInput(image, theta, draws, map);
+    const t1 = performance.now();
+    const rule = step < params.redirectedSteps ? 'redirected' : 'standard';
+    const inputGrad = new Float32Array(input.length);
+    let value = 0;
+    for (const objective of objectives) {
+      const r = await passes.inputGradient(objective.layer, input, batch, (acts) => {
+        const s = objective.seed(acts);
+        value += s.value;
+        return s.seed;
+      }, rule);
+      for (let i = 0; i < inputGrad.length; i++) inputGrad[i]! += r.gradient[i]!;
+    }
+    const t2 = performance.now();
+    // Vector-Jacobian product of parameters → model input, seeded by the model's input gradient.
+    const dTheta = parameterGradient(image, theta, draws, map, inputGrad, [batch, H, W, C]);
+    adam.ascend(theta, dTheta);
+    const t3 = performance.now();
+    timing.parameterisation += t1 - t0 + (t3 - t2);
+    timing.model += t2 - t1;
+    values.push(value);
+    if ((step + 1) % params.previewEvery === 0 && step + 1 < steps) preview(step + 1, value);
+    hooks.onProgress?.((step + 1) / steps, `step ${step + 1}/${steps} · objective ${value.toPrecision(4)}`);
+    // Lets a cancel message in between steps.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throwIfAborted(hooks.signal);
+  const final = tf.tidy(() => fourier.image(tf.tensor1d(theta)));
+  const images = Float32Array.from(final.dataSync());
+  final.dispose();
+  timing.total = performance.now() - started;
+  preview(steps, values.at(-1) ?? 0);
+  if (values.length > 1 && !values.some((v) => v !== 0)) {
+    notes.push('the objective stayed 0 throughout: the unit never fired on these images (a dead unit, or one the transforms keep below zero)');
+  }
+  return { images, channels: C, values, timing, notes };
+}
