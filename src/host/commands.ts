@@ -249,7 +249,7 @@ async function pickLayer(ctx: LoupeContext, title: string, filter: (l: LayerInfo
   if (!description) return undefined;
   const items = description.layers.filter(filter).map((l) => ({
     label: l.name,
-    description: layerSummary(l),
+    description: layerSummary(l, description.layout),
     ...(l.name === description.defaultCamLayer ? { detail: 'Grad-CAM default (last convolutional layer)' } : {}),
     layer: l,
   }));

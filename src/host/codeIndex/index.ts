@@ -130,8 +130,9 @@ export class LayerIndex {
    * written in the forward() of module `owner` (an ONNX export's ops that belong to no sub-module).
    */
   lookup(layerName: string, modelLayers?: readonly ModelLayerRef[], frameworks?: readonly LayerFramework[]): LayerDefinition[] {
-    const named = (this.byName.get(layerName) ?? []).filter((d) => d.framework !== 'pytorch' && (!frameworks || frameworks.includes(d.framework)));
-    const byOrder = modelLayers && (!frameworks || frameworks.includes('keras')) ? this.byCreationOrder(layerName, modelLayers) : [];
+    const allowed = (d: LayerDefinition): boolean => !frameworks || frameworks.includes(d.framework);
+    const named = (this.byName.get(layerName) ?? []).filter((d) => d.framework !== 'pytorch' && allowed(d));
+    const byOrder = (modelLayers ? this.byCreationOrder(layerName, modelLayers) : []).filter(allowed);
     if (frameworks && !frameworks.includes('pytorch')) return [...named, ...byOrder];
     const slash = layerName.lastIndexOf('/');
     const resolutions = slash >= 0
