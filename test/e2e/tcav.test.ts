@@ -201,7 +201,14 @@ describe('TCAV in a real VS Code', { timeout: 15 * 60_000 }, () => {
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ timeout: 10_000 });
     const target = path.join(workspace, 'exported-tcav.csv');
-    await input.fill(target);
+    // The simple dialog writes its default path into the box once it has read the folder, over anything
+    // typed before: wait for that, then type until the box holds the target.
+    for (const deadline = Date.now() + 10_000; (await input.inputValue()) === '' && Date.now() < deadline;) await page.waitForTimeout(100);
+    for (let attempt = 0; attempt < 5 && (await input.inputValue()) !== target; attempt++) {
+      await input.fill(target);
+      await page.waitForTimeout(300);
+    }
+    assert.equal(await input.inputValue(), target, 'the save dialog holds the target path');
     await input.press('Enter');
     const deadline = Date.now() + 15_000;
     while (!existsSync(target) && Date.now() < deadline) await page.waitForTimeout(200);
