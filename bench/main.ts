@@ -2,13 +2,13 @@
  * `npm run bench`: costs of Loupe's engine per model and backend, against the performance targets and,
  * when python3 + torch + torchvision are installed, against the very same networks in PyTorch.
  *
- *   node dist/bench.js [--json] [--quick] [--no-dissect] [--no-tcav] [--no-wasm] [--no-torch] [--only name,name] [--only-tcav]
+ *   node dist/bench.js [--json] [--quick] [--no-dissect] [--no-tcav] [--no-featurevis] [--no-wasm] [--no-torch] [--only name,name] [--only-tcav]
  *
  * Models: the demo models (quick rows), a MobileNetV2-sized TF.js model built by the bench, and torchvision's
  * ResNet18 and MobileNetV2 exported to ONNX by bench/torch_peer.py (without PyTorch: a ResNet18 ONNX file
  * the bench writes itself). Each (model, backend) runs in its own child process (this bundle, forked with
  * `--child`) so that peak RSS is that row's own, not the sum of everything measured before it. Then network
- * dissection and TCAV on the MobileNetV2-sized model, each in a child process too.
+ * dissection, TCAV and feature visualisation on the MobileNetV2-sized model, each in a child process too.
  */
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,6 +21,7 @@ import { saveMobileNetV2 } from './mobilenetv2';
 import { CHECK_TOLERANCE, writeOrtLogits, writeSeededInput, type ReferenceSpec } from './reference';
 import { renderTable, targetChecks, type BenchReport } from './report';
 import { saveResNet18Onnx } from './resnet18';
+import { measureFeatureVis, renderFeatureVis, type FeatureVisBench, type FeatureVisSpec } from './featureVis';
 import { measureTcav, renderTcav, type TcavBench, type TcavSpec } from './tcav';
 import { exportTorchModels, findTorchPython, runTorchPeer, type TorchExport, type TorchModel } from './torchPeer';
 
@@ -29,7 +30,7 @@ const CHILD_TIMEOUT_MS = 15 * 60 * 1000;
 /** Repository root: dist/bench.js and bench/main.ts both sit one level below it. */
 const ROOT = path.resolve(__dirname, '..');
 const TORCH_SCRIPT = path.join(ROOT, 'bench/torch_peer.py');
-const MODEL_NAMES = ['digits', 'shapes', 'mobilenetv2-tfjs', 'resnet18', 'mobilenet_v2', 'dissection', 'tcav'];
+const MODEL_NAMES = ['digits', 'shapes', 'mobilenetv2-tfjs', 'resnet18', 'mobilenet_v2', 'dissection', 'tcav', 'featurevis'];
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -40,19 +41,20 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
 function benchInChild(spec: ChildSpec): Promise<ModelBench>;
 function benchInChild(spec: DissectSpec): Promise<DissectBench>;
 function benchInChild(spec: TcavSpec): Promise<TcavBench>;
-function benchInChild(spec: ChildSpec | DissectSpec | TcavSpec): Promise<ModelBench | DissectBench | TcavBench> {
+function benchInChild(spec: FeatureVisSpec): Promise<FeatureVisBench>;
+function benchInChild(spec: ChildSpec | DissectSpec | TcavSpec | FeatureVisSpec): Promise<ModelBench | DissectBench | TcavBench | FeatureVisBench> {
   const label = 'kind' in spec ? spec.name : `${spec.name} (${spec.backend})`;
   return new Promise((resolve, reject) => {
     const child = fork(process.argv[1]!, ['--child', JSON.stringify(spec)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    let result: ModelBench | DissectBench | TcavBench | undefined;
+    let result: ModelBench | DissectBench | TcavBench | FeatureVisBench | undefined;
     const timer = setTimeout(() => {
       log(`${label}: no result after ${CHILD_TIMEOUT_MS / 60000} min, stopping it`);
       child.kill('SIGKILL');
     }, CHILD_TIMEOUT_MS);
     child.on('message', (message) => {
-      const m = message as { kind: string; result?: ModelBench | DissectBench | TcavBench; error?: string; text?: string };
+      const m = message as { kind: string; result?: ModelBench | DissectBench | TcavBench | FeatureVisBench; error?: string; text?: string };
       if (m.kind === 'progress') log(`${label}: ${m.text}`);
       else if (m.kind === 'result') result = m.result;
       else if (m.kind === 'error') reject(new Error(`${label}: ${m.error}`));
@@ -70,13 +72,14 @@ interface Options {
   quick: boolean;
   dissect: boolean;
   tcav: boolean;
+  featureVis: boolean;
   wasm: boolean;
   torch: boolean;
   only?: Set<string>;
 }
 
 function parseArgs(args: string[]): Options {
-  const known = new Set(['--json', '--quick', '--no-dissect', '--no-tcav', '--no-wasm', '--no-torch', '--only', '--only-tcav']);
+  const known = new Set(['--json', '--quick', '--no-dissect', '--no-tcav', '--no-featurevis', '--no-wasm', '--no-torch', '--only', '--only-tcav']);
   for (const a of args) {
     if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (known: ${[...known].join(' ')})`);
   }
@@ -92,6 +95,7 @@ function parseArgs(args: string[]): Options {
     quick: args.includes('--quick'),
     dissect: !args.includes('--no-dissect'),
     tcav: !args.includes('--no-tcav'),
+    featureVis: !args.includes('--no-featurevis'),
     wasm: !args.includes('--no-wasm'),
     torch: !args.includes('--no-torch'),
     ...(only ? { only } : {}),
@@ -110,9 +114,10 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const childIndex = args.indexOf('--child');
   if (childIndex >= 0) {
-    const spec = JSON.parse(args[childIndex + 1]!) as ChildSpec | DissectSpec | TcavSpec;
+    const spec = JSON.parse(args[childIndex + 1]!) as ChildSpec | DissectSpec | TcavSpec | FeatureVisSpec;
     if ('kind' in spec && spec.kind === 'dissect') await reportFromChild((progress) => measureDissection(spec, progress));
     else if ('kind' in spec && spec.kind === 'tcav') await reportFromChild((progress) => measureTcav(spec, progress));
+    else if ('kind' in spec && spec.kind === 'featurevis') await reportFromChild((progress) => measureFeatureVis(spec, progress));
     else await runChild(spec as ChildSpec);
     return;
   }
@@ -121,6 +126,7 @@ async function main(): Promise<void> {
   const wanted = (name: string) => !options.only || options.only.has(name);
 
   let tcav: TcavBench | undefined;
+  let featureVis: FeatureVisBench | undefined;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-'));
   const report: BenchReport = {
     date: new Date().toISOString(),
@@ -172,7 +178,8 @@ async function main(): Promise<void> {
       });
     }
     let mobilenet: string | undefined;
-    if (wanted('mobilenetv2-tfjs') || (options.dissect && wanted('dissection')) || (options.tcav && wanted('tcav'))) {
+    if (wanted('mobilenetv2-tfjs') || (options.dissect && wanted('dissection')) || (options.tcav && wanted('tcav'))
+      || (options.featureVis && wanted('featurevis'))) {
       log('saving the MobileNetV2-sized TF.js model (random weights)');
       mobilenet = await saveMobileNetV2(path.join(tmp, 'mobilenetv2'), { seed: 1 });
       const input = path.join(tmp, 'mobilenetv2.input.npy');
@@ -247,13 +254,25 @@ async function main(): Promise<void> {
         report.skipped.push({ name: 'tcav', reason: errorText(error) });
       }
     }
+    if (options.featureVis && wanted('featurevis') && mobilenet) {
+      log('feature visualisation: Lucid\'s recipe in a child process');
+      try {
+        featureVis = await benchInChild({ kind: 'featurevis', name: 'featurevis', modelPath: mobilenet, steps: quick ? 64 : 512 });
+      } catch (error) {
+        report.skipped.push({ name: 'featurevis', reason: errorText(error) });
+      }
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 
   report.loadAverage.end = os.loadavg()[0]!;
-  if (options.json) process.stdout.write(`${JSON.stringify({ ...report, checks: targetChecks(report), ...(tcav ? { tcav } : {}) }, null, 2)}\n`);
-  else process.stdout.write(renderTable(report) + [...renderDissection(report.dissection, quick), ...renderTcav(tcav, quick)].map((l) => `${l}\n`).join(''));
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ...report, checks: targetChecks(report), ...(tcav ? { tcav } : {}), ...(featureVis ? { featureVis } : {}) }, null, 2)}\n`);
+  } else {
+    process.stdout.write(renderTable(report) + [...renderDissection(report.dissection, quick), ...renderTcav(tcav, quick), ...renderFeatureVis(featureVis, quick)]
+      .map((l) => `${l}\n`).join(''));
+  }
 }
 
 const WASM_REFERENCE = 'the wasm engine';
