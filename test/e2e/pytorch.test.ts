@@ -144,8 +144,10 @@ describe('Loupe with a PyTorch model (ONNX) in a real VS Code', { timeout: 15 * 
     // Block.relu is called twice per block: the second call is its own layer, named for the module.
     assert.equal(layers.find((l) => l.label === 'layer2.relu#2')?.description, 'Relu · 32×16×16 · 0 params · call 2 of module layer2.relu');
     assert.equal(layers.find((l) => l.label === 'head.2')?.description, `Gemm · 4 · ${thousands(4 * 48 + 4)} params`);
-    const message = await viewPane(page, 'Layers').locator('.message').innerText();
-    assert.match(message, /3×64×64 → 4 classes .*\(onnx model, shapes as C×H×W\)/);
+    // The view's message is set a moment after its rows: wait for the new model's.
+    const header = viewPane(page, 'Layers').locator('.message', { hasText: /3×64×64 → 4 classes/ });
+    await header.waitFor({ timeout: 30_000 });
+    assert.match(await header.innerText(), /3×64×64 → 4 classes .*\(onnx model, shapes as C×H×W\)/);
     await screenshot(page, 'pytorch-c-layers');
     await modelsExpanded(true);
   }));
