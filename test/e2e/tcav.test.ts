@@ -185,9 +185,18 @@ describe('TCAV in a real VS Code', { timeout: 15 * 60_000 }, () => {
     // It sits on the layer's line: the line numbers above and at it are rendered around it.
     const lineNumber = (n: number) => editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${n}$`) });
     await lineNumber(line).waitFor();
-    const lensBox = (await lens.filter({ hasText: text }).first().boundingBox())!;
-    const lineBox = (await lineNumber(line).boundingBox())!;
-    const prevBox = (await lineNumber(line - 1).boundingBox())!;
+    // The editor may still be scrolling to the line: read the three boxes until two reads 100 ms apart agree.
+    const boxes = async () => Promise.all([lens.filter({ hasText: text }).first().boundingBox(), lineNumber(line).boundingBox(), lineNumber(line - 1).boundingBox()]);
+    let read = await boxes();
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
+      await page.waitForTimeout(100);
+      const again = await boxes();
+      const settled = again.every((b) => b !== null) && JSON.stringify(again) === JSON.stringify(read);
+      read = again;
+      if (settled) break;
+    }
+    const [lensBox, lineBox, prevBox] = read;
+    assert.ok(lensBox && lineBox && prevBox, 'the lens and its lines are on screen');
     assert.ok(lensBox.y >= prevBox.y + prevBox.height - 1 && lensBox.y + lensBox.height <= lineBox.y + 1, 'the TCAV lens is not on the layer\'s line');
     await screenshot(page, 'tcav-codelens');
     await lens.filter({ hasText: text }).first().click();
