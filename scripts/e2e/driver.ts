@@ -40,12 +40,15 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
   }).first();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await page.keyboard.press('F1');
-    await input.waitFor();
-    await input.fill(`>${title}`);
+    // Every step is retried: a webview that takes focus as it loads (an image preview just opened)
+    // closes the palette between its opening and the typing.
+    const step = { timeout: Math.max(1, Math.min(3_000, deadline - Date.now())) };
     try {
-      await row.waitFor({ timeout: Math.max(1, Math.min(3_000, deadline - Date.now())) });
-      await row.click();
+      await page.keyboard.press('F1');
+      await input.waitFor(step);
+      await input.fill(`>${title}`, step);
+      await row.waitFor(step);
+      await row.click(step);
       return;
     } catch (error) {
       await page.keyboard.press('Escape');
