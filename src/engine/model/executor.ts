@@ -118,7 +118,10 @@ function nodeStep(node: IRNode, ctx: ExecContext): Step {
       const isAdd = node.op ? node.op.op === 'elementwise' && node.op.fn === 'add' && node.op.operands.every((o) => 'input' in o)
         : node.className === 'Add';
       if (isAdd && xs.every((x) => x.shape.join() === dy.shape.join())) return xs.map(() => dy);
-      return tf.grads((...args: tf.Tensor[]) => node.apply(args, ctx))(xs, dy);
+      // A tensor given twice (x · x) must be two leaves: tf.grads would return the total derivative for
+      // each, and the caller adds one per input.
+      const leaves = xs.map((x, k) => (xs.indexOf(x) === k ? x : tf.clone(x)));
+      return tf.grads((...args: tf.Tensor[]) => node.apply(args, ctx))(leaves, dy);
     },
   };
 }
