@@ -30,7 +30,7 @@ import { spatialLayer } from './model/layers';
 import { loadModel, type LoadedModel } from './model/loader';
 import { reduceForDisplay } from './output/display';
 import { resolveParams } from './params';
-import { randomizeTopLayers, spearman } from './sanity';
+import { randomizeTopLayers, sanityNote, spearman } from './sanity';
 import type { AttributionOutput, ExplainResult, RgbaImage, RunHooks } from './types';
 
 export interface EngineOptions {
@@ -193,8 +193,9 @@ export class Engine {
             const randomized = await METHODS.get(id)!.run({
               ...ctx, weights: sanity.store, weightsVariant: sanity.variant, hooks: { signal: hooks.signal } as RunHooks,
             });
-            output.figures.sanitySpearman = spearman(display, reduceForDisplay(randomized.data, randomized.shape, randomized.display));
-            output.notes.push(`sanity check: weights of ${sanity.layers.join(', ')} re-initialised; Spearman rank correlation with the original map ${output.figures.sanitySpearman.toFixed(3)} (below 0.5 means the map depends on what those layers learned)`);
+            const rho = spearman(display, reduceForDisplay(randomized.data, randomized.shape, randomized.display));
+            if (rho !== undefined) output.figures.sanitySpearman = rho;
+            output.notes.push(sanityNote(sanity.layers, rho));
           }
           maps.push(toOutput(id, output, display, ms, targetPrediction, ctx, model.passes.backend));
         }

@@ -29,8 +29,19 @@ export function randomizeTopLayers(graph: IRGraph, count: number, seed: number):
   return { store: graph.weights.withOverrides(overrides), layers: top.map((n) => n.name), variant: { kind: 'randomized-top', layers: count, seed } };
 }
 
-/** Spearman rank correlation of two maps of equal length. */
-export function spearman(a: Float32Array, b: Float32Array): number {
+/**
+ * Spearman rank correlation of two maps of equal length; undefined when either map is constant (no
+ * ranking exists, and 0 would read as a passed check).
+ */
+export function spearman(a: Float32Array, b: Float32Array): number | undefined {
   const r = sampleRankCorrelation(Array.from(a), Array.from(b));
-  return Number.isFinite(r) ? r : 0;
+  return Number.isFinite(r) ? r : undefined;
+}
+
+/** The sentence a map's notes carry about its sanity check. */
+export function sanityNote(layers: string[], rho: number | undefined): string {
+  const what = `sanity check: weights of ${layers.join(', ')} re-initialised`;
+  return rho === undefined
+    ? `${what}; no rank correlation exists because a map is constant (the original's or the randomised model's): the check is undecided, not passed`
+    : `${what}; Spearman rank correlation with the original map ${rho.toFixed(3)} (below 0.5 means the map depends on what those layers learned)`;
 }

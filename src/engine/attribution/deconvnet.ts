@@ -1,3 +1,4 @@
+import { ruleCoverageNotes } from './ruleCoverage';
 import { inputGradient, takeArray } from './score';
 import type { AttributionMethod } from './types';
 
@@ -7,6 +8,6 @@ export const deconvnet: AttributionMethod = {
   title: 'Deconvnet',
   async run(ctx) {
     const data = takeArray(await inputGradient(ctx, ctx.input, 'deconvnet'));
-    return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [] };
+    return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: ruleCoverageNotes(ctx.model.graph, 'deconvnet', 'Deconvnet') };
   },
 };

@@ -1,3 +1,4 @@
+import { ruleCoverageNotes } from './ruleCoverage';
 import { inputGradient, takeArray } from './score';
 import type { AttributionMethod } from './types';
 
@@ -9,6 +10,6 @@ export const guidedBackprop: AttributionMethod = {
   title: 'Guided backprop',
   async run(ctx) {
     const data = takeArray(await inputGradient(ctx, ctx.input, 'guided'));
-    return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [NOTE] };
+    return { data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: {}, figures: {}, notes: [NOTE, ...ruleCoverageNotes(ctx.model.graph, 'guided', 'Guided backprop')] };
   },
 };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { gradcamMaps } from './gradcam';
+import { ruleCoverageNotes } from './ruleCoverage';
 import { inputGradient, tidyArray } from './score';
 import type { AttributionMethod } from './types';
 
@@ -14,7 +15,7 @@ export const guidedGradcam: AttributionMethod = {
     tf.dispose([guided, maps.low, maps.full]);
     return {
       data, shape: ctx.input.shape.slice(1), display: 'absmax', signed: false, params: { layer: ctx.layer },
-      figures: {}, notes: [], layer: ctx.layer,
+      figures: {}, notes: ruleCoverageNotes(ctx.model.graph, 'guided', 'Guided Grad-CAM'), layer: ctx.layer,
     };
   },
 };
