@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { median } from 'simple-statistics';
 import { Engine } from '../src/engine/engine';
 import { toModelInput } from '../src/engine/image/preprocess';
+import { heapSimdStatus } from '../src/engine/kernels/heapSimd';
 import type { BackendName, ExplainOptions, MethodId } from '../src/protocol/types';
 import type { RgbaImage } from '../src/engine/types';
 import { checkReference, type CheckResult, type ReferenceSpec } from './reference';
@@ -39,6 +40,8 @@ export interface ModelBench {
   requested: BackendName;
   backend: BackendName;
   backendNote?: string;
+  /** TF.js wasm only: whether Loupe's SIMD module ran (heapSimdStatus). */
+  simd?: string;
   /** Threads one gradient / SmoothGrad and IG run on. */
   threads: { single: number; batch: number };
   inputShape: number[];
@@ -308,6 +311,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
       requested: spec.backend,
       backend,
       ...(model.passes.note ? { backendNote: model.passes.note } : {}),
+      ...(backend === 'onnxruntime' ? {} : { simd: heapSimdStatus() }),
       threads: backend === 'onnxruntime'
         ? { single: os.availableParallelism(), batch: os.availableParallelism() }
         : { single: 1, batch: engine.lanes.threads + 1 },

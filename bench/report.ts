@@ -227,6 +227,7 @@ function notes(report: BenchReport, checks: TargetCheck[]): string[] {
   }
   for (const m of report.models) {
     if (m.backendNote) lines.push(`${m.name}: ${m.backendNote}`);
+    if (m.simd && m.simd !== 'on') lines.push(`${m.name} (${m.backend}): **the SIMD fast path of the backward kernels was ${m.simd}**`);
     if (m.camLayer && m.targets) lines.push(`${m.name} (${m.backend}): Grad-CAM at ${m.camLayer}.`);
     for (const [measure, error] of Object.entries(m.errors)) lines.push(`${m.name} (${m.backend}) ${LABELS[measure as Measure]} failed: ${firstLine(error)}`);
   }

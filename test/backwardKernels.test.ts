@@ -6,7 +6,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { buildMobileNetV2 } from '../bench/mobilenetv2';
 import { Engine } from '../src/engine/engine';
 import { registerWasmGradientKernels, wasmBackwardKernels } from '../src/engine/kernels';
-import { heapSimd, setHeapSimdEnabled } from '../src/engine/kernels/heapSimd';
+import { heapSimd, heapSimdStatus, setHeapSimdEnabled } from '../src/engine/kernels/heapSimd';
 import { INTERLEAVE_PHASES } from '../src/engine/kernels/interleavePhases';
 import { RELU_BACKWARD, type ReluBackwardAttrs } from '../src/engine/kernels/reluBackward';
 import { gradients } from '../src/engine/model/executor';
@@ -222,4 +222,12 @@ test('a small MobileNetV2: input gradients on wasm (with these kernels) equal th
     await tf.setBackend('wasm');
     x.dispose();
   }
+});
+
+// The module reaches into tfjs-backend-wasm's private heap: an upgrade that moves it would make every
+// wasm gradient ~10× slower with a single log line. This test fails first.
+test('the SIMD fast path runs on the installed tfjs-backend-wasm, and says so', async () => {
+  await tf.setBackend('wasm');
+  assert.notEqual(heapSimd(tf.backend() as BackendWasm), null);
+  assert.equal(heapSimdStatus(), 'on');
 });

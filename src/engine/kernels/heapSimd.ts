@@ -169,22 +169,43 @@ export function setHeapSimdEnabled(on: boolean): boolean {
   return previous;
 }
 
+let unavailable: string | undefined;
+let used = false;
+
+/** Why the fast path is off ('on' when it ran, 'not used yet' before any wasm kernel needed it): for logs and the bench. */
+export function heapSimdStatus(): string {
+  if (unavailable) return `off: ${unavailable}`;
+  return used ? 'on' : 'not used yet';
+}
+
+/** Said once per process: the kernels stay correct without the module, but about 10× slower. */
+function fallBack(reason: string): null {
+  if (!unavailable) {
+    unavailable = reason;
+    console.warn(`loupe: the SIMD fast path of the ReLU-backward and phase-interleave kernels is off (${reason}); their JavaScript loops run instead, about 10× slower`);
+  }
+  return null;
+}
+
 /** The module bound to the backend's memory, or null where it cannot run (then callers loop in JS). */
 export function heapSimd(backend: BackendWasm): HeapSimd | null {
   if (!enabled) return null;
+  // These are tfjs-backend-wasm's private internals: a release that renames them must be noticed.
   const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
-  if (!(memory instanceof WASM.Memory)) return null;
+  if (!(memory instanceof WASM.Memory)) return fallBack('tfjs-backend-wasm no longer exposes its heap memory as wasm.asm.memory');
   let m = cache.get(memory);
   if (m === undefined) {
     try {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
       const instance = new WASM.Instance(new WASM.Module(moduleBytes(shared, 65536)), { env: { memory } });
       m = instance.exports as HeapSimd;
-    } catch {
+    } catch (error) {
       m = null;
+      fallBack(`the module could not be instantiated on the backend's memory: ${error instanceof Error ? error.message : String(error)}`);
     }
     cache.set(memory, m);
   }
+  if (m) used = true;
   return m;
 }
 
