@@ -78,8 +78,8 @@ describe('IoU arithmetic', () => {
           for (let p = 0; p < sh * sw; p++) {
             const m = up[p * units + u]! > thresholds[u]!;
             const l = segs[i]!.planes.some((plane) => plane[p] === c) || segs[i]!.imageLabels.includes(c);
-            if (m && l) inter[u * 6 + c]++;
-            if (m || l) union[u * 6 + c]++;
+            if (m && l) inter[u * 6 + c]!++;
+            if (m || l) union[u * 6 + c]!++;
           }
         }
       }

@@ -343,7 +343,7 @@ test('truncated PNG, bad CRC and truncated JPEG are IMAGE_INVALID', () => {
 
   const bad = Buffer.from(good);
   const idat = bad.indexOf('IDAT');
-  bad[idat + 10] ^= 0xff; // inside the compressed data; the CRC no longer matches
+  bad[idat + 10]! ^= 0xff; // inside the compressed data; the CRC no longer matches
   const err = expectLoupeError(() => decodeImage(bad, 'crc.png', OPTS), 'IMAGE_INVALID', 'crc.png');
   assert.match(err.message, /IDAT chunk fails its CRC/);
 

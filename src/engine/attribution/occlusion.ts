@@ -40,8 +40,8 @@ export const occlusion: AttributionMethod = {
           const drop = base! - s[i]!;
           for (let yy = y; yy < Math.min(h, y + window); yy++) {
             for (let xx = x; xx < Math.min(w, x + window); xx++) {
-              sum[yy * w + xx] += drop;
-              count[yy * w + xx] += 1;
+              sum[yy * w + xx]! += drop;
+              count[yy * w + xx]! += 1;
             }
           }
         });

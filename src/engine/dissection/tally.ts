@@ -125,8 +125,8 @@ export class IouTally {
     const { width: sw, height: sh, planes, imageLabels, categories } = seg;
     const n = sw * sh;
     this.pixels += n;
-    for (const plane of planes) for (let p = 0; p < n; p++) if (plane[p]) this.conceptArea[plane[p]!]++;
-    for (const label of imageLabels) this.conceptArea[label] += n;
+    for (const plane of planes) for (let p = 0; p < n; p++) if (plane[p]) this.conceptArea[plane[p]!]!++;
+    for (const label of imageLabels) this.conceptArea[label]! += n;
     const { intersection, concepts } = this;
     for (let u = 0; u < this.units; u++) {
       const base = u * concepts;
@@ -134,13 +134,13 @@ export class IouTally {
       const active = forEachActivePixel(map, thresholds[u]!, sh, sw, (p) => {
         for (const plane of planes) {
           const label = plane[p]!;
-          if (label) intersection[base + label]++;
+          if (label) intersection[base + label]!++;
         }
       });
       if (active === 0) continue;
-      this.unitTotal[u] += active;
-      for (const label of imageLabels) intersection[base + label] += active;
-      for (const c of categories) this.unitArea[u * this.categories + c] += active;
+      this.unitTotal[u]! += active;
+      for (const label of imageLabels) intersection[base + label]! += active;
+      for (const c of categories) this.unitArea[u * this.categories + c]! += active;
     }
   }
 

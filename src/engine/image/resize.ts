@@ -46,7 +46,7 @@ export function triangleTaps(inSize: number, outSize: number): Taps {
       total += w;
     }
     const norm = total > 0 ? 1 / total : 0;
-    for (let k = 0; k < hi - lo; k++) weights[i * maxTaps + k] *= norm;
+    for (let k = 0; k < hi - lo; k++) weights[i * maxTaps + k]! *= norm;
     start[i] = lo;
     count[i] = hi - lo;
   }

@@ -149,8 +149,9 @@ function parseInput(input: unknown, base: Preprocessing, channels: number, where
     if (!Array.isArray(r) || r.length !== 2 || !r.every(isFiniteNumber)) {
       throw bad(`"${where}.range" must be two numbers [min, max]`, 'e.g. "range": [0, 1] or [-1, 1] or [0, 255]');
     }
-    if (!(r[0] < r[1])) throw bad(`"${where}.range" must have min < max, got [${r[0]}, ${r[1]}]`, 'e.g. "range": [0, 1]');
-    out.range = [r[0], r[1]];
+    const [min, max] = r as [number, number];
+    if (!(min < max)) throw bad(`"${where}.range" must have min < max, got [${min}, ${max}]`, 'e.g. "range": [0, 1]');
+    out.range = [min, max];
   }
   if (input.mean !== undefined) out.mean = numberList(input.mean, `${where}.mean`, channels, bad);
   if (input.std !== undefined) {

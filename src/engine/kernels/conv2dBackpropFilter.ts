@@ -73,7 +73,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     const prodV = float32View(backend, prod); // [CO, K]
     for (let co = 0; co < CO; co++) {
       const row = co * K;
-      for (let k = 0; k < K; k++) acc[k * CO + co] += prodV[row + k]!;
+      for (let k = 0; k < K; k++) acc[k * CO + co]! += prodV[row + k]!;
     }
     backend.disposeData(prod.dataId);
     backend.disposeData(dyT.dataId);

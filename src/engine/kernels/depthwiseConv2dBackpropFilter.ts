@@ -60,11 +60,11 @@ function depthwiseConv2dNativeBackpropFilter(args: {
             const xOff = xRowOff + iw * C;
             const accOff = accRowOff + kw * CO;
             if (M === 1) {
-              for (let c = 0; c < C; c++) acc[accOff + c] += xV[xOff + c]! * dyV[dyOff + c]!;
+              for (let c = 0; c < C; c++) acc[accOff + c]! += xV[xOff + c]! * dyV[dyOff + c]!;
             } else {
               for (let c = 0, cm = 0; c < C; c++) {
                 const xv = xV[xOff + c]!;
-                for (let m = 0; m < M; m++, cm++) acc[accOff + cm] += xv * dyV[dyOff + cm]!;
+                for (let m = 0; m < M; m++, cm++) acc[accOff + cm]! += xv * dyV[dyOff + cm]!;
               }
             }
           }

@@ -71,12 +71,12 @@ function depthwiseConv2dNativeBackpropInput(args: {
             const dxOff = dxRowOff + iw * C;
             const wOff = wRowOff + kw * CO;
             if (M === 1) {
-              for (let c = 0; c < C; c++) dx[dxOff + c] += dyV[dyOff + c]! * w[wOff + c]!;
+              for (let c = 0; c < C; c++) dx[dxOff + c]! += dyV[dyOff + c]! * w[wOff + c]!;
             } else {
               for (let c = 0, cm = 0; c < C; c++) {
                 let s = 0;
                 for (let m = 0; m < M; m++, cm++) s += dyV[dyOff + cm]! * w[wOff + cm]!;
-                dx[dxOff + c] += s;
+                dx[dxOff + c]! += s;
               }
             }
           }

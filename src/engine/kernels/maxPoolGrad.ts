@@ -55,7 +55,7 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
               }
             }
           }
-          if (at >= 0) dx[at] += dyv[o + c]!;
+          if (at >= 0) dx[at]! += dyv[o + c]!;
         }
       }
     }

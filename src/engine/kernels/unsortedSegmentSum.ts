@@ -29,7 +29,7 @@ function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: unkn
     if (!(s >= 0 && s < numSegments)) continue;
     const o = s * inner;
     const xo = i * inner;
-    for (let j = 0; j < inner; j++) outV[o + j] += xV[xo + j]!;
+    for (let j = 0; j < inner; j++) outV[o + j]! += xV[xo + j]!;
   }
   return out;
 }

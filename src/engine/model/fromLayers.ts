@@ -209,9 +209,9 @@ function opFor(className: string, config: Config, name: string, file: string): O
       return { op: 'concat', axis: Number(config.axis ?? -1) };
     case 'ZeroPadding2D': {
       const p = config.padding as number | number[] | number[][];
-      const [[t, b], [l, r]] = Array.isArray(p)
-        ? (Array.isArray(p[0]) ? (p as number[][]) : [[p[0] as number, p[0] as number], [p[1] as number, p[1] as number]])
-        : [[p, p], [p, p]];
+      const [[t, b], [l, r]] = (Array.isArray(p)
+        ? (Array.isArray(p[0]) ? p : [[p[0], p[0]], [p[1], p[1]]])
+        : [[p, p], [p, p]]) as [[number, number], [number, number]];
       return { op: 'pad', pads: [[t!, b!], [l!, r!]], value: 0 };
     }
     case 'Cropping2D': {
