@@ -15,7 +15,7 @@ import { openProbe } from '../src/engine/dissection/probe/open';
 import type { Segmentation } from '../src/engine/dissection/probe/types';
 import { UnitQuantiles } from '../src/engine/dissection/quantile';
 import { IouTally } from '../src/engine/dissection/tally';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 import { rng, tempDir } from './helpers/models';
 import { PLANTED_UNITS, savePlantedModel } from './helpers/plantedModel';
 

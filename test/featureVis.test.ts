@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import { Engine } from '../src/engine/engine';
-import { CancelledError } from '../src/engine/errors';
+import { CancelledError } from '../src/protocol/errors';
 import { gradients } from '../src/engine/model/executor';
 import { loadModel } from '../src/engine/model/loader';
 import type { FeatureVisSummary } from '../src/protocol/featureVis';

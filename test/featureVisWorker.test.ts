@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../src/engine/engine';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 import { WorkerClient } from '../src/host/workerClient';
 import { savePlantedModel } from './helpers/plantedModel';
 import { WORKER_JS } from './workerFixtures';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { CancelledError } from '../src/engine/errors';
+import { CancelledError } from '../src/protocol/errors';
 import { HostWorkerClient } from '../src/host/hostClient';
 import { imageRoots, stripPath, toDissectView } from '../src/host/panels/dissectData';
 import type { DissectionSummary } from '../src/protocol/types';

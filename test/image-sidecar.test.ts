@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSidecar, DEFAULT_PREPROCESSING } from '../src/engine/image/sidecar';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 
 const RGB: [number, number, number] = [32, 32, 3];
 const GRAY: [number, number, number] = [28, 28, 1];

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resizeImage } from '../src/engine/image/resize';
 import { pixelToInput, toModelInput } from '../src/engine/image/preprocess';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 import type { Preprocessing } from '../src/protocol/types';
 import type { RgbaImage } from '../src/engine/types';
 

@@ -9,7 +9,7 @@ import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import exifr from 'exifr';
 import { decodeImage, readImageFile, maxFileBytes } from '../src/engine/image/decode';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 import type { RgbaImage } from '../src/engine/types';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'images');

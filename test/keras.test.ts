@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { initBackend } from '../src/engine/backend';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 import { gradients, runGraph } from '../src/engine/model/executor';
 import { readKerasArchive } from '../src/engine/model/formats/keras/archive';
 import { loadModel } from '../src/engine/model/loader';

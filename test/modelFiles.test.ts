@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { Engine } from '../src/engine/engine';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 import { readModelFiles } from '../src/engine/io/modelFiles';
 import { saveModel, tempDir } from './helpers/models';
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { Engine } from '../src/engine/engine';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'onnx');
 let engine: Engine;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { generateShapes } from '../demo/shapes/dataset';
 import { Engine } from '../src/engine/engine';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 import type { RgbaImage } from '../src/engine/types';
 import type { ExplainOptions, Preprocessing } from '../src/protocol/types';
 import { tempDir } from './helpers/models';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { drawConceptImage } from '../src/engine/dissection/probe/conceptImages';
-import { CancelledError, LoupeError } from '../src/engine/errors';
+import { CancelledError, LoupeError } from '../src/protocol/errors';
 import { HostWorkerClient } from '../src/host/hostClient';
 import { tcavCsv, type TcavOptions } from '../src/protocol/tcav';
 import { tempDir } from './helpers/models';

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import { drawConceptImage } from '../src/engine/dissection/probe/conceptImages';
 import { Engine } from '../src/engine/engine';
-import { CancelledError, LoupeError } from '../src/engine/errors';
+import { CancelledError, LoupeError } from '../src/protocol/errors';
 import { runGraph } from '../src/engine/model/executor';
 import { fitCav } from '../src/engine/tcav/cav';
 import { computeLayerProducts } from '../src/engine/tcav/features';

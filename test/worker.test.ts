@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { saveMobileNetV2 } from '../bench/mobilenetv2';
 import { Engine } from '../src/engine/engine';
-import { LoupeError } from '../src/engine/errors';
+import { LoupeError } from '../src/protocol/errors';
 import { WorkerClient, WorkerExitedError } from '../src/host/workerClient';
 import type { ExplainOptions } from '../src/protocol/types';
 import { CAM_SHAPE, INPUT_SHAPE, makeBadInputs, makeFixtures, WORKER_JS, type Fixtures } from './workerFixtures';

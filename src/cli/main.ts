@@ -3,7 +3,7 @@
  * Exit codes: 0 success, 1 a LoupeError (bad model, image, parameters), 2 a usage error.
  */
 import { version } from '../../package.json';
-import { LoupeError } from '../engine/errors';
+import { LoupeError } from '../protocol/errors';
 import { HELP, parseCommand, UsageError, type DescribeCommand, type DissectCommand, type ExplainCommand, type TcavCommand } from './args';
 import { describeTable, dissectTable, explainTable, tcavTable } from './format';
 

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from '../engine/engine';
-import { LoupeError } from '../engine/errors';
+import { LoupeError } from '../protocol/errors';
 import { positionOverlayPng } from '../engine/blocks/pictures';
 import { encodeNpy } from '../engine/output/npy';
 import { imagePng } from '../engine/output/overlay';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName, BackendPreference } from '../protocol/types';
-import { LoupeError } from './errors';
+import { LoupeError } from '../protocol/errors';
 import { registerWasmGradientKernels } from './kernels';
 
 type TfjsBackend = Exclude<BackendName, 'onnxruntime'>;

@@ -21,7 +21,7 @@ import { runTcav } from './tcav/run';
 import type { TcavOptions, TcavResult } from '../protocol/tcav';
 import type { RenderHooks } from './featureVis/render';
 import { cachedFeatureVis, runFeatureVis } from './featureVis/run';
-import { LoupeError, throwIfAborted } from './errors';
+import { LoupeError, throwIfAborted } from '../protocol/errors';
 import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
 import { overridePreprocessing } from './image/sidecar';

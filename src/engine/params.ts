@@ -1,5 +1,5 @@
 import type { MethodParams } from '../protocol/types';
-import { LoupeError } from './errors';
+import { LoupeError } from '../protocol/errors';
 
 /**
  * Defaults: SmoothGrad n = 25, s = 0.15 (PAIR saliency); IG 50 Gauss–Legendre steps from a black

@@ -3,7 +3,7 @@
  * turns failures into error notifications: a LoupeError's message names the file and what to do.
  */
 import * as vscode from 'vscode';
-import { CancelledError, LoupeError } from '../engine/errors';
+import { CancelledError, LoupeError } from '../protocol/errors';
 import type { LayerInfo } from '../protocol/types';
 import { EXCLUDED_GLOB } from './codeIndex';
 import type { LoupeContext } from './context';

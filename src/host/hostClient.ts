@@ -5,7 +5,7 @@
  */
 import type { BackendName } from '../protocol/types';
 import type { HelloResult } from '../protocol/worker';
-import { LoupeError } from '../engine/errors';
+import { LoupeError } from '../protocol/errors';
 import { WorkerClient, WorkerExitedError, type CallOptions, type ExplainCallOptions, type WorkerClientOptions } from './workerClient';
 import type { DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
 import type { ClientExplainResult } from './workerClient';

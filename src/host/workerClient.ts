@@ -20,7 +20,7 @@ import {
   ResponseError,
   type RequestType,
 } from 'vscode-jsonrpc/node';
-import { CancelledError, LoupeError } from '../engine/errors';
+import { CancelledError, LoupeError } from '../protocol/errors';
 import type { BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
 import type { TcavOptions, TcavResult } from '../protocol/tcav';
 import {
@@ -37,14 +37,14 @@ import {
   type HelloResult,
   type WorkerErrorData,
 } from '../protocol/worker';
-import { errorFromWire, explainResultFromWire, type ClientExplainResult } from '../worker/wire';
+import { errorFromWire, explainResultFromWire, type ClientExplainResult } from '../protocol/node/wire';
 import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from '../protocol/blocks';
 import type { FeatureVisOptions, FeatureVisPreview, FeatureVisSummary } from '../protocol/featureVis';
 import {
   ActivationGridRequest, BlocksRequest, CachedFeatureVisRequest, FeatureVisPreviewNotification, VisualizeRequest,
 } from '../protocol/worker';
 
-export type { ClientExplainResult } from '../worker/wire';
+export type { ClientExplainResult } from '../protocol/node/wire';
 
 export interface WorkerClientOptions {
   /** Path of the bundled worker (dist/worker.js). */

@@ -4,7 +4,7 @@
  * Cancellation: jsonrpc's own `$/cancelRequest`; the worker turns it into an AbortSignal.
  */
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
-import type { LoupeErrorCode } from '../engine/errors';
+import type { LoupeErrorCode } from './errors';
 import type {
   BackendName,
   BackendPreference,

@@ -4,7 +4,7 @@
  * stdout and stderr are logs; the protocol runs over IPC (src/protocol/worker.ts).
  */
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
-import { LoupeError } from '../engine/errors';
+import { LoupeError } from '../protocol/errors';
 import { parseBackend, registerHandlers } from './server';
 
 function log(line: string): void {

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
 import { version as loupeVersion } from '../../package.json';
 import { Engine } from '../engine/engine';
-import { LoupeError } from '../engine/errors';
+import { LoupeError } from '../protocol/errors';
 import { writeExplainOutputs } from '../engine/output/write';
 import { BACKEND_PREFERENCES } from '../protocol/types';
 import type { BackendPreference, MethodId } from '../protocol/types';
@@ -27,7 +27,7 @@ import type { FeatureVisPreview } from '../protocol/featureVis';
 import {
   ActivationGridRequest, BlocksRequest, CachedFeatureVisRequest, FeatureVisPreviewNotification, VisualizeRequest,
 } from '../protocol/worker';
-import { errorToWire, explainResultToWire } from './wire';
+import { errorToWire, explainResultToWire } from '../protocol/node/wire';
 
 const BACKENDS = BACKEND_PREFERENCES;
 /** Progress notifications closer together than this are dropped (the last one always goes). */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { camHead } from '../model/camHead';
 import { toArray } from './score';
 import { upsample } from './upsample';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { throwIfAborted } from '../errors';
+import { throwIfAborted } from '../../protocol/errors';
 import type { ReluRule } from '../model/ir';
 import type { AttributionContext, SampleContext } from './types';
 

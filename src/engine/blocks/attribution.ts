@@ -4,7 +4,7 @@
  * channels (spatial) or over positions (channel), the channel one also path-integrated (N scaled copies of
  * the activations, left Riemann sum). All model calls go through ModelPasses.
  */
-import { throwIfAborted } from '../errors';
+import { throwIfAborted } from '../../protocol/errors';
 import type { ModelPasses } from '../featureVis/passes';
 import type { RunHooks } from '../types';
 

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ActivationGridOptions, ActivationGridResult } from '../../protocol/blocks';
-import { LoupeError, throwIfAborted } from '../errors';
+import { LoupeError, throwIfAborted } from '../../protocol/errors';
 import { Adam } from '../featureVis/adam';
 import { FourierImage } from '../featureVis/param';
 import { ModelPasses } from '../featureVis/passes';

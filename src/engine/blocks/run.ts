@@ -6,7 +6,7 @@
  */
 import type { BlocksOptions, BlocksResult } from '../../protocol/blocks';
 import type { BackendName, Prediction } from '../../protocol/types';
-import { LoupeError, throwIfAborted } from '../errors';
+import { LoupeError, throwIfAborted } from '../../protocol/errors';
 import { ModelPasses } from '../featureVis/passes';
 import { nodeIndex } from '../model/executor';
 import type { LoadedModel } from '../model/loader';

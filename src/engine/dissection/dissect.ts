@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { DissectionCategory, DissectedUnit } from '../../protocol/types';
-import { throwIfAborted } from '../errors';
+import { throwIfAborted } from '../../protocol/errors';
 import { toModelInput } from '../image/preprocess';
 import { resizeImage } from '../image/resize';
 import type { LoadedModel } from '../model/loader';

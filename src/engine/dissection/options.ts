@@ -1,5 +1,5 @@
 import type { DissectOptions, ProbeSpec } from '../../protocol/types';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { BUILTIN_PROBE_DEFAULTS } from './probe/builtin';
 
 /** NetDissect's defaults (rundissect.sh / NetDissect-Lite settings.py). */

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { throwIfAborted } from '../errors';
+import { throwIfAborted } from '../../protocol/errors';
 import type { RgbaImage } from '../types';
 import type { DissectionComputation } from './dissect';
 import type { ProbeDataset } from './probe/types';

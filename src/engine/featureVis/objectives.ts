@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureVisTerm } from '../../protocol/featureVis';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 
 /** The objective's terms on one layer, compiled against the layer's shape. */
 export interface LayerObjective {

@@ -1,6 +1,6 @@
 /** Lucid's render_vis defaults, and the validation of parameters that arrive from untrusted callers. */
 import type { FeatureVisParams, FeatureVisTransform } from '../../protocol/featureVis';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { STANDARD_TRANSFORMS } from './transforms';
 
 export const FEATURE_VIS_DEFAULTS: Readonly<FeatureVisParams> = Object.freeze({

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureVisParams, FeatureVisPreview } from '../../protocol/featureVis';
 import type { Preprocessing } from '../../protocol/types';
-import { throwIfAborted } from '../errors';
+import { throwIfAborted } from '../../protocol/errors';
 import { drawSeed } from '../params';
 import { mulberry32 } from '../random';
 import type { RunHooks } from '../types';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { FeatureVisOptions, FeatureVisSummary } from '../../protocol/featureVis';
 import type { BackendName } from '../../protocol/types';
 import { beginEntry, entryDir, entryKey, listEntries, readEntry } from '../cache/entries';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import type { LoadedModel } from '../model/loader';
 import { compileObjective, layerGrid } from './objectives';
 import { resolveFeatureVisParams } from './options';

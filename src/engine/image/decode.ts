@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import type { RgbaImage } from '../types';
 import { applyOrientation, readJpegHeader } from './jpegHeader';
 import { pngStructureProblem } from './pngChunks';

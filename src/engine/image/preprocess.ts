@@ -1,5 +1,5 @@
 import type { Preprocessing } from '../../protocol/types';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import type { RgbaImage } from '../types';
 
 /** ITU-R BT.601 luma weights, the ones PIL's convert('L') and OpenCV's RGB2GRAY use. */

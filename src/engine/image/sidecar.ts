@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Preprocessing } from '../../protocol/types';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { readUntrustedIfExists } from '../io/untrusted';
 
 /** Name of the optional file beside model.json that says how to feed the model and name its classes. */

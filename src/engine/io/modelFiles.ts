@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { ModelFormat } from '../../protocol/types';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 
 export interface ModelFiles {
   file: string;

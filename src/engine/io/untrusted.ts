@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LoupeError, type LoupeErrorCode } from '../errors';
+import { LoupeError, type LoupeErrorCode } from '../../protocol/errors';
 
 /**
  * The one way Loupe reads a file a user (or an attacker) put in the workspace: model files, weight

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { float32View, requireDtype, requireRank4, requireShape } from './wasmKernelUtil';
 
 /** Largest im2col block (floats) built at once: bounds memory for big batches. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { heapOffset, heapSimd } from './heapSimd';
 import { float32View, requireDtype, requireRank4, requireShape } from './wasmKernelUtil';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 
 /**
  * Views of wasm heap memory. Any allocation (makeOutput, another kernel) may grow the heap and detach

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { REDIRECTED_RELU, registerRedirectedReluKernels, type RedirectedReluAttrs } from '../kernels/redirectedRelu';
 import { customGrad1 } from './customGrad';
 import type { ActivationSpec, ReluRule } from './ir';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import type { ModelFiles } from '../io/modelFiles';
 import { runGraph } from './executor';
 import { activationByName } from './activations';

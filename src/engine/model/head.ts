@@ -1,4 +1,4 @@
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import type { ExecContext, IRGraph, IRNode } from './ir';
 import { opNode } from './node';
 

@@ -1,5 +1,5 @@
 import type { LayerInfo, ModelDescription } from '../../protocol/types';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 
 /**
  * The layer with a spatial (H×W×C) output that `requested` names: a layer, or a module whose output is a

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
 import type { ModelDescription } from '../../protocol/types';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { readSidecar } from '../image/sidecar';
 import { modelFileKind } from '../../protocol/formats';
 import { camHead, defaultCamLayer } from './camHead';

@@ -4,7 +4,7 @@
  * backward pass per class image and layer). Both are reduced at once to the layer's inner products
  * (gram.ts) and dropped, so memory holds one group of layers' activations at a time.
  */
-import { LoupeError, throwIfAborted } from '../errors';
+import { LoupeError, throwIfAborted } from '../../protocol/errors';
 import { toModelInput } from '../image/preprocess';
 import { resizeImage } from '../image/resize';
 import type { LoadedModel } from '../model/loader';

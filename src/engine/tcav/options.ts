@@ -1,6 +1,6 @@
 /** TCAV's parameters, validated once: they arrive from untrusted callers (CLI flags, RPC, panels). */
 import { TCAV_CAV_KINDS, type TcavCavKind, type TcavConceptSpec, type TcavOptions, type TcavRandomSpec } from '../../protocol/tcav';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 
 /** tensorflow/tcav's and the paper's practice where one exists; see README "TCAV". */
 export const TCAV_DEFAULTS = Object.freeze({

@@ -6,7 +6,7 @@
  *     images is then exchangeable with counterpart_i, which is what the significance test assumes);
  *   each CAV's two sets truncated to the same size, 1/3 of each held out (stratified) for its accuracy.
  */
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { hashString, itemSeed, mulberry32 } from '../random';
 import type { ImagePool, ImageRef, RandomSource } from './sets';
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackendName } from '../../protocol/types';
 import { tcavCsv, type TcavConceptResult, type TcavLayerResult, type TcavOptions, type TcavResult, type TcavRun } from '../../protocol/tcav';
-import { LoupeError, throwIfAborted } from '../errors';
+import { LoupeError, throwIfAborted } from '../../protocol/errors';
 import type { DecodeOptions } from '../image/decode';
 import { nodeIndex } from '../model/executor';
 import type { LoadedModel } from '../model/loader';

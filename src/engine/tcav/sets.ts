@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TcavConceptSpec, TcavRandomSpec } from '../../protocol/tcav';
 import { BUILTIN_CONCEPTS, builtinConceptName, CONCEPT_IMAGES_VERSION, drawConceptImage, RANDOM_CONCEPT } from '../dissection/probe/conceptImages';
-import { LoupeError } from '../errors';
+import { LoupeError } from '../../protocol/errors';
 import { decodeImage, maxFileBytes, type DecodeOptions } from '../image/decode';
 import { readUntrusted } from '../io/untrusted';
 import { hashString, itemSeed } from '../random';

@@ -3,7 +3,7 @@
  * layer then a unit; the Dissection panel; the palette) and "Building Blocks" (an image, then a layer).
  */
 import * as vscode from 'vscode';
-import { LoupeError } from '../../engine/errors';
+import { LoupeError } from '../../protocol/errors';
 import type { LayerInfo } from '../../protocol/types';
 import { run } from '../commands';
 import { isSpatial, layerSummary } from '../format';

@@ -5,7 +5,7 @@
  */
 import type { LayerInfo, MethodId } from '../../protocol/types';
 import { isPngDataUrl, type WebviewResult } from '../../protocol/webview';
-import { float32ToBase64 } from '../../worker/wire';
+import { float32ToBase64 } from '../../protocol/node/wire';
 import type { ClientExplainResult } from '../workerClient';
 
 /** Width and height of a map's display values: the model input (all methods upsample to it). */

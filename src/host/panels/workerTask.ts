@@ -4,7 +4,7 @@
  * with a "Show Log" button; either resolves undefined.
  */
 import * as vscode from 'vscode';
-import { CancelledError } from '../../engine/errors';
+import { CancelledError } from '../../protocol/errors';
 import type { LoupeContext } from '../context';
 import { needsSidecarSize } from '../sidecar/sidecarErrors';
 

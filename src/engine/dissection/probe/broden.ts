@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { LoupeError } from '../../errors';
+import { LoupeError } from '../../../protocol/errors';
 import { readImageFile, type DecodeOptions } from '../../image/decode';
 import type { Concept, ProbeDataset, ProbeSample } from './types';
 

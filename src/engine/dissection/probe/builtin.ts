@@ -3,7 +3,7 @@
  * 8 textures and 8 shapes. A seed and an index always give the same image, so any image can be
  * re-drawn later (the top images of a unit) without storing the set.
  */
-import { LoupeError } from '../../errors';
+import { LoupeError } from '../../../protocol/errors';
 import { itemSeed, mulberry32 } from '../../random';
 import { insideShape, type ShapeName } from './shapes';
 import type { Concept, ProbeDataset, ProbeSample } from './types';

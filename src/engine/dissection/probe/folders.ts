@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LoupeError } from '../../errors';
+import { LoupeError } from '../../../protocol/errors';
 import { readImageFile, type DecodeOptions } from '../../image/decode';
 import type { ProbeDataset, ProbeSample } from './types';
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ProbeSpec } from '../../../protocol/types';
-import { LoupeError } from '../../errors';
+import { LoupeError } from '../../../protocol/errors';
 import type { DecodeOptions } from '../../image/decode';
 import { openBroden } from './broden';
 import { builtinProbe } from './builtin';

@@ -1,7 +1,7 @@
 // The entries of a Keras 3 `.keras` zip that Loupe needs, with every size bounded before and while it
 // is inflated: a zip bomb (huge declared sizes, a lying header, thousands of entries) is refused.
 import * as yauzl from 'yauzl';
-import { LoupeError } from '../../../errors';
+import { LoupeError } from '../../../../protocol/errors';
 import { formatBytes } from '../../../io/untrusted';
 
 export const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);

@@ -1,7 +1,7 @@
 // HDF5 through jsfive, under Loupe's rules for hostile files: every failure of the parser becomes a
 // LoupeError naming the file, and no dataset is read before its declared size is checked.
 import * as jsfive from 'jsfive';
-import { LoupeError } from '../../../errors';
+import { LoupeError } from '../../../../protocol/errors';
 
 export type H5Group = jsfive.Group;
 export type H5Dataset = jsfive.Dataset;

@@ -3,7 +3,7 @@
 // Keras-2-style topology tfjs-layers reads, the weights its manifest, and fromLayers builds the graph.
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
-import { LoupeError } from '../../../errors';
+import { LoupeError } from '../../../../protocol/errors';
 import type { ModelFiles } from '../../../io/modelFiles';
 import { readUntrusted } from '../../../io/untrusted';
 import { layersModelToGraph } from '../../fromLayers';

@@ -1,7 +1,7 @@
 // Keras layer classes (Keras 3 and Keras 2 spellings) → the Keras-2-style layer configs tfjs-layers
 // deserialises, with the names of their weights in the order Keras stores them. Anything not in this
 // table is refused at load by name: Loupe never runs code a model file names (Lambda, custom classes).
-import { LoupeError } from '../../../errors';
+import { LoupeError } from '../../../../protocol/errors';
 import type { Json, KerasLayer } from './topology';
 
 /** One weight array as read from the file. */

@@ -2,7 +2,7 @@
 // as one flat functional graph: Sequential models become chains, nested models are inlined, and each
 // layer keeps where Keras 3 stores its variables. Reading only: no class named in the file is run.
 import { kerasSnakeCase } from '../../../../protocol/kerasNaming';
-import { LoupeError } from '../../../errors';
+import { LoupeError } from '../../../../protocol/errors';
 
 export type Json = Record<string, unknown>;
 /** A tensor: [layer name, call index, output index]. */

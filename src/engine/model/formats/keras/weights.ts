@@ -1,7 +1,7 @@
 // Where each layer's weight arrays sit: Keras 3 `model.weights.h5` (`layers/<class>_<n>/vars/<i>`,
 // the group tagged with the layer's name since Keras 3.x) or a legacy .h5 (`model_weights/<layer>/…`,
 // listed in order by the group's `weight_names`).
-import { LoupeError } from '../../../errors';
+import { LoupeError } from '../../../../protocol/errors';
 import { attrString, attrStrings, child, groupAt, isGroup, readFloat32, type H5Dataset, type H5Group } from './hdf5';
 import type { RawWeight } from './layerTable';
 import type { KerasLayer } from './topology';

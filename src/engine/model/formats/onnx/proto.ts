@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { LoupeError } from '../../../errors';
+import { LoupeError } from '../../../../protocol/errors';
 import { readUntrusted } from '../../../io/untrusted';
 
 /** An ONNX file, decoded: the parts of ModelProto Loupe reads, with tensors copied out of the file buffer. */

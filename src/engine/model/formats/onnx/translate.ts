@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { LoupeError } from '../../../errors';
+import { LoupeError } from '../../../../protocol/errors';
 import { finishGraph } from '../../head';
 import type { ActivationSpec, IRGraph, IRNode } from '../../ir';
 import { opNode } from '../../node';

@@ -3,9 +3,9 @@
  * so the worker and the client cannot drift apart.
  */
 import { ResponseError } from 'vscode-jsonrpc';
-import { CancelledError, LoupeError } from '../engine/errors';
-import type { ExplainResult, RgbaImage } from '../engine/types';
-import { LOUPE_ERROR_CODE, type WireExplainResult, type WorkerErrorData } from '../protocol/worker';
+import { CancelledError, LoupeError } from '../errors';
+import type { ExplainResult, RgbaImage } from '../results';
+import { LOUPE_ERROR_CODE, type WireExplainResult, type WorkerErrorData } from '../worker';
 
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
