@@ -15,6 +15,7 @@ run('bash', ['scripts/e2e/setup.sh']);
 for (const config of ['src/host/tsconfig.json', 'src/engine/tsconfig.json', 'webview/tsconfig.json', 'tsconfig.json']) {
   run('npx', ['tsc', '-p', config, '--noEmit']);
 }
+run('npx', ['eslint', '.']);
 run('node', ['esbuild.mjs']);
 console.log('NOT RUN (and not counted): the @vscode/test-electron integration tests (test/integration) — they download');
 console.log('VS Code from update.code.visualstudio.com, which this machine cannot reach. Where it can: npm run test:integration.');

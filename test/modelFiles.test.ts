@@ -17,6 +17,7 @@ before(async () => {
 });
 
 /** A copy of the good model whose model.json / shard the caller damages. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the damage reaches anywhere into the JSON
 function damagedCopy(edit: (json: Record<string, any>, dir: string) => void): string {
   const dir = tempDir();
   for (const f of fs.readdirSync(path.dirname(good))) fs.copyFileSync(path.join(path.dirname(good), f), path.join(dir, f));
