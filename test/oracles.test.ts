@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { quadrature } from '../src/engine/attribution/quadrature';
 import { Engine } from '../src/engine/engine';
 import type { RgbaImage } from '../src/engine/types';
+import { upsampleByHand } from './helpers/bilinear';
 import { relativeError } from './helpers/context';
 import { buildCoverageModel, buildFusableModel, randomImage, rng, saveModel, seedWeights } from './helpers/models';
 
@@ -201,20 +202,6 @@ describe('Guided Grad-CAM from its definition', () => {
   const X = Array.from({ length: 64 }, () => Math.round(r() * 255));
   const image: RgbaImage = { width: 8, height: 8, data: Float32Array.from(X.flatMap((v) => [v, v, v, 255])) };
 
-  function bilinear(m: number[][], size: number): number[][] {
-    const n = m.length;
-    const at = (v: number) => Math.min(n - 1, Math.max(0, v));
-    return Array.from({ length: size }, (_, y) => Array.from({ length: size }, (_, xx) => {
-      const sy = Math.max(0, (y + 0.5) * (n / size) - 0.5);
-      const sx = Math.max(0, (xx + 0.5) * (n / size) - 0.5);
-      const y0 = Math.floor(sy);
-      const x0 = Math.floor(sx);
-      const v = (a: number, b: number) => m[at(a)]![at(b)]!;
-      return (v(y0, x0) * (1 - (sx - x0)) + v(y0, x0 + 1) * (sx - x0)) * (1 - (sy - y0))
-        + (v(y0 + 1, x0) * (1 - (sx - x0)) + v(y0 + 1, x0 + 1) * (sx - x0)) * (sy - y0);
-    }));
-  }
-
   function byHand(cls: number): number[] {
     // TF 'same' for 8 → 4 with k 3, s 2: padding 0 before, 1 after.
     const z = Array.from({ length: 4 }, (_, i) => Array.from({ length: 4 }, (_, j) => [0, 1].map((k) => {
@@ -237,7 +224,7 @@ describe('Guided Grad-CAM from its definition', () => {
         if (yy < 8 && xx < 8) guided[yy * 8 + xx]! += g[k]! * K[(di * 3 + dj) * 2 + k]!;
       }
     }
-    const up = bilinear(cam, 8).flat();
+    const up = upsampleByHand(cam, 8).flat();
     return guided.map((v, p) => v * up[p]!);
   }
 
