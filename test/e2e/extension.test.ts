@@ -9,17 +9,18 @@
 // three are copied to docs/screenshots/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
-import { missingPrerequisite, outputDir, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
+import { outputDir, repoRoot, type CodeServer } from '../../scripts/e2e/codeServer';
 import {
-  contextMenu, explorerRow, openWorkbench, runCommand, screenshot, showContainer, statusBarItem, toast, treeItems,
-  viewPane, webviewFrame, type TreeItem, type Workbench,
+  contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast, treeItems,
+  viewPane, webviewFrame, type TreeItem, 
 } from '../../scripts/e2e/driver';
-import { packageExtension, type PackageResult } from '../../scripts/package';
+import { type PackageResult } from '../../scripts/package';
+import { e2eSession } from './session';
 
 const DEMO = path.join(repoRoot, 'demo');
 const MODELS = { digits: 'digits/model/model.json', shapes: 'shapes/model/model.json', pytorch: 'pytorch/model.onnx' } as const;
@@ -243,70 +244,44 @@ function differingPixels(a: CanvasPixels, b: CanvasPixels): number {
 // ---- the suite ------------------------------------------------------------------------------------
 
 describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15 * 60_000 }, () => {
-  let temp: string;
   let workspace: string;
   let server: CodeServer;
-  let workbench: Workbench;
   let page: Page;
   let vsix: PackageResult;
   const metrics: Record<string, number> = {};
 
   const ws = (relative: string): string => path.join(workspace, relative);
 
-  before(async () => {
-    const missing = missingPrerequisite();
-    assert.equal(missing, null, `end-to-end prerequisites missing: ${missing}`);
-    for (const model of Object.values(MODELS)) {
-      assert.ok(existsSync(path.join(DEMO, model)),
-        `demo model demo/${model} is missing: train it first (npx tsx demo/${model.split('/')[0]}/train.ts)`);
-    }
-    assert.ok(SHAPE_IMAGES.length >= 3, `demo/images needs three shape-*.png images (has ${SHAPE_IMAGES.join(', ') || 'none'}): npx tsx demo/make-images.ts`);
-    temp = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-suite-'));
-    const t0 = performance.now();
-    vsix = packageExtension({ out: path.join(temp, 'loupe.vsix') });
-    metrics.packageMs = Math.round(performance.now() - t0);
-    metrics.vsixBytes = vsix.bytes;
-
-    workspace = path.join(temp, 'demo');
-    cpSync(DEMO, workspace, { recursive: true });
+  const e2e = e2eSession({
+    label: 'suite',
+    // .vscode holds the settings step (e) changes; hidden in the Explorer only, for the screenshots.
+    // A small probe keeps step (f)'s dissection to seconds (user settings: step (e) rewrites the workspace's).
+    settings: { 'files.exclude': { '**/.vscode': true }, 'loupe.dissection.probeImages': DISSECT_PROBE_IMAGES },
+    check: () => {
+      for (const model of Object.values(MODELS)) {
+        assert.ok(existsSync(path.join(DEMO, model)),
+          `demo model demo/${model} is missing: train it first (npx tsx demo/${model.split('/')[0]}/train.ts)`);
+      }
+      assert.ok(SHAPE_IMAGES.length >= 3, `demo/images needs three shape-*.png images (has ${SHAPE_IMAGES.join(', ') || 'none'}): npx tsx demo/make-images.ts`);
+    },
     // Present from the start: the watcher then reports edits of this file promptly (a new .vscode folder it may not).
-    mkdirSync(path.dirname(ws(WORKSPACE_SETTINGS)), { recursive: true });
-    writeFileSync(ws(WORKSPACE_SETTINGS), '{}\n');
-
-    const t1 = performance.now();
-    server = await startCodeServer(workspace, {
-      vsix: [vsix.vsix],
-      // The copied training scripts cannot resolve their imports; TypeScript's squiggles would only clutter the screenshots.
-      // .vscode holds the settings step (e) changes; hidden in the Explorer only, for the screenshots.
-      // A small probe keeps step (f)'s dissection to seconds (user settings: step (e) rewrites the workspace's).
-      settings: {
-        'typescript.validate.enable': false, 'editor.minimap.enabled': false, 'files.exclude': { '**/.vscode': true },
-        'loupe.dissection.probeImages': DISSECT_PROBE_IMAGES,
-      },
-    });
-    metrics.codeServerStartMs = Math.round(performance.now() - t1);
-    const t2 = performance.now();
-    workbench = await openWorkbench(server.url, { width: 1280, height: 800, timeoutMs: 30_000 });
-    metrics.workbenchOpenMs = Math.round(performance.now() - t2);
-    page = workbench.page;
+    prepare: (dir) => {
+      mkdirSync(path.dirname(path.join(dir, WORKSPACE_SETTINGS)), { recursive: true });
+      writeFileSync(path.join(dir, WORKSPACE_SETTINGS), '{}\n');
+    },
+    metric: (name, ms) => { metrics[name] = ms; },
   });
-
-  after(async () => {
-    await workbench?.close().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    if (temp) rmSync(temp, { recursive: true, force: true });
-    console.log(`[e2e] metrics: ${JSON.stringify(metrics)}`);
+  before(() => {
+    ({ workspace, server, page, vsix } = e2e.session());
+    metrics.vsixBytes = vsix.bytes;
   });
+  after(() => console.log(`[e2e] metrics: ${JSON.stringify(metrics)}`));
 
-  /** On failure: a screenshot and the tail of both logs, so CI output says what the window showed. */
+  /** On failure: a screenshot and the tail of both logs (e2eSession); the step's time goes to the metrics. */
   async function step(t: TestContext, name: string, body: () => Promise<void>): Promise<void> {
     const started = performance.now();
     try {
-      await body();
-    } catch (error) {
-      if (page) await screenshot(page, `failure-${name}`, 0).catch(() => undefined);
-      if (server) console.error(`[e2e] ${t.name} failed. Loupe log (tail):\n${loupeLog(server).slice(-4000)}\n[e2e] code-server log (tail):\n${server.log().slice(-2000)}`);
-      throw error;
+      await e2e.step(t, name, body);
     } finally {
       metrics[`${name}Ms`] = Math.round(performance.now() - started);
     }

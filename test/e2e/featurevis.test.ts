@@ -4,14 +4,14 @@
 // the training script's text for the layer link's line. Without the e2e prerequisites every test FAILS.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
-import { contextMenu, explorerRow, openWorkbench, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
-import { packageExtension } from '../../scripts/package';
+import { repoRoot, type CodeServer } from '../../scripts/e2e/codeServer';
+import { contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame } from '../../scripts/e2e/driver';
+import { e2eSession } from './session';
 
 const DEMO = path.join(repoRoot, 'demo');
 const MODEL = 'shapes/model/model.json';
@@ -90,48 +90,20 @@ function differing(a: number[], b: number[]): number {
 }
 
 describe('feature visualisation and Building Blocks in a real VS Code', { timeout: 20 * 60_000 }, () => {
-  let temp: string;
   let workspace: string;
   let server: CodeServer;
-  let workbench: Workbench;
   let page: Page;
   const ws = (relative: string): string => path.join(workspace, relative);
-
-  before(async () => {
-    const missing = missingPrerequisite();
-    assert.equal(missing, null, `end-to-end prerequisites missing: ${missing}`);
-    assert.ok(existsSync(path.join(DEMO, MODEL)), `demo model demo/${MODEL} is missing: npx tsx demo/shapes/train.ts`);
-    assert.ok(existsSync(path.join(DEMO, IMAGE)), `demo image demo/${IMAGE} is missing: npx tsx demo/make-images.ts`);
-    temp = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-fv-'));
-    const vsix = packageExtension({ out: path.join(temp, 'loupe.vsix') });
-    workspace = path.join(temp, 'demo');
-    cpSync(DEMO, workspace, { recursive: true });
-    server = await startCodeServer(workspace, {
-      vsix: [vsix.vsix],
-      settings: {
-        'typescript.validate.enable': false, 'editor.minimap.enabled': false,
-        'loupe.dissection.probeImages': PROBE_IMAGES, 'loupe.featureVis.steps': STEPS, 'loupe.activeModel': MODEL,
-      },
-    });
-    workbench = await openWorkbench(server.url, { width: 1400, height: 900, timeoutMs: 30_000 });
-    page = workbench.page;
+  const { session, step } = e2eSession({
+    label: 'fv',
+    size: { width: 1400, height: 900 },
+    settings: { 'loupe.dissection.probeImages': PROBE_IMAGES, 'loupe.featureVis.steps': STEPS, 'loupe.activeModel': MODEL },
+    check: () => {
+      assert.ok(existsSync(path.join(DEMO, MODEL)), `demo model demo/${MODEL} is missing: npx tsx demo/shapes/train.ts`);
+      assert.ok(existsSync(path.join(DEMO, IMAGE)), `demo image demo/${IMAGE} is missing: npx tsx demo/make-images.ts`);
+    },
   });
-
-  after(async () => {
-    await workbench?.close().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    if (temp) rmSync(temp, { recursive: true, force: true });
-  });
-
-  async function step(t: TestContext, name: string, body: () => Promise<void>): Promise<void> {
-    try {
-      await body();
-    } catch (error) {
-      if (page) await screenshot(page, `fv-failure-${name}`, 0).catch(() => undefined);
-      if (server) console.error(`[e2e] ${t.name} failed. code-server log (tail):\n${server.log().slice(-3000)}`);
-      throw error;
-    }
-  }
+  before(() => ({ workspace, server, page } = session()));
 
   it('(a) Visualize Unit on a dissected unit: progress with previews, the picture, and the picture becomes the unit\'s icon', (t) => step(t, 'visualize', async () => {
     await showContainer(page, 'Loupe');

@@ -5,15 +5,15 @@
 // the `loupe` CLI in this Node process for the top label, the training script's text for the line.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
-import { contextMenu, explorerRow, openWorkbench, screenshot, showContainer, toast, treeItems, viewPane, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
-import { packageExtension } from '../../scripts/package';
+import { repoRoot } from '../../scripts/e2e/codeServer';
+import { contextMenu, explorerRow, screenshot, showContainer, toast, treeItems, viewPane, webviewFrame } from '../../scripts/e2e/driver';
 import { KERAS_FIXTURES_MISSING, kerasFixture } from '../helpers/kerasFixtures';
+import { e2eSession } from './session';
 
 const MODEL = 'keras/mnist_cnn.keras';
 const SCRIPT = 'keras/train.py';
@@ -22,43 +22,13 @@ const IMAGE = 'images/digit-2.png';
 const KERAS_LAYERS = ['input_layer_1', 'conv2d_2', 'max_pooling2d_2', 'conv2d_3', 'max_pooling2d_3', 'flatten_1', 'dense_2', 'dropout_1', 'dense_3'];
 
 describe('a Keras model in a real VS Code', { timeout: 10 * 60_000, skip: KERAS_FIXTURES_MISSING }, () => {
-  let temp: string;
   let workspace: string;
-  let server: CodeServer;
-  let workbench: Workbench;
   let page: Page;
-
-  before(async () => {
-    const missing = missingPrerequisite();
-    assert.equal(missing, null, `end-to-end prerequisites missing: ${missing}`);
-    temp = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-keras-'));
-    const vsix = packageExtension({ out: path.join(temp, 'loupe.vsix') });
-    workspace = path.join(temp, 'demo');
-    cpSync(path.join(repoRoot, 'demo'), workspace, { recursive: true });
-    copyFileSync(kerasFixture('mnist_cnn.keras'), path.join(workspace, MODEL));
-    server = await startCodeServer(workspace, {
-      vsix: [vsix.vsix],
-      settings: { 'typescript.validate.enable': false, 'editor.minimap.enabled': false },
-    });
-    workbench = await openWorkbench(server.url, { width: 1280, height: 800, timeoutMs: 30_000 });
-    page = workbench.page;
+  const { session, step } = e2eSession({
+    label: 'keras',
+    prepare: (dir) => copyFileSync(kerasFixture('mnist_cnn.keras'), path.join(dir, MODEL)),
   });
-
-  after(async () => {
-    await workbench?.close().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    if (temp) rmSync(temp, { recursive: true, force: true });
-  });
-
-  async function step(t: TestContext, name: string, body: () => Promise<void>): Promise<void> {
-    try {
-      await body();
-    } catch (error) {
-      if (page) await screenshot(page, `failure-keras-${name}`, 0).catch(() => undefined);
-      if (server) console.error(`[e2e keras] ${t.name} failed. code-server log (tail):\n${server.log().slice(-2000)}`);
-      throw error;
-    }
-  }
+  before(() => ({ workspace, page } = session()));
 
   it('(a) Models lists the .keras file; selected, the Layers view shows the names Keras gave its layers', (t) => step(t, 'models', async () => {
     await showContainer(page, 'Loupe');

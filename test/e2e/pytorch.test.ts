@@ -5,19 +5,18 @@
 // process) for predictions, and the loupe.json files read back from disk.
 // Needs scripts/e2e/setup.sh and the demo models; without them every test FAILS with the reason.
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
+import { repoRoot, type CodeServer } from '../../scripts/e2e/codeServer';
 import {
-  contextMenu, explorerRow, openWorkbench, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame, type Workbench,
+  contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame, 
 } from '../../scripts/e2e/driver';
-import { packageExtension } from '../../scripts/package';
 import {
   ANALYSIS_TIMEOUT, cliTopPrediction, fileContextMenu, goToLine, lensAboveLine, lineOf, loupeLog, panelFor, pickQuickItem, visibleText, waitForTree,
 } from './loupeSteps';
+import { e2eSession } from './session';
 
 const DEMO = path.join(repoRoot, 'demo');
 const ONNX = 'pytorch/model.onnx';
@@ -45,51 +44,29 @@ const CONVS: Record<string, [string, number]> = {
 const thousands = (n: number): string => new Intl.NumberFormat('en-US').format(n);
 
 describe('Loupe with a PyTorch model (ONNX) in a real VS Code', { timeout: 15 * 60_000 }, () => {
-  let temp: string;
   let workspace: string;
   let server: CodeServer;
-  let workbench: Workbench;
   let page: Page;
   let train: string;
   const ws = (relative: string): string => path.join(workspace, relative);
-
-  before(async () => {
-    const missing = missingPrerequisite();
-    assert.equal(missing, null, `end-to-end prerequisites missing: ${missing}`);
-    for (const f of [ONNX, CHECKPOINT, TRAIN, 'pytorch/loupe.json', IMAGE]) {
-      assert.ok(existsSync(path.join(DEMO, f)), `demo/${f} is missing (demo/pytorch/README.md says how to make it)`);
-    }
-    assert.ok(existsSync(SYMBOLIC_SOURCE), `${SYMBOLIC_SOURCE} is missing: scripts/fixtures/onnx_fixtures.py writes it`);
-    temp = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-pytorch-'));
-    const vsix = packageExtension({ out: path.join(temp, 'loupe.vsix') });
-    workspace = path.join(temp, 'demo');
-    cpSync(DEMO, workspace, { recursive: true });
-    mkdirSync(path.dirname(ws(SYMBOLIC)), { recursive: true });
-    copyFileSync(SYMBOLIC_SOURCE, ws(SYMBOLIC));
+  const { session, step } = e2eSession({
+    label: 'pytorch',
+    settings: { 'python.languageServer': 'None' },
+    check: () => {
+      for (const f of [ONNX, CHECKPOINT, TRAIN, 'pytorch/loupe.json', IMAGE]) {
+        assert.ok(existsSync(path.join(DEMO, f)), `demo/${f} is missing (demo/pytorch/README.md says how to make it)`);
+      }
+      assert.ok(existsSync(SYMBOLIC_SOURCE), `${SYMBOLIC_SOURCE} is missing: scripts/fixtures/onnx_fixtures.py writes it`);
+    },
+    prepare: (dir) => {
+      mkdirSync(path.dirname(path.join(dir, SYMBOLIC)), { recursive: true });
+      copyFileSync(SYMBOLIC_SOURCE, path.join(dir, SYMBOLIC));
+    },
+  });
+  before(() => {
+    ({ workspace, server, page } = session());
     train = readFileSync(ws(TRAIN), 'utf8');
-    server = await startCodeServer(workspace, {
-      vsix: [vsix.vsix],
-      settings: { 'typescript.validate.enable': false, 'python.languageServer': 'None', 'editor.minimap.enabled': false },
-    });
-    workbench = await openWorkbench(server.url, { width: 1280, height: 800, timeoutMs: 30_000 });
-    page = workbench.page;
   });
-
-  after(async () => {
-    await workbench?.close().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    if (temp) rmSync(temp, { recursive: true, force: true });
-  });
-
-  async function step(t: TestContext, name: string, body: () => Promise<void>): Promise<void> {
-    try {
-      await body();
-    } catch (error) {
-      if (page) await screenshot(page, `pytorch-failure-${name}`, 0).catch(() => undefined);
-      if (server) console.error(`[e2e] ${t.name} failed. Loupe log (tail):\n${loupeLog(server).slice(-4000)}\n[e2e] code-server log (tail):\n${server.log().slice(-2000)}`);
-      throw error;
-    }
-  }
 
   const modelsHeader = () => viewPane(page, 'Models').locator('.pane-header');
   async function modelsExpanded(open: boolean): Promise<void> {

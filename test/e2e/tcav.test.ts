@@ -6,14 +6,14 @@
 // Needs scripts/e2e/setup.sh and the trained demo model; without them the tests FAIL with the reason.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
-import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
-import { contextMenu, explorerRow, openAtLine, openWorkbench, runCommand, screenshot, statusBarItem, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
-import { packageExtension } from '../../scripts/package';
+import { repoRoot } from '../../scripts/e2e/codeServer';
+import { contextMenu, explorerRow, openAtLine, runCommand, screenshot, statusBarItem, webviewFrame } from '../../scripts/e2e/driver';
+import { e2eSession } from './session';
 
 const DEMO = path.join(repoRoot, 'demo');
 const MODEL = 'shapes/model/model.json';
@@ -66,46 +66,20 @@ function pickRow(page: Page, label: string) {
 }
 
 describe('TCAV in a real VS Code', { timeout: 15 * 60_000 }, () => {
-  let temp: string;
   let workspace: string;
-  let server: CodeServer;
-  let workbench: Workbench;
   let page: Page;
   let layers: string[] = [];
   let csv: CsvRow[] = [];
-
-  before(async () => {
-    assert.equal(missingPrerequisite(), null, `end-to-end prerequisites missing: ${missingPrerequisite()}`);
-    assert.ok(existsSync(path.join(DEMO, MODEL)), `demo/${MODEL} is missing: npx tsx demo/shapes/train.ts`);
-    assert.ok(readdirSync(path.join(DEMO, CLASS_FOLDER)).length >= 2, `demo/${CLASS_FOLDER} is missing: npx tsx demo/tcav/make-images.ts`);
-    temp = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-tcav-'));
-    const vsix = packageExtension({ out: path.join(temp, 'loupe.vsix') });
-    workspace = path.join(temp, 'demo');
-    cpSync(DEMO, workspace, { recursive: true });
-    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-    server = await startCodeServer(workspace, {
-      vsix: [vsix.vsix],
-      settings: { 'typescript.validate.enable': false, 'editor.minimap.enabled': false, 'loupe.activeModel': MODEL },
-    });
-    workbench = await openWorkbench(server.url, { width: 1280, height: 800, timeoutMs: 30_000 });
-    page = workbench.page;
+  const { session, step } = e2eSession({
+    label: 'tcav',
+    settings: { 'loupe.activeModel': MODEL },
+    check: () => {
+      assert.ok(existsSync(path.join(DEMO, MODEL)), `demo/${MODEL} is missing: npx tsx demo/shapes/train.ts`);
+      assert.ok(readdirSync(path.join(DEMO, CLASS_FOLDER)).length >= 2, `demo/${CLASS_FOLDER} is missing: npx tsx demo/tcav/make-images.ts`);
+    },
+    prepare: (dir) => mkdirSync(path.join(dir, '.vscode'), { recursive: true }),
   });
-
-  after(async () => {
-    await workbench?.close().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    if (temp) rmSync(temp, { recursive: true, force: true });
-  });
-
-  async function step(name: string, body: () => Promise<void>): Promise<void> {
-    try {
-      await body();
-    } catch (error) {
-      if (page) await screenshot(page, `failure-tcav-${name}`, 0).catch(() => undefined);
-      if (server) console.error(`[e2e tcav] ${name} failed; code-server log (tail):\n${server.log().slice(-3000)}`);
-      throw error;
-    }
-  }
+  before(() => ({ workspace, page } = session()));
 
   async function tcavFrame(): Promise<FrameLocator> {
     const tab = page.locator('.tab', { hasText: 'TCAV: circle' }).first();
@@ -116,7 +90,7 @@ describe('TCAV in a real VS Code', { timeout: 15 * 60_000 }, () => {
     return frame;
   }
 
-  it('right-click a folder → Test Concepts (TCAV)…: the panel\'s rows are the CLI\'s tcav.csv for the same inputs', (t: TestContext) => step('run', async () => {
+  it('right-click a folder → Test Concepts (TCAV)…: the panel\'s rows are the CLI\'s tcav.csv for the same inputs', (t) => step(t, 'run', async () => {
     // A menu lists the extensions registered when it opens: wait for Loupe's status item (it is registered by then).
     await statusBarItem(page, STATUS_ID).waitFor({ timeout: 60_000 });
     await contextMenu(page, await explorerRow(page, CLASS_FOLDER), 'Test Concepts (TCAV)…');
@@ -169,7 +143,7 @@ describe('TCAV in a real VS Code', { timeout: 15 * 60_000 }, () => {
     await screenshot(page, 'tcav-panel');
   }));
 
-  it('the layer\'s line in shapes/train.ts shows the TCAV CodeLens, which opens the panel', () => step('codelens', async () => {
+  it('the layer\'s line in shapes/train.ts shows the TCAV CodeLens, which opens the panel', (t) => step(t, 'codelens', async () => {
     const layer = layers[1]!;
     const script = readFileSync(path.join(workspace, TRAIN_SCRIPT), 'utf8');
     const line = script.split('\n').findIndex((l) => l.includes(`name: '${layer}'`)) + 1;
@@ -203,7 +177,7 @@ describe('TCAV in a real VS Code', { timeout: 15 * 60_000 }, () => {
     await page.locator('.tab.active', { hasText: 'TCAV: circle' }).waitFor({ timeout: 10_000 });
   }));
 
-  it('Export CSV saves the CLI\'s tcav.csv', () => step('export', async () => {
+  it('Export CSV saves the CLI\'s tcav.csv', (t) => step(t, 'export', async () => {
     const frame = await tcavFrame();
     await frame.locator('[data-testid="export-csv"]').click();
     // code-server's save dialog is VS Code's simple dialog: a path in the quick input.
@@ -224,7 +198,7 @@ describe('TCAV in a real VS Code', { timeout: 15 * 60_000 }, () => {
     assert.deepEqual(parseCsv(readFileSync(target, 'utf8')), csv);
   }));
 
-  it('the panel comes back after a window reload', () => step('reload', async () => {
+  it('the panel comes back after a window reload', (t) => step(t, 'reload', async () => {
     await runCommand(page, 'Developer: Reload Window');
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     const frame = await tcavFrame();
