@@ -138,7 +138,7 @@ function fmtRatio(r: number): string {
 function fmtCheck(m: ModelBench): string {
   const c = m.check;
   if (!c) return '—';
-  if (c.produced) return `reference for the onnxruntime row`;
+  if (c.produced) return 'reference for the onnxruntime row';
   const tolerance = c.gradientTolerance ? ` ≤ ${c.gradientTolerance.value.toExponential(1)}, ${c.gradientTolerance.why}` : '';
   const errors = `logits ${c.logitsRelError.toExponential(1)}${c.gradientRelError !== undefined ? `, gradient ${c.gradientRelError.toExponential(1)}${tolerance}` : ''}`;
   return `${c.pass ? 'ok' : '**WRONG**'} vs ${c.source} (${errors})`;

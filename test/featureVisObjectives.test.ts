@@ -62,7 +62,11 @@ test('diversity equals Lucid\'s pairwise sum of normalised Gram matrices', () =>
   const grams: Float64Array[] = [];
   for (let b = 0; b < B; b++) {
     const g = new Float64Array(C * C);
-    for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) for (let p = 0; p < H * W; p++) g[i * C + j]! += acts[at(b, Math.floor(p / W), p % W, i)]! * acts[at(b, Math.floor(p / W), p % W, j)]!;
+    for (let i = 0; i < C; i++) {
+      for (let j = 0; j < C; j++) {
+        for (let p = 0; p < H * W; p++) g[i * C + j]! += acts[at(b, Math.floor(p / W), p % W, i)]! * acts[at(b, Math.floor(p / W), p % W, j)]!;
+      }
+    }
     const norm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
     grams.push(g.map((v) => v / norm));
   }

@@ -17,4 +17,3 @@ test('dist/extension.js bundles no TF.js and no engine, worker or CLI code', asy
   const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
   assert.deepEqual(imports.filter((p) => p !== 'vscode' && !isBuiltin(p)), []);
 });
-

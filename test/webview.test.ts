@@ -127,7 +127,7 @@ test('nonces are 128 random bits in CSP base64 and differ per call', () => {
     seen.add(n);
   }
   assert.equal(seen.size, 50);
-  assert.equal(escapeHtml(`<>&"'`), '&lt;&gt;&amp;&quot;&#39;');
+  assert.equal(escapeHtml('<>&"\''), '&lt;&gt;&amp;&quot;&#39;');
 });
 
 test('LUT endpoints match the published colour schemes', () => {

@@ -17,7 +17,7 @@ import type { FrameLocator, Page } from 'playwright-core';
 import { outputDir, repoRoot, type CodeServer } from '../../scripts/e2e/codeServer';
 import {
   contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast, treeItems,
-  viewPane, webviewFrame, type TreeItem, 
+  viewPane, webviewFrame, type TreeItem,
 } from '../../scripts/e2e/driver';
 import { type PackageResult } from '../../scripts/package';
 import { e2eSession } from './session';

@@ -11,7 +11,7 @@ import { before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { repoRoot, type CodeServer } from '../../scripts/e2e/codeServer';
 import {
-  contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame, 
+  contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame,
 } from '../../scripts/e2e/driver';
 import {
   ANALYSIS_TIMEOUT, cliTopPrediction, fileContextMenu, goToLine, lensAboveLine, lineOf, loupeLog, panelFor, pickQuickItem, visibleText, waitForTree,

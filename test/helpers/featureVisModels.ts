@@ -56,4 +56,3 @@ export function buildRedirectModel(max?: number): tf.LayersModel {
   model.setWeights([tf.tensor4d(REDIRECT_WEIGHTS.flat(), [1, 1, 3, 3]), tf.ones([48, 2]), tf.zeros([2])]);
   return model;
 }
-

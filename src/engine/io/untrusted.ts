@@ -40,7 +40,7 @@ export function resolveInside(target: string, inside: string, options: Pick<Untr
   const real = realOrSelf(resolved);
   if (!isWithin(root, real)) {
     throw new LoupeError(code, `${what} '${target}' is a link to ${real}, outside the folder ${inside}`, options.referencedBy ?? resolved,
-      `copy the file into the model's folder instead of linking to it`);
+      'copy the file into the model\'s folder instead of linking to it');
   }
   return resolved;
 }

@@ -16,7 +16,6 @@ interface AttrValue {
 }
 interface GraphNodeDef { name: string; op: string; input?: string[]; attr?: Record<string, AttrValue> }
 
-
 const decode = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
 const ints = (a: AttrValue | undefined) => (a?.list?.i ?? []).map(Number);
 

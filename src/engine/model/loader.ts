@@ -94,7 +94,6 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
   }
 }
 
-
 /**
  * ONNX Runtime when the engine has it and it can run this model's graph, else TF.js (and why, said in
  * the model's notes). The sessions a first explanation needs are built now, so its first map is fast.

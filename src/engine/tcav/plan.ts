@@ -81,7 +81,7 @@ export function planRuns(randomSource: RandomSource, concepts: ImagePool[], runs
     const sets = randomSource.sets!;
     if (sets.length < runs + 1) {
       throw new LoupeError('BAD_REQUEST', `the random folder has ${sets.length} random set${sets.length === 1 ? '' : 's'} (sub-folders); ${runs} runs need ${runs + 1}: one per run and at least one held-out counterpart`,
-        randomSource.source, `add sub-folders of random images, lower the number of runs, or use a flat folder of images to draw sets from`);
+        randomSource.source, 'add sub-folders of random images, lower the number of runs, or use a flat folder of images to draw sets from');
     }
     const spare = sets.length - runs;
     if (spare < runs) notes.push(`random: the ${runs} random-vs-random runs share ${spare} held-out counterpart set${spare === 1 ? '' : 's'}`);

@@ -235,7 +235,8 @@ export function rankDefinitions(
       }
     }
     const tier = best?.tier ?? 1;
-    const nearest = files.reduce((a, f) => (folderSteps(path.dirname(path.resolve(f)), path.dirname(modelPath)) < folderSteps(path.dirname(path.resolve(a)), path.dirname(modelPath)) ? f : a));
+    const steps = (f: string) => folderSteps(path.dirname(path.resolve(f)), path.dirname(modelPath));
+    const nearest = files.reduce((a, f) => (steps(f) < steps(a) ? f : a));
     const reason = best?.reason ?? `no script names ${modelShown}; ${show(nearest)} is ${distance} folder step${distance === 1 ? '' : 's'} from ${modelShown}`;
     return { definition, score: tier * 1000 - distance, tier, reason, distance };
   });

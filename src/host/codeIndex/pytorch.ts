@@ -779,7 +779,11 @@ export class TorchWorkspace {
         const entries = new Map<string, Item>();
         for (const { key, value } of expr.entries) {
           if (key.kind !== 'str') return unknown('a dict with keys Loupe does not evaluate');
-          entries.set(key.value, { value: this.eval(value, env), site: { ...siteOfExpr(env.file.file, value), nameLine: key.at.line, nameColumn: key.at.column, nameLength: key.value.length + 2 }, count: ONCE });
+          entries.set(key.value, {
+            value: this.eval(value, env),
+            site: { ...siteOfExpr(env.file.file, value), nameLine: key.at.line, nameColumn: key.at.column, nameLength: key.value.length + 2 },
+            count: ONCE,
+          });
         }
         return { kind: 'dict', entries };
       }
@@ -1046,7 +1050,11 @@ export class TorchWorkspace {
       const item = list.items[source.items.indexOf(pair)];
       const value = item?.value.kind === 'list' ? item.value.items[1]?.value : undefined;
       if (!value) return unknown('an OrderedDict Loupe cannot read');
-      entries.set(key.value, { value, site: { ...siteOfExpr(item!.site.file, pair.items[1]!), nameLine: key.at.line, nameColumn: key.at.column, nameLength: key.value.length + 2 }, count: ONCE });
+      entries.set(key.value, {
+        value,
+        site: { ...siteOfExpr(item!.site.file, pair.items[1]!), nameLine: key.at.line, nameColumn: key.at.column, nameLength: key.value.length + 2 },
+        count: ONCE,
+      });
     }
     return { kind: 'dict', entries };
   }
@@ -1322,4 +1330,3 @@ function dedupe(list: ModuleResolution[]): ModuleResolution[] {
   if (out.some((r) => r.preference >= 2 && r.library === undefined)) return out.filter((r) => r.preference >= 2 || r.library !== undefined);
   return out;
 }
-

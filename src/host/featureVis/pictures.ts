@@ -15,4 +15,3 @@ export function imageFile(summary: Pick<FeatureVisSummary, 'dir' | 'image'>): st
   if (!/^[\w.-]+\.png$/.test(name)) return undefined;
   return path.join(summary.dir, name);
 }
-

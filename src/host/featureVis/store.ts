@@ -76,5 +76,3 @@ export class FeatureVisStore implements vscode.Disposable {
     this.load(modelPath).catch((err: Error) => this.log.warn(`could not read the cached feature visualisations of ${modelPath}: ${err.message}`));
   }
 }
-
-

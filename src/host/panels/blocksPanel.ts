@@ -225,4 +225,3 @@ export class BlocksPanel {
     if (BlocksPanel.current === this) BlocksPanel.current = undefined;
   }
 }
-

@@ -109,7 +109,7 @@ export function toTfjsLayer(layer: KerasLayer, file: string): TfjsLayer {
       break;
     default:
       if (!DIRECT[className]) {
-        refuse(`is a layer class Loupe does not know`,
+        refuse('is a layer class Loupe does not know',
           `Loupe reads these Keras layers: ${[...Object.keys(DIRECT), 'Normalization', ...INFERENCE_IDENTITY].sort().join(', ')}`);
       }
   }
