@@ -4,7 +4,7 @@
  * with `isFromDissectWebview`, and the state a reload hands back with `isDissectPanelState`.
  * Pure TypeScript, no Node or DOM types: both rooms compile it.
  */
-import { hasOnly, isIndex, isName, isObj, isPath, MAX_NAME, type PanelStatusMessage } from './panelMessages';
+import { COMMON_PANEL_MESSAGES, hasOnly, messageGuard, isIndex, isName, isObj, isPath, MAX_NAME, type PanelStatusMessage } from './panelMessages';
 import type { DissectionSummary } from './types';
 
 export const UNIT_SORTS = ['iou', 'unit'] as const;
@@ -74,19 +74,8 @@ export function isDissectPanelState(v: unknown): v is DissectPanelState {
 }
 
 /** The type guard the host applies to every message from the Dissection webview. Extra keys are refused. */
-export function isFromDissectWebview(v: unknown): v is FromDissectWebview {
-  if (!isObj(v) || typeof v.type !== 'string') return false;
-  switch (v.type) {
-    case 'ready':
-    case 'recompute':
-      return hasOnly(v, ['type']);
-    case 'openLayer':
-      return hasOnly(v, ['type', 'layer']) && isName(v.layer);
-    case 'ui':
-      return hasOnly(v, ['type', 'ui']) && isDissectUiState(v.ui);
-    case 'visualizeUnit':
-      return hasOnly(v, ['type', 'unit']) && isIndex(v.unit);
-    default:
-      return false;
-  }
-}
+export const isFromDissectWebview = messageGuard<FromDissectWebview>({
+  ...COMMON_PANEL_MESSAGES,
+  ui: { ui: isDissectUiState },
+  visualizeUnit: { unit: isIndex },
+});

@@ -4,7 +4,7 @@
  * and the state a reload hands back with `isFeatureVisPanelState`. Pure TypeScript: both rooms compile it.
  */
 import type { FeatureVisPreview, FeatureVisSummary } from './featureVis';
-import { hasOnly, isIndex, isName, isObj, isPath, type PanelStatusMessage } from './panelMessages';
+import { COMMON_PANEL_MESSAGES, hasOnly, messageGuard, isIndex, isName, isObj, isPath, type PanelStatusMessage } from './panelMessages';
 
 /** What a reload hands back: enough to find the cached picture again. */
 export interface FeatureVisPanelState {
@@ -42,15 +42,4 @@ export function isFeatureVisPanelState(v: unknown): v is FeatureVisPanelState {
   return isObj(v) && hasOnly(v, ['modelPath', 'layer', 'unit']) && isPath(v.modelPath) && isName(v.layer) && isIndex(v.unit);
 }
 
-export function isFromFeatureVisWebview(v: unknown): v is FromFeatureVisWebview {
-  if (!isObj(v) || typeof v.type !== 'string') return false;
-  switch (v.type) {
-    case 'ready':
-    case 'recompute':
-      return hasOnly(v, ['type']);
-    case 'openLayer':
-      return hasOnly(v, ['type', 'layer']) && isName(v.layer);
-    default:
-      return false;
-  }
-}
+export const isFromFeatureVisWebview = messageGuard<FromFeatureVisWebview>(COMMON_PANEL_MESSAGES);

@@ -46,3 +46,25 @@ export function describeBadMessage(v: unknown): string {
   const type = typeof v.type === 'string' ? JSON.stringify(v.type.slice(0, 40)) : 'no type';
   return `message ${type} with keys ${Object.keys(v).slice(0, 10).join(', ')}`;
 }
+
+/** Per message type, the check of each field besides `type`: a field listed is required unless its check accepts undefined. */
+export type MessageShapes = Record<string, Record<string, (value: unknown) => boolean>>;
+
+/** What every analysis panel's webview may send: it is ready, open a layer's source, compute again. */
+export const COMMON_PANEL_MESSAGES = {
+  ready: {},
+  recompute: {},
+  openLayer: { layer: isName },
+} satisfies MessageShapes;
+
+/**
+ * The type guard the host applies to every message from a webview, built from its shapes: the type must be
+ * listed, every field must pass its check, and extra keys are refused.
+ */
+export function messageGuard<T>(shapes: MessageShapes): (v: unknown) => v is T {
+  return (v: unknown): v is T => {
+    if (!isObj(v) || typeof v.type !== 'string' || !Object.hasOwn(shapes, v.type)) return false;
+    const fields = shapes[v.type]!;
+    return hasOnly(v, ['type', ...Object.keys(fields)]) && Object.entries(fields).every(([key, check]) => check(v[key]));
+  };
+}

@@ -3,7 +3,7 @@
  * webview sends is untrusted: the host checks each message with `isFromTcavWebview`, and the state a
  * reload hands back with `isTcavPanelState`. Pure TypeScript, no Node or DOM types: both rooms compile it.
  */
-import { hasOnly, isName, isObj, isPath, type PanelStatusMessage } from './panelMessages';
+import { COMMON_PANEL_MESSAGES, hasOnly, messageGuard, isObj, isPath, type PanelStatusMessage } from './panelMessages';
 import type { TcavResult } from './tcav';
 
 export const TCAV_EXPORTS = ['csv', 'json', 'png'] as const;
@@ -45,17 +45,7 @@ export function isTcavPanelState(v: unknown): v is TcavPanelState {
 }
 
 /** The type guard the host applies to every message from the TCAV webview. Extra keys are refused. */
-export function isFromTcavWebview(v: unknown): v is FromTcavWebview {
-  if (!isObj(v) || typeof v.type !== 'string') return false;
-  switch (v.type) {
-    case 'ready':
-    case 'recompute':
-      return hasOnly(v, ['type']);
-    case 'openLayer':
-      return hasOnly(v, ['type', 'layer']) && isName(v.layer);
-    case 'export':
-      return hasOnly(v, ['type', 'format']) && (TCAV_EXPORTS as readonly unknown[]).includes(v.format);
-    default:
-      return false;
-  }
-}
+export const isFromTcavWebview = messageGuard<FromTcavWebview>({
+  ...COMMON_PANEL_MESSAGES,
+  export: { format: (f: unknown) => (TCAV_EXPORTS as readonly unknown[]).includes(f) },
+});
