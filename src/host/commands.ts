@@ -14,6 +14,7 @@ import { openExportSnippet } from './models/exportCheckpoint';
 import { explainImage } from './panels/explainPanel';
 import { showTcavResults, testConcepts } from './tcav/command';
 import { showErrorWithLog } from './panels/workerTask';
+import { isExport } from './exports/exportFolder';
 import { LayerItem, UnitItem, type LayersProvider } from './views/layersView';
 
 const IMAGE_GLOB = '**/*.{png,jpg,jpeg,PNG,JPG,JPEG}';
@@ -234,7 +235,8 @@ async function pickImage(ctx: LoupeContext, title: string): Promise<vscode.Uri |
   const open = activeImage();
   if (open) add(open, 'open in the editor');
   const found = await vscode.workspace.findFiles(IMAGE_GLOB, EXCLUDED_GLOB, MAX_IMAGES_LISTED);
-  found.sort((a, b) => a.path.localeCompare(b.path)).forEach((u) => add(u));
+  // Exported maps are pictures of maps, not images to explain.
+  found.filter((u) => !isExport(u)).sort((a, b) => a.path.localeCompare(b.path)).forEach((u) => add(u));
   items.push({ label: '$(folder-opened) Browse…', alwaysShow: true });
   const picked = await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, placeHolder: 'PNG or JPEG image', matchOnDescription: true });
   if (!picked) return undefined;

@@ -1,0 +1,104 @@
+// Names people recognise for converted graph models (issue 12), on a real tfjs-converter graph model
+// (test/fixtures/graph-model: nsfwjs's MobileNetV2Mid, converted by TensorFlow.js Converter v1.7.4, not by
+// Loupe). Oracle: the op names in the converter's own model.json, read here as plain JSON.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, describe, test } from 'node:test';
+import { Engine } from '../src/engine/engine';
+import { displayLayerName, kerasLayerOfOpPath } from '../src/protocol/layerNames';
+import type { ModelDescription } from '../src/protocol/types';
+import { LayerIndex } from '../src/host/codeIndex';
+import { codeLayerRefs, codeName, layerMarkdown, modelLabel } from '../src/host/format';
+
+const DIR = path.resolve('test/fixtures/graph-model');
+const MODEL = path.join(DIR, 'nsfwjs-mobilenet_v2_mid', 'model.json');
+const PREFIX = 'StatefulPartitionedCall/sequential/';
+
+test('display names: tracer wrappers and the model scope dropped; other names kept', () => {
+  assert.equal(displayLayerName('StatefulPartitionedCall/model_1/conv2d_5/Conv2D'), 'conv2d_5/Conv2D');
+  assert.equal(displayLayerName('StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/Conv/Relu6'),
+    'keras_layer/predict/MobilenetV2/Conv/Relu6');
+  assert.equal(displayLayerName('PartitionedCall/model/dense/BiasAdd'), 'dense/BiasAdd');
+  for (const kept of ['conv2d_5', 'layer1.0.conv1', '/layer1/layer1.0/conv1/Conv', 'Identity', 'StatefulPartitionedCall', 'StatefulPartitionedCall/model_1']) {
+    assert.equal(displayLayerName(kept), kept, kept);
+  }
+  assert.equal(kerasLayerOfOpPath('StatefulPartitionedCall/model_1/conv2d_5/BiasAdd'), 'conv2d_5');
+  assert.equal(kerasLayerOfOpPath('StatefulPartitionedCall/model_1/Relu'), undefined, 'an op in the model scope has no layer');
+  assert.equal(kerasLayerOfOpPath('model_1/conv2d_5/Conv2D'), undefined, 'without the tracer wrapper the path is not known to be Keras');
+  assert.equal(kerasLayerOfOpPath('Identity'), undefined);
+});
+
+test('models are named by their folder or file, never by the name inside the file', () => {
+  assert.equal(modelLabel('fixtures/graph-model/nsfwjs-mobilenet_v2_mid/model.json'), 'nsfwjs-mobilenet_v2_mid');
+  assert.equal(modelLabel('runs/resnet18/model/model.json'), 'resnet18/model');
+  assert.equal(modelLabel('demo/pytorch/model.onnx'), 'pytorch/model.onnx');
+});
+
+describe('a real converter-produced graph model', () => {
+  let description: ModelDescription;
+  const converterOps = (JSON.parse(fs.readFileSync(MODEL, 'utf8')) as { modelTopology: { node: { name: string; op: string }[] } })
+    .modelTopology.node.filter((n) => n.op !== 'Const');
+
+  before(async () => {
+    const engine = await Engine.create({ backend: 'wasm' });
+    description = await engine.describe(MODEL);
+  });
+
+  test('the converter wrote op paths (the fixture is what the issue describes)', () => {
+    const json = JSON.parse(fs.readFileSync(MODEL, 'utf8')) as { format: string; convertedBy: string };
+    assert.equal(json.format, 'graph-model');
+    assert.match(json.convertedBy, /TensorFlow\.js Converter/);
+    assert.ok(converterOps.filter((n) => n.name.startsWith(PREFIX)).length > 50);
+  });
+
+  test('every layer under the Keras model links through the Keras layer inside its op path; display drops the prefix', () => {
+    const byName = new Map(description.layers.map((l) => [l.name, l]));
+    let checked = 0;
+    for (const op of converterOps) {
+      const layer = byName.get(op.name);
+      if (!layer) continue; // fused into its producer by the loader (BatchNorm into conv)
+      if (!op.name.startsWith(PREFIX)) {
+        assert.equal(layer.sourceName, undefined, op.name);
+        assert.equal(displayLayerName(layer.name), layer.name);
+        continue;
+      }
+      // Independent of layerNames.ts: the segment after "StatefulPartitionedCall/sequential/".
+      const keras = op.name.slice(PREFIX.length).split('/')[0];
+      assert.equal(layer.sourceName, keras, op.name);
+      assert.equal(codeName(layer), keras);
+      const shown = displayLayerName(layer.name);
+      assert.ok(!shown.includes('StatefulPartitionedCall'), shown);
+      assert.ok(shown.startsWith(`${keras}/`), shown);
+      assert.ok(op.name.endsWith(shown.split('/').pop()!), `${shown} keeps the op's own name`);
+      checked++;
+    }
+    assert.ok(checked > 50, `checked ${checked} layers`);
+    assert.deepEqual([...new Set(description.layers.map((l) => l.sourceName).filter(Boolean))], ['keras_layer', 'dense', 'prediction']);
+  });
+
+  test('hovers show the short name, the full name and the Keras layer', () => {
+    const conv = description.layers.find((l) => l.name.endsWith('/MobilenetV2/Conv/Relu6'))!;
+    const md = layerMarkdown(conv, { name: 'nsfwjs-mobilenet_v2_mid', defaultCamLayer: description.defaultCamLayer });
+    assert.match(md, /^\*\*keras\\_layer\/predict\/MobilenetV2\/Conv\/Relu6\*\*/);
+    assert.match(md, /full name: StatefulPartitionedCall\/sequential/);
+    assert.match(md, /Keras layer keras\\_layer/);
+  });
+
+  test('code links: "prediction" by its name=, "dense" by Keras creation order, through the op paths', () => {
+    const index = new LayerIndex();
+    const script = path.join(DIR, 'train.py');
+    const text = fs.readFileSync(script, 'utf8');
+    index.update(script, text);
+    const context = { modelPath: MODEL, workspaceRoot: DIR, modelLayers: codeLayerRefs(description.layers), frameworks: ['tfjs', 'keras'] as const };
+    const lineOf = (needle: string): number => text.split('\n').findIndex((l) => l.includes(needle));
+    const dense = description.layers.find((l) => l.name === `${PREFIX}dense/BiasAdd`)!;
+    const prediction = description.layers.find((l) => l.name === `${PREFIX}prediction/Softmax`)!;
+    const hub = description.layers.find((l) => l.name.endsWith('/MobilenetV2/Conv/Relu6'))!;
+    assert.equal(index.rank(codeName(dense), { ...context, frameworks: [...context.frameworks] })[0]?.definition.line, lineOf('layers.Dense(num_classes)'));
+    assert.equal(index.rank(codeName(prediction), { ...context, frameworks: [...context.frameworks] })[0]?.definition.line, lineOf('name="prediction"'));
+    assert.equal(index.rank(codeName(hub), { ...context, frameworks: [...context.frameworks] })[0]?.definition.line, lineOf('name="keras_layer"'));
+    // The op path itself is never a name in the code.
+    assert.equal(index.rank(dense.name, { ...context, frameworks: [...context.frameworks] }).length, 0);
+  });
+});
