@@ -2,9 +2,11 @@
  * When a map is "near-uniform": too flat to show where anything is, so the panel labels it instead of
  * stretching it to full colour. Two tests, either suffices:
  *
- * 1. Flat for the colormap. The panel colours |v| / s on 256 levels, s ≈ the map's largest |v|
- *    (its 99.5th percentile). When max − min of the displayed map is below max|v| / 256, every pixel lands
- *    within one colour step: the picture is one flat colour whatever the map holds (an all-zero map included).
+ * 1. Flat to the eye. The panel colours v / s, s ≈ the map's largest |v| (its 99.5th percentile), on
+ *    perceptually uniform colormaps whose lightness spans about 100 L* units. When max − min of the displayed
+ *    map is under 2 % of max|v|, the whole map spans about 2 L* units — one just-noticeable difference
+ *    (ΔE ≈ 2.3): drawn, it would be one flat colour, a wash that says "everywhere" where the map says
+ *    "nowhere in particular" (an all-zero map included).
  * 2. Negligible against the score (Grad-CAM and CAM only). Their low-resolution map is Σ_k α_k A_k in score
  *    units, and its sum over the layer's N positions is the layer's first-order share of the target score
  *    (for a global-average-pooling head, exactly logit − bias). A map whose whole spatial variation,
@@ -12,8 +14,8 @@
  *    colouring its differences would show noise as evidence.
  */
 
-/** One colour step of the panel's 256-entry colormaps, as a fraction of the map's scale. */
-export const FLAT_FRACTION = 1 / 256;
+/** About one just-noticeable difference of the panel's colormaps, as a fraction of the map's scale. */
+export const FLAT_FRACTION = 0.02;
 /** Grad-CAM/CAM: the map's spatial variation, summed over the layer, as a fraction of |target score|. */
 export const SCORE_FRACTION = 0.01;
 
@@ -44,7 +46,7 @@ export function nearUniformReason(input: UniformInput): string | undefined {
   const spread = d.max - d.min;
   if (d.absMax === 0) return 'near-uniform: the map is zero everywhere';
   if (spread <= d.absMax * FLAT_FRACTION) {
-    return `near-uniform: values span ${fmt(d.min)}…${fmt(d.max)}, less than one colour step (1/256) of their magnitude; drawn without colour`;
+    return `near-uniform: values span ${fmt(d.min)}…${fmt(d.max)}, under ${FLAT_FRACTION * 100} % of their magnitude (less than a visible colour step); drawn without colour`;
   }
   if (input.lowres && input.lowres.length > 0) {
     const low = range(input.lowres);
