@@ -10,7 +10,7 @@ import { FLAT_FRACTION, nearUniformReason, SCORE_FRACTION } from '../src/engine/
 import { exportFolderPath, isInside } from '../src/host/exports/exportFolderPath';
 import { featureLayers } from '../src/host/panels/explainData';
 import type { LayerInfo } from '../src/protocol/types';
-import { visibleLayers } from '../webview/explain/layerPicker';
+import { visibleLayers } from '../webview/explain/layerFilter';
 import { randomImage, saveModel } from './helpers/models';
 
 const map = (values: number[]): Float32Array => Float32Array.from(values);

@@ -47,6 +47,8 @@ export function codeLensTitle(layer: LayerInfo, layout?: Layout): string {
 /** `call 2 of module layer1.0.relu` for a reused module's later calls; undefined when the name is the module path. */
 export function moduleCall(layer: Pick<LayerInfo, 'name' | 'sourceName'>): string | undefined {
   if (!layer.sourceName || layer.sourceName === layer.name) return undefined;
+  // A converted graph model's op: the Keras layer it belongs to (`conv2d_5`).
+  if (displayLayerName(layer.name) !== layer.name) return `Keras layer ${layer.sourceName}`;
   const call = /#(\d+)$/.exec(layer.name)?.[1];
   return call ? `call ${call} of module ${layer.sourceName}` : `module ${layer.sourceName}`;
 }
@@ -61,7 +63,7 @@ export function layerMarkdown(layer: LayerInfo, model: Pick<ModelDescription, 'n
     `- output: ${formatShape(userShape(layer.outputShape, model.layout))}${model.layout === 'NCHW' && layer.outputShape.length === 3 ? ' (C×H×W)' : ''}`,
     `- parameters: ${thousands.format(layer.params)}`,
   ];
-  const call = shown !== layer.name && layer.sourceName ? `Keras layer ${layer.sourceName}` : moduleCall(layer);
+  const call = moduleCall(layer);
   if (call) lines.push(`- ${escapeMarkdown(call)}`);
   if (layer.activation) lines.push(`- activation: ${escapeMarkdown(layer.activation)}`);
   if (layer.inputs.length) lines.push(`- inputs: ${layer.inputs.map(escapeMarkdown).join(', ')}`);

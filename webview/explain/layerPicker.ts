@@ -6,25 +6,8 @@
  */
 import { displayLayerName } from '../../src/protocol/layerNames';
 import { el } from '../shared/dom';
+import { visibleLayers, type LayerPickerInput } from './layerFilter';
 
-export interface LayerPickerInput {
-  /** Every spatial layer (the host accepts any of them). */
-  all: readonly string[];
-  /** The layers offered before "show all"; every layer when undefined. */
-  featured: readonly string[] | undefined;
-  /** The layer the maps shown use. */
-  selected: string | undefined;
-  onPick(layer: string): void;
-}
-
-/** The layers to list for `filter` (case-insensitive, on the display or full name); the selected layer is always kept. */
-export function visibleLayers(input: Pick<LayerPickerInput, 'all' | 'featured' | 'selected'>, showAll: boolean, filter: string): string[] {
-  const featured = new Set(input.featured ?? input.all);
-  const needle = filter.trim().toLowerCase();
-  return input.all.filter((name) => name === input.selected || (
-    (showAll || featured.has(name))
-    && (!needle || name.toLowerCase().includes(needle) || displayLayerName(name).toLowerCase().includes(needle))));
-}
 
 export function layerPicker(input: LayerPickerInput): HTMLElement {
   const id = 'select-layer-select';
