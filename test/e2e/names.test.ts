@@ -6,7 +6,7 @@
 // names), the `loupe` CLI (describe: layer names, the default Grad-CAM layer), the script's text (lines).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FrameLocator, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
-import { contextMenu, explorerRow, openWorkbench, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
+import { contextMenu, explorerRow, openWorkbench, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
 import { packageExtension } from '../../scripts/package';
 import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
 import { ANALYSIS_TIMEOUT, waitForTree } from './loupeSteps';
@@ -214,5 +214,39 @@ describe('names people recognise and honest notes in a real VS Code', { timeout:
       assert.match((await badge.getAttribute('title'))!, /^near-uniform: /);
     }
     await screenshot(page, 'names-d-uniform');
+  }));
+
+  it('(e) exports default to loupe-exports/, which neither the Explorer\'s Explain Image nor the image picker offers', (t) => step(t, 'exports', async () => {
+    const frame = await webviewFrame(page, { timeoutMs: 60_000 });
+    await frame.locator('[data-testid="export-png-gradient"]').click();
+    // code-server's save dialog is VS Code's simple dialog: the default path appears in the quick input once it has read the folder.
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ timeout: 10_000 });
+    const target = path.join(workspace, 'loupe-exports', 'square_gradient.png');
+    for (const deadline = Date.now() + 10_000; (await input.inputValue()) !== target && Date.now() < deadline;) await page.waitForTimeout(100);
+    assert.equal(await input.inputValue(), target, 'the save dialog proposes the export folder');
+    await input.press('Enter');
+    for (const deadline = Date.now() + 15_000; !existsSync(target) && Date.now() < deadline;) await page.waitForTimeout(200);
+    assert.ok(existsSync(target), `${target} was written`);
+
+    const exported = await explorerRow(page, 'loupe-exports/square_gradient.png', 30_000);
+    await exported.click({ button: 'right' });
+    const menu = page.locator('.context-view .monaco-menu');
+    await menu.locator('.action-label', { hasText: /^Copy Path$/ }).waitFor();
+    assert.equal(await menu.locator('.action-label', { hasText: /^Explain Image$/ }).count(), 0, 'no Explain Image on an export');
+    await page.keyboard.press('Escape');
+    // The same menu on an image outside the export folder still has it.
+    await (await explorerRow(page, SQUARE)).click({ button: 'right' });
+    await menu.locator('.action-label', { hasText: /^Explain Image$/ }).waitFor();
+    await page.keyboard.press('Escape');
+
+    await runCommand(page, 'Loupe: Explain Image');
+    const rows = page.locator('.quick-input-list .monaco-list-row .label-name');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'square.png' }).first().waitFor({ timeout: 10_000 });
+    const listed = await rows.allInnerTexts();
+    assert.ok(listed.some((l) => l.includes('images/square.png')), listed.join());
+    assert.ok(!listed.some((l) => l.includes('loupe-exports')), `the picker lists an export: ${listed.join()}`);
+    await page.keyboard.press('Escape');
+    await screenshot(page, 'names-e-exports');
   }));
 });
