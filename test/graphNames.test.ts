@@ -9,7 +9,7 @@ import { Engine } from '../src/engine/engine';
 import { displayLayerName, kerasLayerOfOpPath } from '../src/protocol/layerNames';
 import type { ModelDescription } from '../src/protocol/types';
 import { LayerIndex } from '../src/host/codeIndex';
-import { codeLayerRefs, codeName, layerMarkdown, modelLabel } from '../src/host/format';
+import { codeLayerRefs, codeName, layerMarkdown, layerPickItem, modelLabel } from '../src/host/format';
 
 const DIR = path.resolve('test/fixtures/graph-model');
 const MODEL = path.join(DIR, 'nsfwjs-mobilenet_v2_mid', 'model.json');
@@ -27,6 +27,13 @@ test('display names: tracer wrappers and the model scope dropped; other names ke
   assert.equal(kerasLayerOfOpPath('StatefulPartitionedCall/model_1/Relu'), undefined, 'an op in the model scope has no layer');
   assert.equal(kerasLayerOfOpPath('model_1/conv2d_5/Conv2D'), undefined, 'without the tracer wrapper the path is not known to be Keras');
   assert.equal(kerasLayerOfOpPath('Identity'), undefined);
+});
+
+test('quick picks: the display name, the full name as detail only when it differs', () => {
+  assert.deepEqual(layerPickItem({ name: 'StatefulPartitionedCall/model_1/conv2d_5/Relu' }, 'Grad-CAM default'),
+    { label: 'conv2d_5/Relu', detail: 'StatefulPartitionedCall/model_1/conv2d_5/Relu · Grad-CAM default' });
+  assert.deepEqual(layerPickItem({ name: 'conv1' }), { label: 'conv1' });
+  assert.deepEqual(layerPickItem({ name: 'conv1' }, 'Grad-CAM default'), { label: 'conv1', detail: 'Grad-CAM default' });
 });
 
 test('models are named by their folder or file, never by the name inside the file', () => {

@@ -7,7 +7,7 @@ import { CancelledError, LoupeError } from '../protocol/errors';
 import type { LayerInfo } from '../protocol/types';
 import { EXCLUDED_GLOB } from './codeIndex';
 import type { LoupeContext } from './context';
-import { isSpatial, layerSummary, shortModelName } from './format';
+import { isSpatial, layerPickItem, layerSummary, shortModelName } from './format';
 import type { LoupeServices } from './loupeContext';
 import { dissectLayer, openDissection } from './panels/dissectPanel';
 import { openExportSnippet } from './models/exportCheckpoint';
@@ -250,10 +250,9 @@ async function pickLayer(ctx: LoupeContext, title: string, filter: (l: LayerInfo
   const description = await ctx.describeActive();
   if (!description) return undefined;
   const items = description.layers.filter(filter).map((l) => ({
-    label: l.name,
+    ...layerPickItem(l, l.name === description.defaultCamLayer ? 'Grad-CAM default (last convolutional layer)' : undefined),
     description: layerSummary(l, description.layout),
-    ...(l.name === description.defaultCamLayer ? { detail: 'Grad-CAM default (last convolutional layer)' } : {}),
     layer: l,
   }));
-  return (await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, matchOnDescription: true }))?.layer;
+  return (await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, matchOnDescription: true, matchOnDetail: true }))?.layer;
 }

@@ -39,6 +39,13 @@ export function layerSummary(layer: Pick<LayerInfo, 'className' | 'outputShape' 
   return `${layer.className} · ${formatShape(userShape(layer.outputShape, layout))} · ${formatParams(layer.params)}`;
 }
 
+/** A layer in a quick pick: its display name, and the full name below it when they differ (a converted graph model's op path). */
+export function layerPickItem(layer: Pick<LayerInfo, 'name'>, extraDetail?: string): { label: string; detail?: string } {
+  const label = displayLayerName(layer.name);
+  const detail = [label !== layer.name ? layer.name : '', extraDetail ?? ''].filter(Boolean).join(' · ');
+  return detail ? { label, detail } : { label };
+}
+
 /** `Loupe: conv1 · Conv2D · 32×32×16 · 448 params` */
 export function codeLensTitle(layer: LayerInfo, layout?: Layout): string {
   return `Loupe: ${displayLayerName(layer.name)} · ${layerSummary(layer, layout)}`;
