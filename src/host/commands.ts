@@ -130,8 +130,8 @@ export function registerCommands(services: LoupeServices, layers: LayersProvider
           void vscode.window.showInformationMessage('Loupe: no layer of the active model has been dissected yet: right-click a layer in the Layers view and pick "Dissect This Layer".');
           return;
         }
-        name = (await vscode.window.showQuickPick(known.map((s) => ({ label: s.layer, description: `${s.interpretable}/${s.units.length} units interpretable · ${s.probe.name}` })),
-          { title: 'Loupe: dissection to open' }))?.label;
+        name = (await vscode.window.showQuickPick(known.map((s) => ({ ...layerPickItem({ name: s.layer }), description: `${s.interpretable}/${s.units.length} units interpretable · ${s.probe.name}`, layer: s.layer })),
+          { title: 'Loupe: dissection to open' }))?.layer;
         if (!name) return;
       }
       await openDissection(ctx, modelPath, name, unit);

@@ -49,7 +49,7 @@ export function registerFeatureVisCommands(services: LoupeServices): vscode.Disp
         unit,
       };
     });
-    return (await vscode.window.showQuickPick(items, { title: `Loupe: unit of ${layer.name} to visualize`, matchOnDescription: true }))?.unit;
+    return (await vscode.window.showQuickPick(items, { title: `Loupe: unit of ${layerPickItem(layer).label} to visualize`, matchOnDescription: true }))?.unit;
   };
 
   return [
