@@ -207,6 +207,8 @@ describe('names people recognise and honest notes in a real VS Code', { timeout:
     const frame = await explain(SQUARE);
     assert.match(await frame.locator('[data-testid="subtitle"]').innerText(), new RegExp(`square\\.png · ${FLAT} · `));
     assert.equal(await frame.locator('[data-testid="input-note"]').count(), 0, 'a 32×32 image for a 32×32 model gets no size note');
+    // A TF.js Layers model without loupe.json gets the same note as the graph model (and ONNX, Keras: every format).
+    assert.match(await frame.locator('[data-testid="sidecar-note"]').innerText(), /No loupe\.json beside model\.json/);
     for (const method of ['gradient', 'gradcam']) {
       const badge = frame.locator(`[data-testid="map-${method}"] [data-testid="near-uniform"]`);
       await badge.waitFor();
