@@ -1,5 +1,5 @@
 // End-to-end (issue 12): names people recognise and honest notes, in a real VS Code (code-server + Chromium).
-// The workspace is a temp folder with a real tfjs-converter graph model (test/fixtures/graph-model: nsfwjs's
+// The workspace is a temp copy of demo/ plus a real tfjs-converter graph model (test/fixtures/graph-model: nsfwjs's
 // MobileNetV2Mid, converted from a Keras model by TensorFlow.js Converter v1.7.4, not by Loupe), its training
 // script's shape, a 1×1 image, and a small Layers model whose convolution is constant (zero kernel), so that
 // its maps are flat by construction. Oracles from outside the extension: the converter's model.json (op
@@ -9,21 +9,22 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { FrameLocator, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
-import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
-import { contextMenu, explorerRow, openWorkbench, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
-import { packageExtension } from '../../scripts/package';
+import { repoRoot } from '../../scripts/e2e/codeServer';
+import { contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast, viewPane, webviewFrame } from '../../scripts/e2e/driver';
 import { saveLayersModel } from '../../src/engine/io/saveLayersModel';
 import { ANALYSIS_TIMEOUT, waitForTree } from './loupeSteps';
+import { e2eSession } from './session';
 
+const FIXTURES = path.join(repoRoot, 'test/fixtures/graph-model');
 const GRAPH = 'nsfwjs-mobilenet_v2_mid';
 const FLAT = 'flat';
-const SCRIPT = 'train.py';
-const TINY = 'images/tiny.png';
-const SQUARE = 'images/square.png';
+const SCRIPT = 'nsfw_train.py';
+const TINY = 'images/e2e-tiny.png';
+const SQUARE = 'images/e2e-square.png';
 const STATUS_ID = 'loupe-dev.loupe.loupe.status';
 const WRAPPERS = /^(StatefulPartitionedCall|PartitionedCall)$/;
 
@@ -58,54 +59,32 @@ async function writeFlatModel(dir: string): Promise<void> {
 }
 
 describe('names people recognise and honest notes in a real VS Code', { timeout: 10 * 60_000 }, () => {
-  let temp: string;
   let workspace: string;
-  let server: CodeServer;
-  let workbench: Workbench;
   let page: Page;
   let described: { layers: Array<{ name: string }>; defaultCamLayer: string };
-
+  const flatModel = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-names-flat-'));
+  // Registered before the session's hooks, so the flat model exists when the workspace is prepared.
   before(async () => {
-    const missing = missingPrerequisite();
-    assert.equal(missing, null, `end-to-end prerequisites missing: ${missing}`);
-    temp = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-names-'));
-    const vsix = packageExtension({ out: path.join(temp, 'loupe.vsix') });
-    workspace = path.join(temp, 'ws');
-    const fixtures = path.join(repoRoot, 'test/fixtures/graph-model');
-    cpSync(path.join(fixtures, GRAPH), path.join(workspace, GRAPH), { recursive: true });
-    cpSync(path.join(fixtures, 'train.py'), path.join(workspace, SCRIPT));
-    await writeFlatModel(path.join(workspace, FLAT));
-    png(path.join(workspace, TINY), 1, 1, () => [200, 120, 40]);
-    png(path.join(workspace, SQUARE), 32, 32, (x, y) => [x * 8, y * 8, 128]);
-    mkdirSync(path.join(workspace, '.vscode'));
-    writeFileSync(path.join(workspace, '.vscode/settings.json'), JSON.stringify({ 'loupe.methods': ['gradient', 'gradcam'] }));
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/cli.js'), 'describe', '--model', path.join(workspace, GRAPH, 'model.json'), '--json'],
+    await writeFlatModel(flatModel);
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/cli.js'), 'describe', '--model', path.join(FIXTURES, GRAPH, 'model.json'), '--json'],
       { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     described = JSON.parse(r.stdout) as typeof described;
-    server = await startCodeServer(workspace, {
-      vsix: [vsix.vsix],
-      settings: { 'typescript.validate.enable': false, 'editor.minimap.enabled': false },
-    });
-    workbench = await openWorkbench(server.url, { width: 1280, height: 800, timeoutMs: 30_000 });
-    page = workbench.page;
   });
-
-  after(async () => {
-    await workbench?.close().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    if (temp) rmSync(temp, { recursive: true, force: true });
+  after(() => rmSync(flatModel, { recursive: true, force: true }));
+  const { session, step } = e2eSession({
+    label: 'names',
+    prepare: (dir) => {
+      cpSync(path.join(FIXTURES, GRAPH), path.join(dir, GRAPH), { recursive: true });
+      cpSync(path.join(FIXTURES, 'train.py'), path.join(dir, SCRIPT));
+      cpSync(flatModel, path.join(dir, FLAT), { recursive: true });
+      png(path.join(dir, TINY), 1, 1, () => [200, 120, 40]);
+      png(path.join(dir, SQUARE), 32, 32, (x, y) => [x * 8, y * 8, 128]);
+      mkdirSync(path.join(dir, '.vscode'), { recursive: true });
+      writeFileSync(path.join(dir, '.vscode/settings.json'), JSON.stringify({ 'loupe.methods': ['gradient', 'gradcam'] }));
+    },
   });
-
-  async function step(t: TestContext, name: string, body: () => Promise<void>): Promise<void> {
-    try {
-      await body();
-    } catch (error) {
-      if (page) await screenshot(page, `failure-names-${name}`, 0).catch(() => undefined);
-      if (server) console.error(`[e2e names] ${t.name} failed. code-server log (tail):\n${server.log().slice(-2000)}`);
-      throw error;
-    }
-  }
+  before(() => ({ workspace, page } = session()));
 
   async function selectModel(label: string): Promise<void> {
     await showContainer(page, 'Loupe');
@@ -152,10 +131,10 @@ describe('names people recognise and honest notes in a real VS Code', { timeout:
 
   it('(b) a 1×1 image: the panel names the model, says the image is much smaller, that loupe.json is missing; Grad-CAM\'s layer by its short name, a picker with a filter', (t) => step(t, 'panel', async () => {
     await contextMenu(page, await explorerRow(page, TINY), 'Explain Image');
-    await toast(page, new RegExp(`explaining tiny\\.png with ${GRAPH}`)).waitFor({ timeout: 30_000 });
+    await toast(page, new RegExp(`explaining e2e-tiny\\.png with ${GRAPH}`)).waitFor({ timeout: 30_000 });
     const frame = await panelOf(TINY);
     const subtitle = (await frame.locator('[data-testid="subtitle"]').innerText()).trim();
-    assert.match(subtitle, new RegExp(`^tiny\\.png · ${GRAPH} · `));
+    assert.match(subtitle, new RegExp(`^e2e-tiny\\.png · ${GRAPH} · `));
     assert.doesNotMatch(subtitle, /model\.json/);
     const note = frame.locator('[data-testid="input-note"]');
     await note.waitFor();
@@ -205,7 +184,7 @@ describe('names people recognise and honest notes in a real VS Code', { timeout:
     await selectModel(FLAT);
     await statusBarItem(page, STATUS_ID).filter({ hasText: new RegExp(`Loupe: ${FLAT} · `) }).waitFor({ timeout: 60_000 });
     const frame = await explain(SQUARE);
-    assert.match(await frame.locator('[data-testid="subtitle"]').innerText(), new RegExp(`square\\.png · ${FLAT} · `));
+    assert.match(await frame.locator('[data-testid="subtitle"]').innerText(), new RegExp(`e2e-square\\.png · ${FLAT} · `));
     assert.equal(await frame.locator('[data-testid="input-note"]').count(), 0, 'a 32×32 image for a 32×32 model gets no size note');
     // A TF.js Layers model without loupe.json gets the same note as the graph model (and ONNX, Keras: every format).
     assert.match(await frame.locator('[data-testid="sidecar-note"]').innerText(), /No loupe\.json beside model\.json/);
@@ -224,14 +203,14 @@ describe('names people recognise and honest notes in a real VS Code', { timeout:
     // code-server's save dialog is VS Code's simple dialog: the default path appears in the quick input once it has read the folder.
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ timeout: 10_000 });
-    const target = path.join(workspace, 'loupe-exports', 'square_gradient.png');
+    const target = path.join(workspace, 'loupe-exports', 'e2e-square_gradient.png');
     for (const deadline = Date.now() + 10_000; (await input.inputValue()) !== target && Date.now() < deadline;) await page.waitForTimeout(100);
     assert.equal(await input.inputValue(), target, 'the save dialog proposes the export folder');
     await input.press('Enter');
     for (const deadline = Date.now() + 15_000; !existsSync(target) && Date.now() < deadline;) await page.waitForTimeout(200);
     assert.ok(existsSync(target), `${target} was written`);
 
-    const exported = await explorerRow(page, 'loupe-exports/square_gradient.png', 30_000);
+    const exported = await explorerRow(page, 'loupe-exports/e2e-square_gradient.png', 30_000);
     await exported.click({ button: 'right' });
     const menu = page.locator('.context-view .monaco-menu');
     await menu.locator('.action-label', { hasText: /^Copy Path$/ }).waitFor();
@@ -243,10 +222,12 @@ describe('names people recognise and honest notes in a real VS Code', { timeout:
     await page.keyboard.press('Escape');
 
     await runCommand(page, 'Loupe: Explain Image');
+    // The list is virtual: filter it to the square image and its export.
+    await page.locator('.quick-input-widget .quick-input-box input').fill('e2e-square');
     const rows = page.locator('.quick-input-list .monaco-list-row .label-name');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'square.png' }).first().waitFor({ timeout: 10_000 });
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'e2e-square.png' }).first().waitFor({ timeout: 10_000 });
     const listed = await rows.allInnerTexts();
-    assert.ok(listed.some((l) => l.includes('images/square.png')), listed.join());
+    assert.ok(listed.some((l) => l.includes(SQUARE)), listed.join());
     assert.ok(!listed.some((l) => l.includes('loupe-exports')), `the picker lists an export: ${listed.join()}`);
     await page.keyboard.press('Escape');
     await screenshot(page, 'names-e-exports');
