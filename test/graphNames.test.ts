@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Engine } from '../src/engine/engine';
 import { displayLayerName, kerasLayerOfOpPath } from '../src/protocol/layerNames';
-import type { ModelDescription } from '../src/protocol/types';
+import type { LayerInfo, ModelDescription } from '../src/protocol/types';
 import { LayerIndex } from '../src/host/codeIndex';
 import { codeLayerRefs, codeName, layerMarkdown, layerPickItem, modelLabel } from '../src/host/format';
 
@@ -108,4 +108,46 @@ describe('a real converter-produced graph model', () => {
     // The op path itself is never a name in the code.
     assert.equal(index.rank(dense.name, { ...context, frameworks: [...context.frameworks] }).length, 0);
   });
+});
+
+test('creation order through op paths: fused ops, a Flatten kept as Reshape, a Dropout the converter dropped', () => {
+  // The ops tfjs-converter keeps for a Keras functional model (conv + ReLU fused, Flatten as Reshape, no Dropout),
+  // named as it names them; the script creates every layer without name=.
+  const op = (path: string, className: string): LayerInfo => ({
+    name: `StatefulPartitionedCall/model_1/${path}`, className, isConv: className === 'Conv2D', outputShape: [], params: 0, inputs: [],
+    sourceName: path.split('/')[0]!,
+  });
+  const layers: LayerInfo[] = [
+    { name: 'input_1', className: 'InputLayer', isConv: false, outputShape: [28, 28, 1], params: 0, inputs: [] },
+    op('conv2d_4/Relu', 'Conv2D'), op('max_pooling2d_2/MaxPool', 'MaxPooling2D'), op('conv2d_5/Relu', 'Conv2D'),
+    op('max_pooling2d_3/MaxPool', 'MaxPooling2D'), op('flatten_1/Reshape', 'Reshape'), op('dense_2/Relu', 'Dense'), op('dense_3/BiasAdd', 'Dense'),
+  ];
+  const text = [
+    'from tensorflow import keras',
+    'from tensorflow.keras import layers',
+    'def build_model():',
+    '    inputs = keras.Input(shape=(28, 28, 1))',
+    '    x = layers.Conv2D(32, 3, activation="relu")(inputs)',
+    '    x = layers.MaxPooling2D()(x)',
+    '    x = layers.Conv2D(64, 3, activation="relu")(x)',
+    '    x = layers.MaxPooling2D()(x)',
+    '    x = layers.Flatten()(x)',
+    '    x = layers.Dropout(0.5)(x)',
+    '    x = layers.Dense(128, activation="relu")(x)',
+    '    outputs = layers.Dense(10)(x)',
+    '    return keras.Model(inputs, outputs)',
+    'model = build_model()',
+  ].join('\n');
+  const index = new LayerIndex();
+  const script = path.resolve('/ws/train.py');
+  index.update(script, text);
+  const context = { modelPath: path.resolve('/ws/model/model.json'), workspaceRoot: path.resolve('/ws'), modelLayers: codeLayerRefs(layers), frameworks: ['tfjs' as const, 'keras' as const] };
+  const lineOf = (layer: LayerInfo): number | undefined => index.rank(codeName(layer), context)[0]?.definition.line;
+  const lines = text.split('\n');
+  const nth = (needle: string, n: number): number => lines.map((l, i) => (l.includes(needle) ? i : -1)).filter((i) => i >= 0)[n]!;
+  assert.equal(lineOf(layers[1]!), nth('layers.Conv2D(', 0));
+  assert.equal(lineOf(layers[3]!), nth('layers.Conv2D(', 1));
+  assert.equal(lineOf(layers[4]!), nth('layers.MaxPooling2D(', 1));
+  assert.equal(lineOf(layers[5]!), nth('layers.Flatten(', 0));
+  assert.equal(lineOf(layers[7]!), nth('layers.Dense(', 1));
 });

@@ -113,13 +113,15 @@ export function modelLabel(relativePath: string): string {
 /**
  * The model's layers as the user's code names them, one per Keras layer: a converted graph model's ops
  * (`StatefulPartitionedCall/model_1/conv2d_5/Conv2D`, `…/conv2d_5/Relu`) stand for one layer (`conv2d_5`),
- * which Keras's creation order links to code. Other models' layers are returned as they are.
+ * which Keras's creation order links to code (its class left unknown: see ModelLayerRef). Other models' layers are returned as they are.
  */
 export function codeLayerRefs(layers: readonly LayerInfo[]): Array<{ name: string; className: string }> {
   const seen = new Map<string, { name: string; className: string }>();
   for (const l of layers) {
     const name = l.sourceName ?? l.name;
-    if (!seen.has(name)) seen.set(name, { name, className: l.className });
+    // A converted op's class is the op's, not its Keras layer's (a fused Conv2D + ReLU, a Flatten's Reshape): unknown ('').
+    const converted = l.sourceName !== undefined && displayLayerName(l.name) !== l.name;
+    if (!seen.has(name)) seen.set(name, { name, className: converted ? '' : l.className });
   }
   return [...seen.values()];
 }
