@@ -50,8 +50,9 @@ test('models that are not model.json are named by their file and folder', () => 
   assert.equal(shortModelName('keras/classifier.h5'), 'keras/classifier.h5');
   assert.equal(shortModelName('demo/pytorch/checkpoint.pt'), 'pytorch/checkpoint.pt');
   assert.equal(shortModelName('demo/digits/model/model.json'), 'digits/model');
-  assert.equal(modelLabel({ name: 'model.onnx', format: 'onnx' }, 'demo/pytorch/model.onnx'), 'pytorch/model.onnx');
-  assert.equal(modelLabel({ name: 'shapes', format: 'layers' }, 'demo/shapes/model/model.json'), 'shapes');
+  assert.equal(modelLabel('demo/pytorch/model.onnx'), 'pytorch/model.onnx');
+  // Named by its folder as the Models view lists it, never by the name inside the file (issue 12).
+  assert.equal(modelLabel('demo/shapes/model/model.json'), 'shapes/model');
 });
 
 const ranked = (caveat?: string, library?: string): RankedDefinition => ({

@@ -69,7 +69,7 @@ test('package.json declares the same defaults and method list the parser uses', 
     maxImagePixels: c.maxImagePixels, 'worker.idleTimeoutSeconds': c.worker.idleTimeoutSeconds, preprocessing: c.preprocessing,
     'dissection.probeImages': c.dissection.probeImages, 'dissection.probe': c.dissection.probe,
     'dissection.quantile': c.dissection.quantile, 'dissection.iouThreshold': c.dissection.iouThreshold,
-    'featureVis.steps': c.featureVis.steps,
+    'featureVis.steps': c.featureVis.steps, exportFolder: c.exportFolder,
   };
   assert.deepEqual(Object.keys(props).sort(), Object.keys(flat).map((k) => `loupe.${k}`).sort());
   for (const [key, value] of Object.entries(flat)) assert.deepEqual(props[`loupe.${key}`]!.default, value, key);

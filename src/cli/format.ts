@@ -57,6 +57,8 @@ export function explainTable(s: ExplainSummary, outDir: string, files: number): 
   ]);
   let out = lines.join('\n') + '\n' + table(['method', 'ms', 'shape', 'figures'], rows, new Set([1]));
   for (const skip of s.skipped ?? []) out += `skipped ${skip.method}: ${skip.reason}\n`;
+  for (const note of s.inputNotes ?? []) out += `note: ${note}\n`;
+  for (const m of s.maps) if (m.nearUniform) out += `note: ${m.method} ${m.nearUniform}\n`;
   out += `wrote ${files} files to ${outDir}\n`;
   return out;
 }

@@ -24,6 +24,8 @@ import { cachedFeatureVis, runFeatureVis } from './featureVis/run';
 import { LoupeError, throwIfAborted } from '../protocol/errors';
 import { readImageFile } from './image/decode';
 import { toModelInput } from './image/preprocess';
+import { smallImageNote } from './image/inputNotes';
+import { nearUniformReason } from './output/uniform';
 import { overridePreprocessing } from './image/sidecar';
 import { resizeImage } from './image/resize';
 import { spatialLayer } from './model/layers';
@@ -47,7 +49,7 @@ export const DEFAULT_MAX_IMAGE_PIXELS = 40e6;
 export const SANITY_LAYERS = 2;
 
 interface CachedModel { mtimeMs: number; loaded: Promise<LoadedModel> }
-interface Prepared { image: RgbaImage; input: tf.Tensor4D; source: string }
+interface Prepared { image: RgbaImage; input: tf.Tensor4D; source: string; notes: string[] }
 
 /** The engine the worker and the CLI share: models cached by path + mtime, one analysis at a time. */
 export class Engine {
@@ -210,6 +212,7 @@ export class Engine {
         summary: {
           model: description.path, image: prepared.source, backend: model.passes.backend, inputShape: description.inputShape,
           predictions, maps: maps.map((m) => m.summary), skipped, preprocessing: description.preprocessing,
+          ...(prepared.notes.length ? { inputNotes: prepared.notes } : {}),
         },
         maps,
         image: prepared.image,
@@ -264,7 +267,8 @@ export class Engine {
     const decoded = typeof image === 'string' ? await readImageFile(source, { maxPixels: this.maxImagePixels }) : image;
     const resized = resizeImage(decoded, w, h);
     const data = toModelInput(resized, model.description.preprocessing, c);
-    return { image: resized, input: tf.tensor4d(data, [1, h, w, c]), source };
+    const small = smallImageNote(decoded, { width: w, height: h });
+    return { image: resized, input: tf.tensor4d(data, [1, h, w, c]), source, notes: small ? [small] : [] };
   }
 
   private async topK(model: LoadedModel, input: tf.Tensor4D, k: number): Promise<Prediction[]> {
@@ -321,5 +325,10 @@ function toOutput(id: MethodId, output: MethodOutput, display: Float32Array, ms:
     figures: output.figures,
     notes: output.notes,
   };
+  const uniform = nearUniformReason({ display, ...(output.lowres ? { lowres: output.lowres.data } : {}), score: ctx.target.kind === 'probability' ? target.probability : target.logit });
+  if (uniform) {
+    summary.nearUniform = uniform;
+    summary.notes = [...summary.notes, uniform];
+  }
   return { summary, data: output.data, display, ...(output.lowres ? { lowres: output.lowres.data } : {}) };
 }

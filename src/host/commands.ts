@@ -7,13 +7,14 @@ import { CancelledError, LoupeError } from '../protocol/errors';
 import type { LayerInfo } from '../protocol/types';
 import { EXCLUDED_GLOB } from './codeIndex';
 import type { LoupeContext } from './context';
-import { isSpatial, layerSummary, shortModelName } from './format';
+import { isSpatial, layerPickItem, layerSummary, shortModelName } from './format';
 import type { LoupeServices } from './loupeContext';
 import { dissectLayer, openDissection } from './panels/dissectPanel';
 import { openExportSnippet } from './models/exportCheckpoint';
 import { explainImage } from './panels/explainPanel';
 import { showTcavResults, testConcepts } from './tcav/command';
 import { showErrorWithLog } from './panels/workerTask';
+import { isExport } from './exports/exportFolder';
 import { LayerItem, UnitItem, type LayersProvider } from './views/layersView';
 
 const IMAGE_GLOB = '**/*.{png,jpg,jpeg,PNG,JPG,JPEG}';
@@ -129,8 +130,8 @@ export function registerCommands(services: LoupeServices, layers: LayersProvider
           void vscode.window.showInformationMessage('Loupe: no layer of the active model has been dissected yet: right-click a layer in the Layers view and pick "Dissect This Layer".');
           return;
         }
-        name = (await vscode.window.showQuickPick(known.map((s) => ({ label: s.layer, description: `${s.interpretable}/${s.units.length} units interpretable · ${s.probe.name}` })),
-          { title: 'Loupe: dissection to open' }))?.label;
+        name = (await vscode.window.showQuickPick(known.map((s) => ({ ...layerPickItem({ name: s.layer }), description: `${s.interpretable}/${s.units.length} units interpretable · ${s.probe.name}`, layer: s.layer })),
+          { title: 'Loupe: dissection to open' }))?.layer;
         if (!name) return;
       }
       await openDissection(ctx, modelPath, name, unit);
@@ -234,7 +235,8 @@ async function pickImage(ctx: LoupeContext, title: string): Promise<vscode.Uri |
   const open = activeImage();
   if (open) add(open, 'open in the editor');
   const found = await vscode.workspace.findFiles(IMAGE_GLOB, EXCLUDED_GLOB, MAX_IMAGES_LISTED);
-  found.sort((a, b) => a.path.localeCompare(b.path)).forEach((u) => add(u));
+  // Exported maps are pictures of maps, not images to explain.
+  found.filter((u) => !isExport(u)).sort((a, b) => a.path.localeCompare(b.path)).forEach((u) => add(u));
   items.push({ label: '$(folder-opened) Browse…', alwaysShow: true });
   const picked = await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, placeHolder: 'PNG or JPEG image', matchOnDescription: true });
   if (!picked) return undefined;
@@ -248,10 +250,9 @@ async function pickLayer(ctx: LoupeContext, title: string, filter: (l: LayerInfo
   const description = await ctx.describeActive();
   if (!description) return undefined;
   const items = description.layers.filter(filter).map((l) => ({
-    label: l.name,
+    ...layerPickItem(l, l.name === description.defaultCamLayer ? 'Grad-CAM default (last convolutional layer)' : undefined),
     description: layerSummary(l, description.layout),
-    ...(l.name === description.defaultCamLayer ? { detail: 'Grad-CAM default (last convolutional layer)' } : {}),
     layer: l,
   }));
-  return (await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, matchOnDescription: true }))?.layer;
+  return (await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, matchOnDescription: true, matchOnDetail: true }))?.layer;
 }

@@ -29,6 +29,8 @@ export interface LoupeConfig {
   preprocessing: Record<string, Partial<Preprocessing>>;
   /** Feature visualisation ("Visualize Unit"): optimisation steps (Lucid: 512). */
   featureVis: { steps: number };
+  /** Where exports default to (issue 12): relative to the image's workspace folder, or absolute. */
+  exportFolder: string;
   /** One line per ignored value: `loupe.topK: expected an integer ≥ 1, got "x"; using 5`. */
   problems: string[];
 }
@@ -52,6 +54,7 @@ export const DEFAULTS: Omit<LoupeConfig, 'problems'> = {
   dissection: { probeImages: 1000, probe: 'builtin', quantile: 0.005, iouThreshold: 0.04 },
   preprocessing: {},
   featureVis: { steps: 512 },
+  exportFolder: 'loupe-exports',
 };
 
 /** `get('smoothgrad.samples')` returns the raw setting value (undefined when unset). */
@@ -118,8 +121,15 @@ export function parseConfig(get: SettingGetter): LoupeConfig {
     },
     preprocessing: parsePreprocessing(get('preprocessing'), problems),
     featureVis: { steps: int('featureVis.steps', 1, 100_000, DEFAULTS.featureVis.steps) },
+    exportFolder: parseExportFolder(get('exportFolder'), bad),
     problems,
   };
+}
+
+function parseExportFolder(v: unknown, bad: (key: string, expected: string, got: unknown, using: unknown) => void): string {
+  if (typeof v === 'string' && v.trim()) return v.trim();
+  if (v !== undefined && v !== null) bad('exportFolder', 'a folder path', v, DEFAULTS.exportFolder);
+  return DEFAULTS.exportFolder;
 }
 
 function parseMethods(v: unknown, onBad: (v: unknown) => void, problems: string[]): MethodId[] {

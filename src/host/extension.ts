@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { SOURCE_SELECTOR } from './codeLinks/codeLinks';
 import { registerCommands } from './commands';
+import { registerExportFolderContext } from './exports/exportFolder';
 import { createLoupeServices, type LoupeServices } from './loupeContext';
 import { registerDissectPanel } from './panels/dissectPanel';
 import { registerExplainPanel } from './panels/explainPanel';
@@ -45,6 +46,8 @@ export function activate(context: vscode.ExtensionContext): void {
       registerFeatureVisPanel(ctx, created.featureVis),
       registerBlocksPanel(ctx, created.featureVis),
       ...registerFeatureVisCommands(created),
+      // issue 12: exports go to loupe.exportFolder, which the Explorer's Explain Image skips
+      registerExportFolderContext(),
     );
 
     // Discovery and indexing run in the background: activation must not wait for the file system.

@@ -1,4 +1,5 @@
 /** Text the host shows for models and layers. Pure, so the labels are tested without VS Code. */
+import { displayLayerName } from '../protocol/layerNames';
 import type { LayerInfo, ModelDescription } from '../protocol/types';
 
 const thousands = new Intl.NumberFormat('en-US');
@@ -38,23 +39,34 @@ export function layerSummary(layer: Pick<LayerInfo, 'className' | 'outputShape' 
   return `${layer.className} · ${formatShape(userShape(layer.outputShape, layout))} · ${formatParams(layer.params)}`;
 }
 
+/** A layer in a quick pick: its display name, and the full name below it when they differ (a converted graph model's op path). */
+export function layerPickItem(layer: Pick<LayerInfo, 'name'>, extraDetail?: string): { label: string; detail?: string } {
+  const label = displayLayerName(layer.name);
+  const detail = [label !== layer.name ? layer.name : '', extraDetail ?? ''].filter(Boolean).join(' · ');
+  return detail ? { label, detail } : { label };
+}
+
 /** `Loupe: conv1 · Conv2D · 32×32×16 · 448 params` */
 export function codeLensTitle(layer: LayerInfo, layout?: Layout): string {
-  return `Loupe: ${layer.name} · ${layerSummary(layer, layout)}`;
+  return `Loupe: ${displayLayerName(layer.name)} · ${layerSummary(layer, layout)}`;
 }
 
 /** `call 2 of module layer1.0.relu` for a reused module's later calls; undefined when the name is the module path. */
 export function moduleCall(layer: Pick<LayerInfo, 'name' | 'sourceName'>): string | undefined {
   if (!layer.sourceName || layer.sourceName === layer.name) return undefined;
+  // A converted graph model's op: the Keras layer it belongs to (`conv2d_5`).
+  if (displayLayerName(layer.name) !== layer.name) return `Keras layer ${layer.sourceName}`;
   const call = /#(\d+)$/.exec(layer.name)?.[1];
   return call ? `call ${call} of module ${layer.sourceName}` : `module ${layer.sourceName}`;
 }
 
 /** Markdown lines for a layer's tooltip and hover. Layer and class names are escaped: they come from model files. */
 export function layerMarkdown(layer: LayerInfo, model: Pick<ModelDescription, 'name' | 'defaultCamLayer'> & Partial<Pick<ModelDescription, 'layout'>>): string {
+  const shown = displayLayerName(layer.name);
   const lines = [
-    `**${escapeMarkdown(layer.name)}** · ${escapeMarkdown(layer.className)} in model ${escapeMarkdown(model.name)}`,
+    `**${escapeMarkdown(shown)}** · ${escapeMarkdown(layer.className)} in model ${escapeMarkdown(model.name)}`,
     '',
+    ...(shown !== layer.name ? [`- full name: ${escapeMarkdown(layer.name)}`] : []),
     `- output: ${formatShape(userShape(layer.outputShape, model.layout))}${model.layout === 'NCHW' && layer.outputShape.length === 3 ? ' (C×H×W)' : ''}`,
     `- parameters: ${thousands.format(layer.params)}`,
   ];
@@ -89,11 +101,29 @@ export function statusText(model: string | undefined, backend: string, state: Wo
 }
 
 /**
- * How the host names a model: a TF.js model by the name it carries; a model that is one file (ONNX,
- * Keras) by its file and folder (`pytorch/model.onnx`), as the Models view lists it.
+ * How the host names a model everywhere (Models, status bar, panels, toasts, hovers): as the Models view
+ * lists it, by its folder (a model.json) or its file (`pytorch/model.onnx`). Never by the name inside the
+ * file: a converted graph model calls itself after its input tensor (`input_1`), and two exports of one
+ * architecture carry the same topology name.
  */
-export function modelLabel(model: Pick<ModelDescription, 'name' | 'format'>, relativePath: string): string {
-  return model.format === 'onnx' || model.format === 'keras' ? shortModelName(relativePath) : model.name;
+export function modelLabel(relativePath: string): string {
+  return shortModelName(relativePath);
+}
+
+/**
+ * The model's layers as the user's code names them, one per Keras layer: a converted graph model's ops
+ * (`StatefulPartitionedCall/model_1/conv2d_5/Conv2D`, `…/conv2d_5/Relu`) stand for one layer (`conv2d_5`),
+ * which Keras's creation order links to code (its class left unknown: see ModelLayerRef). Other models' layers are returned as they are.
+ */
+export function codeLayerRefs(layers: readonly LayerInfo[]): Array<{ name: string; className: string }> {
+  const seen = new Map<string, { name: string; className: string }>();
+  for (const l of layers) {
+    const name = l.sourceName ?? l.name;
+    // A converted op's class is the op's, not its Keras layer's (a fused Conv2D + ReLU, a Flatten's Reshape): unknown ('').
+    const converted = l.sourceName !== undefined && displayLayerName(l.name) !== l.name;
+    if (!seen.has(name)) seen.set(name, { name, className: converted ? '' : l.className });
+  }
+  return [...seen.values()];
 }
 
 /** Folder names that say nothing about which model it is: `demo/digits/model/model.json` is "digits/model". */

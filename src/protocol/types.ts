@@ -153,6 +153,8 @@ export interface MapSummary {
   /** Method-specific figures: IG completeness error, sanity rank correlation, … */
   figures: Record<string, number>;
   notes: string[];
+  /** Why the map is too flat to colour (src/engine/output/uniform.ts), when it is: the panel labels it "near-uniform". */
+  nearUniform?: string;
 }
 
 export interface ExplainSummary {
@@ -166,6 +168,8 @@ export interface ExplainSummary {
   skipped: { method: MethodId; reason: string }[];
   /** The input transform the image went through (loupe.json, or the caller's override over it). */
   preprocessing?: Preprocessing;
+  /** What the user should know about the image itself (one much smaller than the model's input). */
+  inputNotes?: string[];
 }
 
 /** Where network dissection's probe images and concept masks come from. */

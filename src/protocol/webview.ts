@@ -65,8 +65,16 @@ export type ToWebview =
    * A result to show, with the layers Grad-CAM can use and the state the webview must persist.
    * `preprocessingNote`: the model has no loupe.json; the defaults used, shown with a "Create loupe.json…" button.
    */
-  | { type: 'show'; result: WebviewResult; layers: string[]; layer?: string; state: PanelState; preprocessingNote?: string }
+  | ({ type: 'show'; result: WebviewResult; layers: string[]; layer?: string; state: PanelState; preprocessingNote?: string } & ShowNames)
   | PanelStatusMessage;
+
+/** What `show` adds so names and choices scale (issue 12). */
+export interface ShowNames {
+  /** The model as the Models view names it (its folder, or its file for single-file formats). */
+  modelName?: string;
+  /** The layers the Grad-CAM picker offers before "show all": convolutions, activations, pooling, the default layer. */
+  featureLayers?: string[];
+}
 
 /** Messages webview → host. */
 export type FromWebview =

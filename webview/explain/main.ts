@@ -22,6 +22,8 @@ import { drawImage, drawLegend, drawOverlay } from './canvas';
 import { divergingLut, sequentialLut, type Lut } from './colormap';
 import { base64ToBytes, base64ToFloat32 } from './decode';
 import { formatPreprocessing } from './format';
+import { layerPicker } from './layerPicker';
+import { inputNotes } from './notes';
 import { mapCard, predictionList, type CardMap } from './view';
 import { persist, post, savedState } from './vscodeApi';
 
@@ -96,7 +98,7 @@ function render(): void {
       el('span', { class: 'top-label', testid: 'top-label', text: top ? top.label : '(no prediction)' }),
       ...(top ? [el('span', { class: 'top-prob', text: ` ${(top.probability * 100).toFixed(1)} %` })] : []),
     ]),
-    el('p', { class: 'subtitle', text: `${baseName(s.image)} · ${baseName(s.model)} · ${s.backend}` }),
+    el('p', { class: 'subtitle', testid: 'subtitle', text: `${baseName(s.image)} · ${shown.modelName ?? baseName(s.model)} · ${s.backend}`, attrs: { title: s.model } }),
     ...(target ? [el('p', { class: 'target' }, [
       'Explaining ',
       el('strong', { testid: 'target-label', text: target.label }),
@@ -120,6 +122,7 @@ function render(): void {
         class: 'preprocessing', testid: 'preprocessing', text: formatPreprocessing(s.preprocessing),
         attrs: { title: 'How pixels become the model\'s input: x = ((pixel/255)·(max−min) + min − mean) / std (loupe.json, or the loupe.preprocessing setting)' },
       })] : []),
+      ...inputNotes(s.inputNotes),
       ...(shown.preprocessingNote ? [sidecarNote(shown.preprocessingNote)] : []),
     ]),
     el('section', { class: 'predictions' }, [
@@ -197,8 +200,7 @@ function controls(): HTMLElement {
   const methodsShown = new Set(decoded?.maps.map((m) => m.summary.method));
   const run = el('section', { class: 'controls' }, [el('h2', { text: 'Analysis' })]);
   if (shown && shown.layers.length > 0) {
-    const layerSelect = select('Grad-CAM layer', 'layer-select', shown.layers, shown.layer, (layer) => post({ type: 'setLayer', layer }));
-    run.append(layerSelect);
+    run.append(layerPicker({ all: shown.layers, featured: shown.featureLayers, selected: shown.layer, onPick: (layer) => post({ type: 'setLayer', layer }) }));
     if (shown.layer) {
       const layer = shown.layer;
       run.append(el('p', { class: 'hint' }, ['Definition: ', layerLink(layer, post)]));

@@ -5,6 +5,7 @@ import { el } from '../shared/dom';
 import { layerLink } from '../shared/layerLink';
 import { newCanvas, pngDataUrl } from './canvas';
 import { clipScale, type Lut } from './colormap';
+import { overlayOpacity, uniformBadge } from './notes';
 import { figureRows, formatMs, formatNumber, formatParams, formatPercent, METHOD_TITLES } from './format';
 
 export interface CardMap {
@@ -67,6 +68,7 @@ export function mapCard(map: CardMap, deps: CardDeps): { node: HTMLElement; redr
 
   const heading = el('h3', {}, [title]);
   if (s.layer) heading.append(' at ', layerLink(s.layer, deps.post));
+  heading.append(...uniformBadge(s));
 
   const meta = el('dl', { class: 'meta' });
   const row = (term: string, value: string, tooltip = ''): void => {
@@ -102,7 +104,7 @@ export function mapCard(map: CardMap, deps: CardDeps): { node: HTMLElement; redr
 
   const redraw = (): void => {
     const lut = deps.lut();
-    deps.draw(canvas, deps.image, map.values, s.signed, lut, deps.opacity());
+    deps.draw(canvas, deps.image, map.values, s.signed, lut, overlayOpacity(s, deps.opacity()));
     deps.legend(legend, lut);
   };
   return { node, redraw };

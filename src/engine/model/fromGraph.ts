@@ -8,6 +8,7 @@ import type { ActivationSpec, IRNode } from './ir';
 import { opNode } from './node';
 import type { Operand, OpSpec, SpatialPad } from './ops';
 import { WeightStore } from './weightStore';
+import { kerasLayerOfOpPath } from '../../protocol/layerNames';
 
 interface AttrValue {
   i?: string | number; f?: number; s?: string; b?: boolean; type?: string;
@@ -65,8 +66,10 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
       continue;
     }
     const built = opFor(def, inputs, consts, tensors, file);
+    // A converted Keras model's op links to code through the Keras layer inside its path (`conv2d_5`).
+    const keras = kerasLayerOfOpPath(def.name);
     nodes.push(opNode({ name: def.name, className: built.className, inputs: dynamic, outputShape: [], params: 0,
-      ...(built.activation ? { activation: built.activation } : {}) }, built.op));
+      ...(built.activation ? { activation: built.activation } : {}), ...(keras ? { sourceName: keras } : {}) }, built.op));
   }
   const outputs = nodes.filter((n) => n.className !== 'InputLayer' && !consumed.has(n.name));
   if (outputs.length !== 1) {

@@ -24,6 +24,11 @@ export interface KerasAutoCall {
   ambiguous?: string;
 }
 
+/**
+ * A model layer as Keras named it. `className` '' means the class is not known: a converted graph model's
+ * Keras layer, seen only through the ops the converter kept (a Conv2D fused with its ReLU is one op, a
+ * Flatten a Reshape, a Dropout nothing). Such a layer counts for the class whose auto-name it carries.
+ */
 export interface ModelLayerRef { name: string; className: string }
 
 export interface OrderLink { layer: string; call: KerasAutoCall; how: string }
@@ -100,7 +105,10 @@ export function scanKerasAutoCalls(text: string): KerasAutoCall[] {
  * makes a session that created layers before (a notebook cell run twice) harmless: conv2d_2, conv2d_3.
  */
 export function linkByCreationOrder(calls: KerasAutoCall[], layers: ModelLayerRef[]): { links: OrderLink[]; unlinked: Unlinked[] } {
-  const auto = autoNamedByClass(layers);
+  const auto = autoNamedByClass(layers, new Set(calls.map((c) => c.className)));
+  // A converted graph model keeps no node for some layers (Dropout at inference): a class none of whose layers
+  // survived says nothing about the numbering of the others, so it is left out instead of refusing the builder.
+  const converted = layers.some((l) => l.className === '');
   const builders = new Map<string, KerasAutoCall[]>();
   for (const call of calls) builders.set(call.builder, [...(builders.get(call.builder) ?? []), call]);
 
@@ -115,7 +123,7 @@ export function linkByCreationOrder(calls: KerasAutoCall[], layers: ModelLayerRe
     }
     const byClass = new Map<string, KerasAutoCall[]>();
     for (const c of list) {
-      if (c.isModel || c.ambiguous) continue;
+      if (c.isModel || c.ambiguous || (converted && !auto.has(c.className))) continue;
       byClass.set(c.className, [...(byClass.get(c.className) ?? []), c]);
     }
     const wrong = [...byClass].find(([cls, cs]) => (auto.get(cls)?.length ?? 0) !== cs.length);
@@ -161,13 +169,19 @@ export function linkByCreationOrder(calls: KerasAutoCall[], layers: ModelLayerRe
 }
 
 /** The model's layers that carry Keras's automatic names, per class, in Keras-number order. */
-function autoNamedByClass(layers: ModelLayerRef[]): Map<string, Array<{ name: string; index: number }>> {
+function autoNamedByClass(layers: ModelLayerRef[], callClasses: ReadonlySet<string>): Map<string, Array<{ name: string; index: number }>> {
   const out = new Map<string, Array<{ name: string; index: number }>>();
+  const autoIndex = (name: string, cls: string): number | undefined => {
+    const base = cls === 'InputLayer' ? '(?:input_layer|input)' : escapeRegExp(kerasSnakeCase(cls));
+    const m = new RegExp(`^${base}(?:_(\\d+))?$`).exec(name);
+    return m ? (m[1] ? Number(m[1]) : 0) : undefined;
+  };
   for (const l of layers) {
-    const base = l.className === 'InputLayer' ? '(?:input_layer|input)' : escapeRegExp(kerasSnakeCase(l.className));
-    const m = new RegExp(`^${base}(?:_(\\d+))?$`).exec(l.name);
-    if (!m) continue;
-    out.set(l.className, [...(out.get(l.className) ?? []), { name: l.name, index: m[1] ? Number(m[1]) : 0 }]);
+    // A layer of unknown class (converted graph model) counts for the called class whose auto-name it has.
+    const cls = l.className || [...callClasses].find((c) => autoIndex(l.name, c) !== undefined);
+    const index = cls ? autoIndex(l.name, cls) : undefined;
+    if (cls === undefined || index === undefined) continue;
+    out.set(cls, [...(out.get(cls) ?? []), { name: l.name, index }]);
   }
   for (const list of out.values()) list.sort((a, b) => a.index - b.index);
   return out;

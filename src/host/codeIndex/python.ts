@@ -67,7 +67,8 @@ function readImportsAndClasses(ctx: Ctx): void {
       if (!mod || tokens[mod.next]?.text !== 'as' || tokens[mod.next + 1]?.kind !== 'id') continue;
       const modName = mod.parts.join('.');
       const alias = tokens[mod.next + 1]!.text;
-      if (/(^|\.)keras\.layers$/.test(modName)) ctx.kerasModules.add(alias);
+      // `hub.KerasLayer(..., name=...)` is a Keras layer too (TF Hub models wrapped in a Keras model).
+      if (/(^|\.)keras\.layers$/.test(modName) || modName === 'tensorflow_hub') ctx.kerasModules.add(alias);
       else if (modName === 'torch.nn') ctx.torchModules.add(alias);
     } else if (t.text === 'class' && tokens[i + 1]?.kind === 'id' && tokens[i + 2]?.text === '(') {
       const close = matchingClose(tokens, i + 2);

@@ -7,7 +7,7 @@ import { frameworksFor, linkByCreationOrder, scanFile, type RankContext, type Ra
 import type { ModelDescription } from '../../protocol/types';
 import { dissectionMarkdown, lensTitle as dissectionLensTitle } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
-import { codeName } from '../format';
+import { codeLayerRefs, codeName } from '../format';
 import type { ModelStore } from '../models/modelStore';
 import { tcavLensTitle } from '../tcav/labels';
 import type { TcavStore } from '../tcav/store';
@@ -31,6 +31,7 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
   /** The last document's linked lines (lenses and hovers ask for the same version in turn). */
   private lastLinked: { key: string; description: ModelDescription; lines: LinkedLine[] } | undefined;
   private readonly codeNames = new WeakMap<ModelDescription, Map<string, string>>();
+  private readonly codeLayerCache = new WeakMap<ModelDescription, ReturnType<typeof codeLayerRefs>>();
   readonly onDidChangeCodeLenses = this.lensesChanged.event;
 
   constructor(
@@ -141,7 +142,7 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
   private orderLinks(document: vscode.TextDocument): ReturnType<typeof linkByCreationOrder> {
     const description = this.describedNow();
     const { kerasAuto } = scanFile(document.uri.fsPath, document.getText());
-    return description && kerasAuto?.length ? linkByCreationOrder(kerasAuto, description.layers) : { links: [], unlinked: [] };
+    return description && kerasAuto?.length ? linkByCreationOrder(kerasAuto, this.codeLayersOf(description)) : { links: [], unlinked: [] };
   }
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
@@ -188,8 +189,18 @@ export class CodeLinks implements vscode.CodeLensProvider, vscode.HoverProvider,
     const known = this.models.known(active.uri);
     return {
       modelPath: active.uri.fsPath, ...(root ? { workspaceRoot: root } : {}),
-      ...(known ? { modelLayers: known.layers, frameworks: frameworksFor(known.format) } : {}),
+      ...(known ? { modelLayers: this.codeLayersOf(known), frameworks: frameworksFor(known.format) } : {}),
     };
+  }
+
+  /** The model's layers as its code names them (one per Keras layer of a converted graph model); one array per description, as the index caches by identity. */
+  private codeLayersOf(description: ModelDescription): ReturnType<typeof codeLayerRefs> {
+    let refs = this.codeLayerCache.get(description);
+    if (!refs) {
+      refs = codeLayerRefs(description.layers);
+      this.codeLayerCache.set(description, refs);
+    }
+    return refs;
   }
 
   /** The name a layer has in the code: its module path (sourceName); `#2` of a reused module's later call dropped when the model does not say. */

@@ -4,6 +4,7 @@
  * module called twice, a torchvision-built model's construction line). Pure, tested without VS Code.
  */
 import type { RankedDefinition } from '../codeIndex';
+import { displayLayerName } from '../../protocol/layerNames';
 import type { LayerInfo, ModelDescription } from '../../protocol/types';
 import { codeLensTitle, codeName, escapeMarkdown, layerMarkdown, layerSummary, layoutNote } from '../format';
 
@@ -38,7 +39,9 @@ export function lensTitle(group: readonly LinkedLayer[], layout: ModelDescriptio
     const modules = [...new Set(own.map((g) => codeName(g.layer)))];
     const classes = [...new Set(own.map((g) => g.layer.className))];
     if (modules.length === 1) {
-      return `Loupe: ${modules[0]} (${own.length} calls) · ${layerSummary(own[0]!.layer, layout)}${more}`;
+      // A converted graph model's Keras layer is several ops, not several calls.
+      const ops = own.some((g) => displayLayerName(g.layer.name) !== g.layer.name);
+      return `Loupe: ${modules[0]} (${own.length} ${ops ? 'ops' : 'calls'}) · ${layerSummary(own[0]!.layer, layout)}${more}`;
     }
     const names = modules.slice(0, TITLE_NAMES).join(', ') + (modules.length > TITLE_NAMES ? ', …' : '');
     // `layer1/Add`: an operation written in a forward(), not a module.
@@ -62,7 +65,7 @@ export function lineMarkdown(group: readonly LinkedLayer[], model: ModelDescript
   } else {
     const shown = group.slice(0, HOVER_LAYERS).map((g) => {
       const stop = g.ranked.definition.caveat ? ' (stops here)' : '';
-      return `- ${code(g.layer.name)} · ${escapeMarkdown(layerSummary(g.layer, model.layout))}${stop}`;
+      return `- ${code(displayLayerName(g.layer.name))} · ${escapeMarkdown(layerSummary(g.layer, model.layout))}${stop}`;
     });
     if (group.length > HOVER_LAYERS) shown.push(`- … and ${group.length - HOVER_LAYERS} more`);
     parts.push(`**${group.length} layers** of model ${escapeMarkdown(model.name)} link to this line (${layoutNote(model.layout)}):\n\n${shown.join('\n')}`);

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { LoupeError } from '../../protocol/errors';
 import type { LayerInfo } from '../../protocol/types';
 import { run } from '../commands';
-import { isSpatial, layerSummary } from '../format';
+import { isSpatial, layerPickItem, layerSummary } from '../format';
 import type { LoupeServices } from '../loupeContext';
 import { openBuildingBlocks } from '../panels/blocksPanel';
 import { visualizeUnit } from '../panels/featureVisPanel';
@@ -33,8 +33,8 @@ export function registerFeatureVisCommands(services: LoupeServices): vscode.Disp
 
   const pickLayer = async (title: string, filter: (l: LayerInfo) => boolean): Promise<LayerInfo | undefined> => {
     const { description } = await activeModel();
-    const items = description.layers.filter(filter).map((l) => ({ label: l.name, description: layerSummary(l), layer: l }));
-    return (await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, matchOnDescription: true }))?.layer;
+    const items = description.layers.filter(filter).map((l) => ({ ...layerPickItem(l), description: layerSummary(l), layer: l }));
+    return (await vscode.window.showQuickPick(items, { title: `Loupe: ${title}`, matchOnDescription: true, matchOnDetail: true }))?.layer;
   };
 
   const pickUnit = async (modelPath: string, layer: LayerInfo): Promise<number | undefined> => {
@@ -49,7 +49,7 @@ export function registerFeatureVisCommands(services: LoupeServices): vscode.Disp
         unit,
       };
     });
-    return (await vscode.window.showQuickPick(items, { title: `Loupe: unit of ${layer.name} to visualize`, matchOnDescription: true }))?.unit;
+    return (await vscode.window.showQuickPick(items, { title: `Loupe: unit of ${layerPickItem(layer).label} to visualize`, matchOnDescription: true }))?.unit;
   };
 
   return [

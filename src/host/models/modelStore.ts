@@ -108,7 +108,7 @@ export class ModelStore implements vscode.Disposable {
     let pending = this.descriptions.get(uri.fsPath);
     if (!pending) {
       // Named for the user as the Models view names it (an ONNX file by its file, not "model.onnx" alone).
-      pending = this.client().describe(uri.fsPath).then((d) => ({ ...d, name: modelLabel(d, vscode.workspace.asRelativePath(uri, false)) }));
+      pending = this.client().describe(uri.fsPath).then((d) => ({ ...d, name: modelLabel(vscode.workspace.asRelativePath(uri, false)) }));
       this.descriptions.set(uri.fsPath, pending);
       // A failure is not cached: fixing the file (or the worker) and asking again must retry.
       const key = uri.fsPath;

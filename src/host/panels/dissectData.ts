@@ -2,6 +2,7 @@
  * Data work behind the Dissection panel, pure (no `vscode` import) so it is tested in Node: where a
  * unit's strip lives, what the webview receives, and which folders it may load images from.
  */
+import { displayLayerName } from '../../protocol/layerNames';
 import * as path from 'node:path';
 import type { DissectView } from '../../protocol/dissectWebview';
 import type { DissectionSummary } from '../../protocol/types';
@@ -44,5 +45,5 @@ export function imageRoots(cacheDir: string, summaries: readonly Pick<Dissection
 }
 
 export function panelTitle(layer: string): string {
-  return `Dissection: ${layer}`;
+  return `Dissection: ${displayLayerName(layer)}`;
 }

@@ -19,7 +19,8 @@ import { dissectOptionsFrom, preprocessingFor } from '../config';
 import { resolveInWorkspace } from '../workspacePaths';
 import type { LoupeContext } from '../context';
 import { interpretableText } from '../dissection/labels';
-import { shortModelName } from '../format';
+import { modelLabel, shortModelName } from '../format';
+import { displayLayerName } from '../../protocol/layerNames';
 import { imageRoots, panelTitle, toDissectView } from './dissectData';
 import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
 import { settleWorkerTask, withWorkerProgress } from './workerTask';
@@ -88,7 +89,7 @@ async function runDissection(ctx: LoupeContext, modelPath: string, layer: string
   const names = { name: `dissecting ${layer}`, failed: `dissecting ${layer} of ${modelPath}` };
   return settleWorkerTask(ctx, names, abort, async () => {
     await vscode.workspace.fs.createDirectory(ctx.dissections.cacheDir);
-    const summary = await withWorkerProgress(`Loupe: dissecting ${layer} (${probe})`, abort,
+    const summary = await withWorkerProgress(`Loupe: dissecting ${displayLayerName(layer)} of ${modelLabel(vscode.workspace.asRelativePath(modelPath, false))} (${probe})`, abort,
       (onProgress) => ctx.client.dissect(modelPath, options, { signal: abort.signal, onProgress }));
     ctx.dissections.set(modelPath, summary);
     ctx.log.info(`dissected ${layer} of ${modelPath}: ${interpretableText(summary)} (${summary.probe.name}, ${summary.probe.images} images)`

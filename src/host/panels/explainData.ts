@@ -55,6 +55,18 @@ export function spatialLayers(layers: readonly LayerInfo[]): string[] {
   return layers.filter((l) => l.outputShape.length === 3 && l.className !== 'InputLayer').map((l) => l.name);
 }
 
+/** Classes whose output is a feature map worth a Grad-CAM (padding, batch norm, adds and reshapes are not offered first). */
+const FEATURE_CLASSES = new Set(['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'PReLU', 'MaxPooling2D', 'AveragePooling2D', 'Concatenate']);
+
+/**
+ * The spatial layers the Grad-CAM picker offers by default: convolutions (with what is fused into them),
+ * activation and pooling layers, concatenations, and the default Grad-CAM layer. The others stay a click away.
+ */
+export function featureLayers(layers: readonly LayerInfo[], defaultLayer: string | undefined): string[] {
+  const spatial = new Set(spatialLayers(layers));
+  return layers.filter((l) => spatial.has(l.name) && (l.isConv || FEATURE_CLASSES.has(l.className) || l.name === defaultLayer)).map((l) => l.name);
+}
+
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** The PNG bytes of a data URL from the webview, or undefined when it is not a well-formed PNG. */

@@ -13,6 +13,7 @@ import {
   isPanelState,
   type FromWebview,
   type PanelState,
+  type ShowNames,
   type ToWebview,
   type WebviewResult,
 } from '../../protocol/webview';
@@ -21,7 +22,10 @@ import { DEFAULT_LABELS_NAME, defaultsNote, exists, sidecarPathOf } from '../sid
 import { resolveInWorkspace } from '../workspacePaths';
 import type { LoupeContext } from '../context';
 import type { ClientExplainResult } from '../workerClient';
-import { mapJson, mergeResults, pngFromDataUrl, spatialLayers, toWebviewResult } from './explainData';
+import { featureLayers, mapJson, mergeResults, pngFromDataUrl, spatialLayers, toWebviewResult } from './explainData';
+import { modelLabel } from '../format';
+import { exportFolderFor } from '../exports/exportFolder';
+import type { ModelDescription } from '../../protocol/types';
 import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
 import { settleWorkerTask, showErrorWithLog, withWorkerProgress } from './workerTask';
 
@@ -95,7 +99,7 @@ async function analyse(ctx: LoupeContext, state: PanelState, req: RunRequest, co
   const image = path.basename(state.imagePath);
   const started = performance.now();
   return settleWorkerTask(ctx, { name: `explaining ${state.imagePath}` }, abort, async () => {
-    const result = await withWorkerProgress(`Loupe: explaining ${image}`, abort, (onProgress) => {
+    const result = await withWorkerProgress(`Loupe: explaining ${image} with ${modelLabel(vscode.workspace.asRelativePath(state.modelPath, false))}`, abort, (onProgress) => {
       const config = ctx.config();
       const preprocessing = preprocessingFor(config, state.modelPath, resolveInWorkspace(state.modelPath));
       const options = {
@@ -121,6 +125,8 @@ export class ExplainPanel {
   private wire: WebviewResult | undefined;
   private layers: string[] = [];
   private numClasses: number | undefined;
+  /** The model's name and the Grad-CAM picker's default layers (names people recognise). */
+  private names: ShowNames = {};
   /** What the panel says when the model has no loupe.json (undefined when it has one). */
   private preprocessingNote: string | undefined;
   private running: AbortController | undefined;
@@ -193,6 +199,7 @@ export class ExplainPanel {
         ? await this.ctx.describeActive()
         : await this.ctx.client.describe(modelPath);
       this.numClasses = description?.numClasses;
+      this.names = namesFor(modelPath, description);
       return description ? spatialLayers(description.layers) : [];
     } catch (err) {
       this.ctx.log.warn(`Explain panel: could not list the layers of ${modelPath}: ${(err as Error).message}`);
@@ -223,6 +230,7 @@ export class ExplainPanel {
     this.channel.post({
       type: 'show', result: this.wire, layers: this.layers, state: this.state,
       ...(layer !== undefined ? { layer } : {}), ...(this.preprocessingNote ? { preprocessingNote: this.preprocessingNote } : {}),
+      ...this.names,
     });
   }
 
@@ -298,7 +306,7 @@ export class ExplainPanel {
 
   private async save(bytes: Uint8Array, suffix: string, filters: Record<string, string[]>): Promise<void> {
     const stem = path.basename(this.state.imagePath).replace(/\.[^.]+$/, '');
-    const defaultUri = vscode.Uri.file(path.join(path.dirname(this.state.imagePath), `${stem}_${suffix}`));
+    const defaultUri = await exportTarget(this.state.imagePath, `${stem}_${suffix}`);
     const target = await vscode.window.showSaveDialog({ defaultUri, filters, title: `Loupe: save ${suffix}` });
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, bytes);
@@ -310,6 +318,19 @@ export class ExplainPanel {
     this.running?.abort();
     if (ExplainPanel.current === this) ExplainPanel.current = undefined;
   }
+}
+
+/** The model as the Models view names it, and the layers the Grad-CAM picker offers first. */
+function namesFor(modelPath: string, description: ModelDescription | undefined): ShowNames {
+  const modelName = modelLabel(vscode.workspace.asRelativePath(modelPath, false));
+  return description ? { modelName, featureLayers: featureLayers(description.layers, description.defaultCamLayer) } : { modelName };
+}
+
+/** The save dialog's default: the export folder (created on first use), never beside the image. */
+async function exportTarget(imagePath: string, file: string): Promise<vscode.Uri> {
+  const folder = vscode.Uri.file(exportFolderFor(imagePath));
+  await vscode.workspace.fs.createDirectory(folder);
+  return vscode.Uri.joinPath(folder, file);
 }
 
 function title(state: PanelState): string {

@@ -16,6 +16,7 @@ import { stripPath } from './dissectData';
 import { imageFile } from '../featureVis/pictures';
 import type { FeatureVisStore } from '../featureVis/store';
 import { shortModelName } from '../format';
+import { displayLayerName } from '../../protocol/layerNames';
 import { resolveInWorkspace } from '../workspacePaths';
 import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
 import { settleWorkerTask, withWorkerProgress } from './workerTask';
@@ -99,7 +100,7 @@ export class FeatureVisPanel {
     this.channel.setBusy(`Visualizing unit ${state.unit} of ${state.layer}…`);
     const names = { name: `visualizing unit ${state.unit} of ${state.layer}`, failed: `visualizing unit ${state.unit} of ${state.layer} in ${state.modelPath}` };
     const summary = await settleWorkerTask(this.ctx, names, abort, async () =>
-      withWorkerProgress(`Loupe: visualizing unit ${state.unit} of ${state.layer}`, abort, (onProgress) =>
+      withWorkerProgress(`Loupe: visualizing unit ${state.unit} of ${displayLayerName(state.layer)}`, abort, (onProgress) =>
         this.ctx.client.visualize(state.modelPath, options, {
           signal: abort.signal, onProgress,
           onPreview: (p) => this.channel.post({ type: 'preview', preview: { ...p, png: `data:image/png;base64,${p.png}` } }),

@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { defaultTcavLayers, TCAV_BUILTIN_CONCEPTS, type TcavConceptSpec, type TcavOptions, type TcavRandomSpec } from '../../protocol/tcav';
 import type { ModelDescription } from '../../protocol/types';
 import type { LoupeContext } from '../context';
-import { layerSummary } from '../format';
+import { layerPickItem, layerSummary } from '../format';
 import { openTcav, runTcav, showTcav } from '../panels/tcavPanel';
 import { tcavDescription } from './labels';
 import type { TcavStore } from './store';
@@ -112,7 +112,7 @@ async function pickLayers(description: ModelDescription): Promise<string[] | und
   pick.canSelectMany = true;
   pick.matchOnDescription = true;
   pick.items = description.layers.filter((l) => l.className !== 'InputLayer')
-    .map((l) => ({ label: l.name, description: layerSummary(l), value: l.name }));
+    .map((l) => ({ ...layerPickItem(l), description: layerSummary(l), value: l.name }));
   pick.selectedItems = pick.items.filter((i) => defaults.has(i.value!));
   const picked = await accept(pick);
   return picked?.map((p) => p.value!);

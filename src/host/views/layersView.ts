@@ -5,6 +5,7 @@
  * index found one). A layer with a dissection expands into its units, interpretable ones first.
  */
 import * as vscode from 'vscode';
+import { displayLayerName } from '../../protocol/layerNames';
 import type { DissectedUnit, DissectionSummary, LayerInfo, ModelDescription } from '../../protocol/types';
 import { compareForTree, interpretableText, unitLabel } from '../dissection/labels';
 import type { DissectionStore } from '../dissection/store';
@@ -17,7 +18,7 @@ export const LAYERS_VIEW_ID = 'loupe.layers';
 
 export class LayerItem extends vscode.TreeItem {
   constructor(readonly layer: LayerInfo, model: ModelDescription, linked: boolean, readonly dissection?: DissectionSummary) {
-    super(layer.name, dissection ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    super(displayLayerName(layer.name), dissection ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     // The id changes with the dissection: VS Code keeps an item's collapsible state per id.
     this.id = `${model.path}#${layer.name}${dissection ? '#dissected' : ''}`;
     // Op, output shape in the layout the model's users think in, parameters; a reused module's later call says so.
@@ -41,7 +42,7 @@ export class UnitItem extends vscode.TreeItem {
     if (!unit.interpretable) this.description = `not interpretable (IoU ≤ ${iouThreshold})`;
     this.iconPath = picture ? vscode.Uri.file(picture) : new vscode.ThemeIcon(unit.interpretable ? 'symbol-color' : 'circle-slash');
     this.contextValue = `loupe.unit${unit.interpretable ? ' interpretable' : ''}`;
-    const md = new vscode.MarkdownString(`**unit ${unit.unit}** of ${escapeMarkdown(parent.layer.name)}: best concept ${escapeMarkdown(unit.label)} (${escapeMarkdown(unit.category)}), IoU ${unit.iou.toFixed(3)}`);
+    const md = new vscode.MarkdownString(`**unit ${unit.unit}** of ${escapeMarkdown(displayLayerName(parent.layer.name))}: best concept ${escapeMarkdown(unit.label)} (${escapeMarkdown(unit.category)}), IoU ${unit.iou.toFixed(3)}`);
     if (unit.runnersUp.length) md.appendMarkdown(`\n\nrunners-up: ${unit.runnersUp.map((r) => `${escapeMarkdown(r.label)} ${r.iou.toFixed(3)}`).join(', ')}`);
     this.tooltip = md;
     this.command = { command: 'loupe.openDissection', title: 'Open Dissection', arguments: [parent.layer.name, modelPath, unit.unit] };
