@@ -19,4 +19,3 @@ export function visibleLayers(input: Pick<LayerPickerInput, 'all' | 'featured' |
     (showAll || featured.has(name))
     && (!needle || name.toLowerCase().includes(needle) || displayLayerName(name).toLowerCase().includes(needle))));
 }
-

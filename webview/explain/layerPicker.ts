@@ -8,7 +8,6 @@ import { displayLayerName } from '../../src/protocol/layerNames';
 import { el } from '../shared/dom';
 import { visibleLayers, type LayerPickerInput } from './layerFilter';
 
-
 export function layerPicker(input: LayerPickerInput): HTMLElement {
   const id = 'select-layer-select';
   const hidden = input.all.length - (input.featured ? new Set(input.featured).size : input.all.length);
