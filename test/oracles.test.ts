@@ -23,11 +23,11 @@ before(async () => {
 });
 
 /** Runs `f` on TF.js's plain cpu backend: an implementation Loupe's kernels and rules take no part in. */
-async function onCpu<T>(f: () => T): Promise<T> {
+async function onCpu<T>(f: () => T | Promise<T>): Promise<T> {
   const backend = tf.getBackend();
   await tf.setBackend('cpu');
   try {
-    return f();
+    return await f(); // awaited here, or the backend is switched back before an async f runs
   } finally {
     await tf.setBackend(backend);
   }
@@ -254,8 +254,8 @@ describe('Guided Grad-CAM from its definition', () => {
 });
 
 describe('forward pass', () => {
-  /** tfjs-layers reads the same files and predicts: the reference for what the model computes. */
-  async function predictWithTfjsLayers(modelPath: string, x: tf.Tensor4D): Promise<Float32Array> {
+  /** tfjs-layers (or tfjs-converter's executor, for a graph model) reads the same files and predicts: the reference. */
+  async function predictWithTfjs(modelPath: string, x: tf.Tensor4D): Promise<Float32Array> {
     const json = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
     const specs = json.weightsManifest.flatMap((g: { weights: tf.io.WeightsManifestEntry[] }) => g.weights);
     const buffers = json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths.map((p) => fs.readFileSync(path.join(path.dirname(modelPath), p))));
@@ -263,7 +263,7 @@ describe('forward pass', () => {
     const handler = tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs,
       weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) });
     return onCpu(async () => {
-      const model = await tf.loadLayersModel(handler);
+      const model = json.format === 'graph-model' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
       const y = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
       model.dispose();
       return y;
@@ -275,17 +275,19 @@ describe('forward pass', () => {
     ['fusable (conv → BN → ReLU6, depthwise → BN → LeakyReLU, residual)', () => saveModel(buildFusableModel())],
     ['demo digits', async () => path.join(ROOT, 'demo/digits/model/model.json')],
     ['demo shapes', async () => path.join(ROOT, 'demo/shapes/model/model.json')],
+    // Written by tfjs-converter 1.7.4 from a Keras model (uint8-quantised weights): not Loupe's layersToGraph.
+    ['a real converter graph model (nsfwjs MobileNetV2)', async () => path.join(ROOT, 'test/fixtures/graph-model/nsfwjs-mobilenet_v2_mid/model.json')],
   ];
 
   for (const [label, make] of models) {
-    test(`equals tf.loadLayersModel(…).predict: ${label}`, async () => {
+    test(`equals tfjs's own predict (tf.loadLayersModel / tf.loadGraphModel): ${label}`, async () => {
       const modelPath = await make();
       for (const engine of engines) {
         const model = await engine.model(modelPath);
         const [h, w, c] = model.description.inputShape;
         const r = rng(5);
         const x = tf.tensor4d(Float32Array.from({ length: 2 * h * w * c }, () => r() * 2 - 0.5), [2, h, w, c]);
-        const expected = await predictWithTfjsLayers(modelPath, x);
+        const expected = await predictWithTfjs(modelPath, x);
         const [logits] = await model.passes.forward(x, [model.graph.logitsName]);
         const ours = tf.tidy(() => (model.graph.head === 'softmax' ? tf.softmax(logits!) : logits!).dataSync());
         logits!.dispose();
