@@ -20,7 +20,7 @@ export interface ResampleAttrs {
  * as gather + multiply + sum (and unsorted-segment-sum for the transpose) on wasm the 224×224 resize took
  * ~25 ms each way, where this loop takes ~1 ms. Indices outside the image (≥ its pixel count) read zero.
  */
-function resampleLoop(x: Float32Array, xShape: number[], index: Int32Array, weight: Float32Array, out: Float32Array,
+export function resampleLoop(x: Float32Array, xShape: number[], index: Int32Array, weight: Float32Array, out: Float32Array,
   attrs: ResampleAttrs): void {
   const [batch, h, w, c] = xShape as [number, number, number, number];
   const inPixels = h * w;
