@@ -8,6 +8,7 @@
  *   Forward, per image: Y[m, k] = Σ_j X[j, k] e^{2πi jm/H} (m < h), then x[m, n] = Re Σ_k c_k Y[m, k] e^{2πi kn/Nw} / (H·Nw)
  *   (n < w; c_0 = c_{Nw/2} = 1, else 2: the one-sided sum of the Hermitian spectrum).
  *   Adjoint: the same two steps in reverse order with e^{−2πi …}: each step's transpose is the conjugate DFT.
+ *   Along the real axis two rows share one complex transform (their spectra are Hermitian, their images real).
  */
 import type { IrfftShape } from './fft';
 
@@ -136,17 +137,30 @@ export function irfft2dLoops(spectrum: Float32Array, count: number, s: IrfftShap
         yIm[m * WF + k] = colIm[m]!;
       }
     }
-    for (let m = 0; m < h; m++) {
-      rowRe.fill(0);
-      rowIm.fill(0);
-      for (let k = 0; k < WF; k++) {
-        const c = k === 0 || 2 * k === Nw ? 1 : 2;
-        rowRe[k] = c * yRe[m * WF + k]!;
-        rowIm[k] = c * yIm[m * WF + k]!;
+    // Two rows per transform: each row's Hermitian spectrum has a real inverse, so row m + i·row m+1 comes back as
+    // (real part, imaginary part). The Hermitian completion sums to the one-sided Σ c_k Re(…) above.
+    for (let m = 0; m < h; m += 2) {
+      const pair = m + 1 < h;
+      for (let k = 0; k <= Nw / 2; k++) {
+        const a = m * WF + k;
+        const b = a + WF;
+        const edge = k === 0 || 2 * k === Nw;
+        const ar = yRe[a]!;
+        const ai = edge ? 0 : yIm[a]!;
+        const br = pair ? yRe[b]! : 0;
+        const bi = pair && !edge ? yIm[b]! : 0;
+        rowRe[k] = ar - bi;
+        rowIm[k] = ai + br;
+        if (!edge) {
+          // conj(Y1_k) + i conj(Y2_k) at Nw − k
+          rowRe[Nw - k] = ar + bi;
+          rowIm[Nw - k] = br - ai;
+        }
       }
       rows.run(rowRe, rowIm, 1);
       const o = (n * h + m) * w;
       for (let x = 0; x < w; x++) out[o + x] = rowRe[x]! * norm;
+      if (pair) for (let x = 0; x < w; x++) out[o + w + x] = rowIm[x]! * norm;
     }
   }
   return out;
@@ -171,16 +185,28 @@ export function irfft2dAdjointLoops(dy: Float32Array, count: number, s: IrfftSha
     // Rows m ≥ h of Y got no gradient (the crop): they stay zero.
     yRe.fill(0);
     yIm.fill(0);
-    for (let m = 0; m < h; m++) {
+    // Two real rows per transform (row m + i·row m+1), separated by the symmetry of real inputs' spectra.
+    for (let m = 0; m < h; m += 2) {
+      const pair = m + 1 < h;
       rowRe.fill(0);
       rowIm.fill(0);
       const o = (n * h + m) * w;
       for (let x = 0; x < w; x++) rowRe[x] = dy[o + x]! * norm;
+      if (pair) for (let x = 0; x < w; x++) rowIm[x] = dy[o + w + x]! * norm;
       rows.run(rowRe, rowIm, -1);
       for (let k = 0; k < WF; k++) {
         const c = k === 0 || 2 * k === Nw ? 1 : 2;
-        yRe[m * WF + k] = c * rowRe[k]!;
-        yIm[m * WF + k] = c * rowIm[k]!;
+        const back = (Nw - k) % Nw;
+        const wr = rowRe[k]!;
+        const wi = rowIm[k]!;
+        const nr = rowRe[back]!;
+        const ni = rowIm[back]!;
+        yRe[m * WF + k] = (c * (wr + nr)) / 2;
+        yIm[m * WF + k] = (c * (wi - ni)) / 2;
+        if (pair) {
+          yRe[(m + 1) * WF + k] = (c * (wi + ni)) / 2;
+          yIm[(m + 1) * WF + k] = (c * (nr - wr)) / 2;
+        }
       }
     }
     const base = n * H * WF;
