@@ -126,7 +126,7 @@ export function renderFeatureVis(run: FeatureVisBench | undefined, quick: boolea
       + ` resized to ${run.inputSize} (Lucid's recipe), Loupe on ${run.backend}${quick ? ' (quick: fewer steps)' : ''};`
       + ` load average ${run.load.start.toFixed(1)} → ${run.load.end.toFixed(1)} on ${os.availableParallelism()} cores`,
     '',
-    '| ms per step | Loupe | share | PyTorch (Lucent\'s recipe) |',
+    `| ms per step | Loupe | share | PyTorch (Lucent's recipe${torch ? `, ${torch.steps} steps timed` : ''}) |`,
     '|---|---:|---:|---:|',
     `| parameterisation + transforms (forward and VJP) | ${s.parameterisation.toFixed(1)} | ${(100 * share).toFixed(0)}% | ${cell(t?.parameterisation)} (forward only) |`,
     `| model forward (Loupe: to the layer, measured alone; PyTorch: the whole model, as Lucent) | ${s.forward.toFixed(1)} | ${(100 * s.forward / s.total).toFixed(0)}% | ${cell(t?.forward)} |`,

@@ -262,8 +262,10 @@ async function main(): Promise<void> {
         // PyTorch right after, in the same run: the ratio compares the same machine conditions, as far as can be.
         const found = options.torch ? findTorchPython() : { reason: 'not run (--no-torch)' };
         if ('python' in found) {
-          log(`PyTorch: Lucid's feature visualisation recipe (Lucent), ${steps} steps (${threads} threads)`);
-          featureVis.torch = runTorchFeatureVis(found.python, TORCH_SCRIPT, steps, threads);
+          // Its steps all cost the same: 128 of them give the per-step time (512 took > 30 min on a busy machine).
+          const torchSteps = Math.min(steps, 128);
+          log(`PyTorch: Lucid's feature visualisation recipe (Lucent), ${torchSteps} steps (${threads} threads)`);
+          featureVis.torch = runTorchFeatureVis(found.python, TORCH_SCRIPT, torchSteps, threads);
         } else {
           featureVis.torch = { error: found.reason };
         }

@@ -70,7 +70,7 @@ export interface TorchFeatureVis {
 }
 
 export function runTorchFeatureVis(python: string, script: string, steps: number, threads: number): TorchFeatureVis | { error: string } {
-  // Up to 4 s a step: on a busy machine PyTorch's steps slow ~30× (2.3 s measured at load average 9 on 2 cores).
+  // Up to 8 s a step: on a busy machine PyTorch's steps slow up to ~60× (5 s measured at load average 14 on 2 cores).
   return runJson<TorchFeatureVis>(python, [script, '--featurevis', '--steps', String(steps), '--threads', String(threads)], threads,
-    Math.max(TORCH_TIMEOUT_MS, steps * 4000));
+    Math.max(TORCH_TIMEOUT_MS, steps * 8000));
 }
