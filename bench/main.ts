@@ -23,7 +23,7 @@ import { renderTable, targetChecks, type BenchReport } from './report';
 import { saveResNet18Onnx } from './resnet18';
 import { measureFeatureVis, renderFeatureVis, type FeatureVisBench, type FeatureVisSpec } from './featureVis';
 import { measureTcav, renderTcav, type TcavBench, type TcavSpec } from './tcav';
-import { exportTorchModels, findTorchPython, runTorchPeer, type TorchExport, type TorchModel } from './torchPeer';
+import { exportTorchModels, findTorchPython, runTorchFeatureVis, runTorchPeer, type TorchExport, type TorchModel } from './torchPeer';
 
 const CHILD_TIMEOUT_MS = 15 * 60 * 1000;
 
@@ -257,7 +257,18 @@ async function main(): Promise<void> {
     if (options.featureVis && wanted('featurevis') && mobilenet) {
       log('feature visualisation: Lucid\'s recipe in a child process');
       try {
-        featureVis = await benchInChild({ kind: 'featurevis', name: 'featurevis', modelPath: mobilenet, steps: quick ? 64 : 512 });
+        const steps = quick ? 64 : 512;
+        featureVis = await benchInChild({ kind: 'featurevis', name: 'featurevis', modelPath: mobilenet, steps });
+        // PyTorch right after, in the same run: the ratio compares the same machine conditions, as far as can be.
+        const found = options.torch ? findTorchPython() : { reason: 'not run (--no-torch)' };
+        if ('python' in found) {
+          // Its steps all cost the same: 128 of them give the per-step time (512 took > 30 min on a busy machine).
+          const torchSteps = Math.min(steps, 128);
+          log(`PyTorch: Lucid's feature visualisation recipe (Lucent), ${torchSteps} steps (${threads} threads)`);
+          featureVis.torch = runTorchFeatureVis(found.python, TORCH_SCRIPT, torchSteps, threads);
+        } else {
+          featureVis.torch = { error: found.reason };
+        }
       } catch (error) {
         report.skipped.push({ name: 'featurevis', reason: errorText(error) });
       }

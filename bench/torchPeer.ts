@@ -60,3 +60,17 @@ export function runTorchPeer(python: string, script: string, model: TorchModel, 
   const reps = quick ? ['--reps', '2', '--heavy-reps', '1'] : ['--reps', '5', '--heavy-reps', '3'];
   return runJson<PeerModel>(python, [script, '--model', model, '--weights', dir, '--threads', String(threads), ...reps], threads, TORCH_TIMEOUT_MS);
 }
+
+/** torch_peer.py --featurevis: Lucid's feature visualisation recipe as Lucent runs it, ms per step. */
+export interface TorchFeatureVis {
+  steps: number;
+  threads: number;
+  torch: string;
+  msPerStep: { total: number; parameterisation: number; forward: number; backward: number; adam: number };
+}
+
+export function runTorchFeatureVis(python: string, script: string, steps: number, threads: number): TorchFeatureVis | { error: string } {
+  // Up to 8 s a step: on a busy machine PyTorch's steps slow up to ~60× (5 s measured at load average 14 on 2 cores).
+  return runJson<TorchFeatureVis>(python, [script, '--featurevis', '--steps', String(steps), '--threads', String(threads)], threads,
+    Math.max(TORCH_TIMEOUT_MS, steps * 8000));
+}

@@ -18,6 +18,15 @@
         times that model (weights from DIR/<name>.pt) on the CPU as a PyTorch user would, weights frozen
         (only the input gradient is computed, as in Loupe), and prints one JSON object.
 
+    python3 bench/torch_peer.py --featurevis [--steps 512] [--threads 2]
+        Lucid's feature visualisation recipe as Lucent writes it in PyTorch, on torchvision's MobileNetV2 (seeded
+        random weights, frozen): a 128 px Fourier image (init N(0, 0.01), 1/f scale, irfft 'ortho', /4), Lucid's
+        decorrelated colour, sigmoid, standard_transforms (pad 12 constant 0.5, jitter 8, random scale, random
+        rotate, jitter 4), bilinear upsampling to 224 (align_corners, as Lucent), ImageNet normalisation, the mean
+        of one channel of features[8].conv[0] (Keras' block_7_expand_relu, 14×14×384) maximised by Adam (lr 0.05).
+        Prints ms per step: total, parameterisation + transforms forward, model forward, backward (model and
+        parameterisation: autograd runs them as one), Adam. Lucent has no redirected ReLU: neither has the peer.
+
 SmoothGrad-50 and IG-50 run their 50 inputs in batches of --batch (default 50: one batch, as Captum does
 with its default internal batch size); Grad-CAM reads layer4 (ResNet18) / features[-1] (MobileNetV2) through
 a forward hook that makes the layer's output a leaf, so the backward pass stops there.
@@ -214,6 +223,89 @@ def measure(args):
     return result
 
 
+COLOR_SVD_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+
+
+def featurevis(args):
+    """Lucent's render_vis with its defaults (param.image fft + decorrelate, standard_transforms), timed per step."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(101)
+    model = build('mobilenet_v2')
+    calibrate_batchnorm(model, torch.Generator().manual_seed(201))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    layer = model.features[8].conv[0]  # expand conv + BN + ReLU6 of the 8th block: 384 channels at 14×14
+    captured = {}
+    layer.register_forward_hook(lambda _m, _i, out: captured.__setitem__('acts', out))
+
+    size, channels, batch, decay = 128, 3, 1, 1.0
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.fftfreq(size)[: size // 2 + 1]
+    freqs = np.sqrt(fx * fx + fy * fy)
+    scale = torch.tensor(1.0 / np.maximum(freqs, 1.0 / size) ** decay * np.sqrt(size * size), dtype=torch.float32)[None, None, :, :, None]
+    spectrum = (torch.randn(batch, channels, size, size // 2 + 1, 2) * 0.01).requires_grad_(True)
+    color = COLOR_SVD_SQRT / COLOR_SVD_SQRT.norm(dim=0).max()
+
+    def image():
+        scaled = torch.view_as_complex(spectrum * scale)
+        img = torch.fft.irfftn(scaled, s=(size, size), norm='ortho')[:batch, :channels, :size, :size] / 4
+        img = torch.einsum('bchw,dc->bdhw', img, color)
+        return torch.sigmoid(img)
+
+    rng = np.random.default_rng(3)
+    scales = [1 + (i - 5) / 50 for i in range(11)]
+    angles = list(range(-10, 11)) + 5 * [0]
+
+    def jitter(x, d):
+        dx, dy = rng.integers(0, d + 1, size=2)
+        return x[:, :, dy:dy + x.shape[2] - d, dx:dx + x.shape[3] - d]
+
+    def transforms(x):
+        x = F.pad(x, (12, 12, 12, 12), mode='constant', value=0.5)
+        x = jitter(x, 8)
+        s = float(rng.choice(scales))
+        x = F.interpolate(x, scale_factor=(s, s), mode='bilinear', align_corners=False)
+        a = np.deg2rad(float(rng.choice(angles)))
+        theta = torch.tensor([[[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0]]], dtype=torch.float32)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+        x = jitter(x, 4)
+        x = F.interpolate(x, size=(SIZE, SIZE), mode='bilinear', align_corners=True)
+        return (x - IMAGENET_MEAN) / IMAGENET_STD
+
+    optimizer = torch.optim.Adam([spectrum], lr=0.05)
+    parts = {'parameterisation': 0.0, 'forward': 0.0, 'backward': 0.0, 'adam': 0.0}
+    warm = 8
+    started = 0.0
+    values = []
+    for step in range(warm + args.steps):
+        if step == warm:
+            parts = {k: 0.0 for k in parts}
+            started = time.perf_counter()
+        t0 = time.perf_counter()
+        optimizer.zero_grad()
+        x = transforms(image())
+        t1 = time.perf_counter()
+        model(x)
+        loss = -captured.pop('acts')[:, 0].mean()
+        t2 = time.perf_counter()
+        loss.backward()
+        t3 = time.perf_counter()
+        optimizer.step()
+        t4 = time.perf_counter()
+        for k, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            parts[k] += dt
+        values.append(-float(loss))
+    total = (time.perf_counter() - started) * 1000.0 / args.steps
+    ms = {k: v * 1000.0 / args.steps for k, v in parts.items()}
+    print(f'torch featurevis: {total:.1f} ms per step ({args.steps} steps after {warm} warm-up)', file=sys.stderr)
+    return {
+        'model': 'mobilenet_v2', 'layer': 'features.8.conv.0', 'steps': args.steps, 'size': size, 'inputSize': SIZE,
+        'torch': torch.__version__, 'torchvision': torchvision.__version__, 'threads': torch.get_num_threads(),
+        'msPerStep': {'total': total, **ms}, 'objective': {'first': values[warm], 'last': values[-1]},
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--export', metavar='DIR', help='export both models (ONNX, state_dict, reference .npy) to DIR')
@@ -224,8 +316,12 @@ def main():
     parser.add_argument('--heavy-reps', type=int, default=3, help='repetitions for SmoothGrad-50 / IG-50')
     parser.add_argument('--samples', type=int, default=50)
     parser.add_argument('--batch', type=int, default=50, help='noisy samples / IG steps per batch')
+    parser.add_argument('--featurevis', action='store_true', help="time Lucid's feature visualisation recipe (Lucent)")
+    parser.add_argument('--steps', type=int, default=512, help='feature visualisation steps to time')
     args = parser.parse_args()
-    if args.export:
+    if args.featurevis:
+        result = featurevis(args)
+    elif args.export:
         torch.set_num_threads(args.threads)
         result = export(args.export)
     elif args.model and args.weights:

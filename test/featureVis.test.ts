@@ -9,7 +9,7 @@ import { CancelledError } from '../src/protocol/errors';
 import { gradients } from '../src/engine/model/executor';
 import { loadModel } from '../src/engine/model/loader';
 import type { FeatureVisSummary } from '../src/protocol/featureVis';
-import { buildRedirectModel, REDIRECT_WEIGHTS, saveColourModel, saveGrayModel } from './helpers/featureVisModels';
+import { buildRedirectModel, lucidRedirected, REDIRECT_WEIGHTS, saveColourModel, saveGrayModel } from './helpers/featureVisModels';
 import { rng, saveModel, tempDir } from './helpers/models';
 import { PLANTED_UNITS, savePlantedModel } from './helpers/plantedModel';
 
@@ -19,16 +19,21 @@ import { PLANTED_UNITS, savePlantedModel } from './helpers/plantedModel';
  * Lucid's redirected ReLU gradient is checked against its formula written out here.
  */
 
-let engine: Engine;
-let cacheDir: string;
+// Every render test runs on both engines: TF.js (wasm) and ONNX Runtime, each with its own cache.
+const BACKENDS = ['wasm', 'onnxruntime'] as const;
+const engines = new Map<string, { engine: Engine; cacheDir: string }>();
 
 before(async () => {
-  cacheDir = tempDir('loupe-fv-cache-');
-  engine = await Engine.create({ backend: 'wasm', cacheDir });
+  for (const backend of BACKENDS) {
+    const cacheDir = tempDir(`loupe-fv-cache-${backend}-`);
+    engines.set(backend, { engine: await Engine.create({ backend, cacheDir }), cacheDir });
+  }
 });
 after(() => {
-  engine.lanes.stop();
-  fs.rmSync(cacheDir, { recursive: true, force: true });
+  for (const { engine, cacheDir } of engines.values()) {
+    engine.lanes.stop();
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+  }
 });
 
 function readPng(file: string): { width: number; height: number; data: Buffer } {
@@ -43,17 +48,6 @@ function channelMeans(png: { width: number; height: number; data: Buffer }): [nu
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-test('a red (green, blue) unit renders an image whose red (green, blue) mean clearly exceeds the others', async () => {
-  const model = await saveColourModel();
-  for (const [unit, name] of ['red', 'green', 'blue'].entries()) {
-    const s = await engine.visualize(model, { objective: [{ kind: 'channel', layer: 'colour', unit }], params: { steps: 256 } });
-    assert.deepEqual(s.imageShape, [32, 32, 3], 'image at the model input size (smaller than 128)');
-    const means = channelMeans(readPng(path.join(s.dir, s.image)));
-    const others = means.filter((_, c) => c !== unit);
-    assert.ok(others.every((o) => means[unit]! > o + 0.25), `${name} unit: channel means ${means.map((m) => m.toFixed(3))}`);
-  }
-});
 
 /** Energy of the gray image's DFT at frequencies with |fy| > |fx| and with |fx| > |fy| (separable DFT, mean removed). */
 function orientationEnergy(png: { width: number; height: number; data: Buffer }): { vertical: number; horizontal: number } {
@@ -101,109 +95,109 @@ function orientationEnergy(png: { width: number; height: number; data: Buffer })
   return { vertical, horizontal };
 }
 
-test('a horizontal-stripes unit renders mostly vertical-frequency energy, and the objective rises', async () => {
-  const model = await savePlantedModel();
-  const s = await engine.visualize(model, {
-    objective: [{ kind: 'channel', layer: 'detectors', unit: PLANTED_UNITS.horizontalStripes }], params: { steps: 128 },
-  });
-  const { vertical, horizontal } = orientationEnergy(readPng(path.join(s.dir, s.image)));
-  assert.ok(vertical > 3 * horizontal, `vertical-frequency energy ${vertical.toExponential(2)} vs horizontal ${horizontal.toExponential(2)}`);
-  assert.equal(s.values.length, 128);
-  const first = mean(s.values.slice(0, 16));
-  const last = mean(s.values.slice(-16));
-  assert.ok(last > 5 * first && last > 0.5, `objective ${first.toFixed(3)} over the first 16 steps, ${last.toFixed(3)} over the last 16`);
-  assert.ok(s.msPerStep.parameterisation > 0 && s.msPerStep.model > 0);
-});
+for (const backend of BACKENDS) {
+  const engine = () => engines.get(backend)!.engine;
+  const cacheDir = () => engines.get(backend)!.cacheDir;
 
-test('the same seed reproduces the image; another seed does not; the cache answers a repeated request', async () => {
-  const model = await saveColourModel();
-  const objective = [{ kind: 'neuron' as const, layer: 'colour', unit: 1 }];
-  const a = await engine.visualize(model, { objective, params: { steps: 12, seed: 5 }, refresh: true });
-  const aBytes = fs.readFileSync(path.join(a.dir, a.image));
-  const b = await engine.visualize(model, { objective, params: { steps: 12, seed: 5 }, refresh: true });
-  assert.equal(b.cached, false);
-  assert.ok(aBytes.equals(fs.readFileSync(path.join(b.dir, b.image))), 'same seed, same image');
-  assert.deepEqual(a.values, b.values);
-  const c = await engine.visualize(model, { objective, params: { steps: 12, seed: 6 } });
-  assert.notEqual(c.dir, b.dir);
-  assert.ok(!aBytes.equals(fs.readFileSync(path.join(c.dir, c.image))), 'another seed, another image');
-  const again = await engine.visualize(model, { objective, params: { steps: 12, seed: 5 } });
-  assert.equal(again.cached, true);
-  assert.equal(again.dir, b.dir);
-  const listed = await engine.cachedFeatureVis(model);
-  assert.ok(listed.some((s: FeatureVisSummary) => s.dir === b.dir) && listed.some((s) => s.dir === c.dir));
-});
-
-test('a batch with the diversity penalty renders different images; grayscale models get a 1-channel image', async () => {
-  const model = await saveColourModel();
-  const s = await engine.visualize(model, {
-    objective: [{ kind: 'channel', layer: 'colour', unit: 0 }, { kind: 'diversity', layer: 'colour', weight: -100 }],
-    params: { steps: 24, batch: 3 },
-  });
-  assert.equal(s.images.length, 3);
-  const imgs = s.images.map((f) => readPng(path.join(s.dir, f)).data);
-  assert.ok(!imgs[0]!.equals(imgs[1]!) && !imgs[1]!.equals(imgs[2]!));
-  assert.equal(readPng(path.join(s.dir, s.image)).width, 3 * 32 + 2 * 2, 'the batch side by side');
-
-  const gray = await saveGrayModel();
-  const g = await engine.visualize(gray, { objective: [{ kind: 'channel', layer: 'edges', unit: 0 }], params: { steps: 48 } });
-  assert.deepEqual(g.imageShape, [40, 40, 1]);
-  assert.ok(g.notes.some((n) => /not decorrelated/.test(n)));
-  assert.ok(mean(g.values.slice(-8)) > mean(g.values.slice(0, 8)), 'objective rises on the grayscale model');
-});
-
-test('cancel stops a run within 500 ms and leaves no cache entry; previews arrive', async () => {
-  const model = await savePlantedModel();
-  const abort = new AbortController();
-  let abortedAt = 0;
-  const previews: number[] = [];
-  const run = engine.visualize(model, {
-    objective: [{ kind: 'channel', layer: 'detectors', unit: 1 }], params: { steps: 400, previewEvery: 4 }, refresh: true,
-  }, {
-    signal: abort.signal,
-    onPreview: (p) => {
-      previews.push(p.step);
-      assert.ok(Buffer.from(p.png, 'base64').subarray(1, 4).toString() === 'PNG');
-    },
-    onProgress: (f) => {
-      if (f > 0.05 && !abortedAt) {
-        abortedAt = performance.now();
-        abort.abort();
-      }
-    },
-  });
-  await assert.rejects(run, (e) => e instanceof CancelledError);
-  const latency = performance.now() - abortedAt;
-  assert.ok(latency < 500, `cancelled after ${latency.toFixed(0)} ms`);
-  assert.ok(previews.length >= 4 && previews[0] === 4, `previews at ${previews.join(', ')}`);
-  const partial = fs.readdirSync(path.join(cacheDir, 'featurevis'), { recursive: true }).filter((n) => String(n).includes('.partial-'));
-  assert.deepEqual(partial, []);
-});
-
-test('bad requests are refused with what to do', async () => {
-  const model = await saveColourModel();
-  await assert.rejects(engine.visualize(model, { objective: [{ kind: 'channel', layer: 'nope', unit: 0 }] }), /not a layer whose units can be visualised.*colour/);
-  await assert.rejects(engine.visualize(model, { objective: [{ kind: 'channel', layer: 'colour', unit: 3 }] }), /unit 3 is out of range.*0–2/);
-  await assert.rejects(engine.visualize(model, { objective: [{ kind: 'direction', layer: 'colour', vector: [1, 2] }] }), /needs 3 finite numbers/);
-  await assert.rejects(engine.visualize(model, { objective: [{ kind: 'diversity', layer: 'colour' }] }), /batch of at least 2/);
-  await assert.rejects(engine.visualize(model, { objective: [{ kind: 'channel', layer: 'colour', unit: 0 }], params: { steps: 0 } }), /steps must be an integer/);
-  await assert.rejects(engine.visualize(model, { objective: [{ kind: 'channel', layer: 'colour', unit: 0 }], params: { stpes: 3 } as never }), /unknown feature visualisation parameter 'stpes'/);
-});
-
-/** Lucid's redirected_relu_grad (and relu6), from the pre-activation x and the objective's gradient dy, per batch element. */
-function lucidRedirected(x: Float32Array, dy: Float32Array, batch: number, max: number): Float32Array {
-  const per = x.length / batch;
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < batch; b++) {
-    let passes = false;
-    for (let i = b * per; i < (b + 1) * per; i++) if (x[i]! > 0 && x[i]! < max && dy[i] !== 0) passes = true;
-    for (let i = b * per; i < (b + 1) * per; i++) {
-      const live = x[i]! > 0 && x[i]! < max;
-      if (passes) out[i] = live ? dy[i]! : 0;
-      else out[i] = (x[i]! < 0 && dy[i]! < 0) || (x[i]! > max && dy[i]! > 0) ? 0 : dy[i]!;
+  test(`${backend}: a red (green, blue) unit renders an image whose red (green, blue) mean clearly exceeds the others`, async () => {
+    const model = await saveColourModel();
+    for (const [unit, name] of ['red', 'green', 'blue'].entries()) {
+      const s = await engine().visualize(model, { objective: [{ kind: 'channel', layer: 'colour', unit }], params: { steps: 256 } });
+      assert.deepEqual(s.imageShape, [32, 32, 3], 'image at the model input size (smaller than 128)');
+      const means = channelMeans(readPng(path.join(s.dir, s.image)));
+      const others = means.filter((_, c) => c !== unit);
+      assert.ok(others.every((o) => means[unit]! > o + 0.25), `${name} unit: channel means ${means.map((m) => m.toFixed(3))}`);
     }
-  }
-  return out;
+  });
+
+  test(`${backend}: a horizontal-stripes unit renders mostly vertical-frequency energy, and the objective rises`, async () => {
+    const model = await savePlantedModel();
+    const s = await engine().visualize(model, {
+      objective: [{ kind: 'channel', layer: 'detectors', unit: PLANTED_UNITS.horizontalStripes }], params: { steps: 128 },
+    });
+    const { vertical, horizontal } = orientationEnergy(readPng(path.join(s.dir, s.image)));
+    assert.ok(vertical > 3 * horizontal, `vertical-frequency energy ${vertical.toExponential(2)} vs horizontal ${horizontal.toExponential(2)}`);
+    assert.equal(s.values.length, 128);
+    const first = mean(s.values.slice(0, 16));
+    const last = mean(s.values.slice(-16));
+    assert.ok(last > 5 * first && last > 0.5, `objective ${first.toFixed(3)} over the first 16 steps, ${last.toFixed(3)} over the last 16`);
+    assert.ok(s.msPerStep.parameterisation > 0 && s.msPerStep.model > 0);
+  });
+
+  test(`${backend}: the same seed reproduces the image; another seed does not; the cache answers a repeated request`, async () => {
+    const model = await saveColourModel();
+    const objective = [{ kind: 'neuron' as const, layer: 'colour', unit: 1 }];
+    const a = await engine().visualize(model, { objective, params: { steps: 12, seed: 5 }, refresh: true });
+    const aBytes = fs.readFileSync(path.join(a.dir, a.image));
+    const b = await engine().visualize(model, { objective, params: { steps: 12, seed: 5 }, refresh: true });
+    assert.equal(b.cached, false);
+    assert.ok(aBytes.equals(fs.readFileSync(path.join(b.dir, b.image))), 'same seed, same image');
+    assert.deepEqual(a.values, b.values);
+    const c = await engine().visualize(model, { objective, params: { steps: 12, seed: 6 } });
+    assert.notEqual(c.dir, b.dir);
+    assert.ok(!aBytes.equals(fs.readFileSync(path.join(c.dir, c.image))), 'another seed, another image');
+    const again = await engine().visualize(model, { objective, params: { steps: 12, seed: 5 } });
+    assert.equal(again.cached, true);
+    assert.equal(again.dir, b.dir);
+    const listed = await engine().cachedFeatureVis(model);
+    assert.ok(listed.some((s: FeatureVisSummary) => s.dir === b.dir) && listed.some((s) => s.dir === c.dir));
+  });
+
+  test(`${backend}: a batch with the diversity penalty renders different images; grayscale models get a 1-channel image`, async () => {
+    const model = await saveColourModel();
+    const s = await engine().visualize(model, {
+      objective: [{ kind: 'channel', layer: 'colour', unit: 0 }, { kind: 'diversity', layer: 'colour', weight: -100 }],
+      params: { steps: 24, batch: 3 },
+    });
+    assert.equal(s.images.length, 3);
+    const imgs = s.images.map((f) => readPng(path.join(s.dir, f)).data);
+    assert.ok(!imgs[0]!.equals(imgs[1]!) && !imgs[1]!.equals(imgs[2]!));
+    assert.equal(readPng(path.join(s.dir, s.image)).width, 3 * 32 + 2 * 2, 'the batch side by side');
+
+    const gray = await saveGrayModel();
+    const g = await engine().visualize(gray, { objective: [{ kind: 'channel', layer: 'edges', unit: 0 }], params: { steps: 48 } });
+    assert.deepEqual(g.imageShape, [40, 40, 1]);
+    assert.ok(g.notes.some((n) => /not decorrelated/.test(n)));
+    assert.ok(mean(g.values.slice(-8)) > mean(g.values.slice(0, 8)), 'objective rises on the grayscale model');
+  });
+
+  test(`${backend}: cancel stops a run within 500 ms and leaves no cache entry; previews arrive`, async () => {
+    const model = await savePlantedModel();
+    const abort = new AbortController();
+    let abortedAt = 0;
+    const previews: number[] = [];
+    const run = engine().visualize(model, {
+      objective: [{ kind: 'channel', layer: 'detectors', unit: 1 }], params: { steps: 400, previewEvery: 4 }, refresh: true,
+    }, {
+      signal: abort.signal,
+      onPreview: (p) => {
+        previews.push(p.step);
+        assert.ok(Buffer.from(p.png, 'base64').subarray(1, 4).toString() === 'PNG');
+      },
+      onProgress: (f) => {
+        if (f > 0.05 && !abortedAt) {
+          abortedAt = performance.now();
+          abort.abort();
+        }
+      },
+    });
+    await assert.rejects(run, (e) => e instanceof CancelledError);
+    const latency = performance.now() - abortedAt;
+    assert.ok(latency < 500, `cancelled after ${latency.toFixed(0)} ms`);
+    assert.ok(previews.length >= 4 && previews[0] === 4, `previews at ${previews.join(', ')}`);
+    const partial = fs.readdirSync(path.join(cacheDir(), 'featurevis'), { recursive: true }).filter((n) => String(n).includes('.partial-'));
+    assert.deepEqual(partial, []);
+  });
+
+  test(`${backend}: bad requests are refused with what to do`, async () => {
+    const model = await saveColourModel();
+    await assert.rejects(engine().visualize(model, { objective: [{ kind: 'channel', layer: 'nope', unit: 0 }] }), /not a layer whose units can be visualised.*colour/);
+    await assert.rejects(engine().visualize(model, { objective: [{ kind: 'channel', layer: 'colour', unit: 3 }] }), /unit 3 is out of range.*0–2/);
+    await assert.rejects(engine().visualize(model, { objective: [{ kind: 'direction', layer: 'colour', vector: [1, 2] }] }), /needs 3 finite numbers/);
+    await assert.rejects(engine().visualize(model, { objective: [{ kind: 'diversity', layer: 'colour' }] }), /batch of at least 2/);
+    await assert.rejects(engine().visualize(model, { objective: [{ kind: 'channel', layer: 'colour', unit: 0 }], params: { steps: 0 } }), /steps must be an integer/);
+    await assert.rejects(engine().visualize(model, { objective: [{ kind: 'channel', layer: 'colour', unit: 0 }], params: { stpes: 3 } as never }), /unknown feature visualisation parameter 'stpes'/);
+  });
 }
 
 test('the redirected ReLU rule equals Lucid\'s formula, per batch element, fused and unfused, ReLU and ReLU6', async () => {

@@ -5,6 +5,8 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/engine/backend';
 import { irfft2d, irfft2dAdjoint, irfft2dForward } from '../src/engine/featureVis/fft';
+import { irfft2dAdjointLoops, irfft2dLoops } from '../src/engine/featureVis/fftLoops';
+import { FourierPipeline } from '../src/engine/featureVis/fourierPipeline';
 import { FourierImage, halfSpectrumWidth, normalizedColorMatrix, spectrumScale } from '../src/engine/featureVis/param';
 import { resample, resampleForward, resampleTranspose, resizeTable, rotationTable } from '../src/engine/featureVis/resample';
 import { inputMap, modelInput, parameterGradient } from '../src/engine/featureVis/pipeline';
@@ -99,6 +101,27 @@ test('the FFT adjoint satisfies ⟨A s, y⟩ = ⟨s, Aᵀ y⟩ and is the op\'s 
     assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.max(1, Math.abs(lhs)), `${H}×${w}→${h}: ${lhs} vs ${rhs}`);
     const grad = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(irfft2d(x, shape), y)))(s).dataSync();
     assert.ok(maxAbsDiff(grad, adj) < 1e-6, 'custom gradient = adjoint');
+  }
+});
+
+test('the loop FFT (radix-2 and direct sums) equals the direct DFT sum and its adjoint satisfies ⟨A s, y⟩ = ⟨s, Aᵀ y⟩', () => {
+  // Powers of two take the radix-2 path along that axis (H, or Nw = 2·(WF − 1)), other sizes the direct sum.
+  for (const [H, w, h] of [[5, 7, 5], [6, 8, 6], [8, 16, 8], [16, 8, 11], [9, 9, 9], [4, 5, 3], [32, 32, 32]] as const) {
+    const WF = halfSpectrumWidth(w);
+    const n = 3;
+    const spectrum = randn(2 * n * H * WF);
+    const shape = { H, WF, h, w };
+    const out = irfft2dLoops(spectrum, n, shape);
+    for (let b = 0; b < n; b++) {
+      const slice = (from: number) => spectrum.subarray(from + b * H * WF, from + (b + 1) * H * WF);
+      const expected = directIrfft2(slice(0), slice(n * H * WF), H, WF, h, w);
+      const got = out.subarray(b * h * w, (b + 1) * h * w);
+      assert.ok(maxAbsDiff(got, expected) < 1e-5, `${H}×${w}→${h} spectrum ${b}: max diff ${maxAbsDiff(got, expected)}`);
+    }
+    const y = randn(n * h * w);
+    const lhs = dot(out, y);
+    const rhs = dot(spectrum, irfft2dAdjointLoops(y, n, shape));
+    assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.max(1, Math.abs(lhs)), `${H}×${w}→${h}: ${lhs} vs ${rhs}`);
   }
 });
 
@@ -234,6 +257,19 @@ test('parameterisation + transforms + preprocessing backward equals finite diffe
     const viaTranspose = parameterGradient(image, theta, stages, { scale: new Float32Array(channels).fill(1), offset: new Float32Array(channels), bgr: false },
       randnSeeded(7, 2 * 16 * 16 * channels), [2, 16, 16, channels]);
     assert.ok(maxAbsDiff(viaAutodiff, viaTranspose) < 1e-4, `transposes vs autodiff: ${maxAbsDiff(viaAutodiff, viaTranspose)}`);
+    // The plain-loop pipeline the render runs: the same input, and a backward that passes the same finite differences.
+    const loops = new FourierPipeline(f, map);
+    const loopInput = loops.forward(theta, stages);
+    assert.ok(maxAbsDiff(loopInput, modelInput(image, theta, stages, map)) < 1e-5, `loop forward: ${maxAbsDiff(loopInput, modelInput(image, theta, stages, map))}`);
+    const loopGrad = loops.backward(g, [2, 16, 16, channels]);
+    for (let trial = 0; trial < 4; trial++) {
+      const d = randn(f.size);
+      const eps = 1e-2;
+      const fd = (value(theta.map((v, i) => v + eps * d[i]!)) - value(theta.map((v, i) => v - eps * d[i]!))) / (2 * eps);
+      const analytic = dot(loopGrad, d);
+      assert.ok(Math.abs(fd - analytic) < 3e-3 * Math.max(1, Math.abs(analytic)), `loops, ${pre.channels}, trial ${trial}: FD ${fd} vs ${analytic}`);
+    }
+    assert.ok(maxAbsDiff(loopGrad, grad) < 1e-3 * Math.max(1, ...Array.from(grad, Math.abs)), 'loop backward = TF.js backward');
   }
 });
 

@@ -30,11 +30,20 @@ export interface Passes {
   layerGradient(x: tf.Tensor4D, layer: string, target: ClassTarget, weights?: WeightStore): Promise<{ activation: tf.Tensor; gradient: tf.Tensor }>;
   /** ∂ (Σ seed ⊙ value of `of`) / ∂ value of `wrt` (a layer, or the input). */
   seededGradient(x: tf.Tensor4D, of: string, seed: tf.Tensor, wrt: string, rule: ReluRule, weights?: WeightStore): Promise<tf.Tensor>;
+  /**
+   * Feature visualisation's step: the values of `of` and ∂(Σ seed ⊙ value of `of`)/∂x in one forward and backward.
+   * A seed function reads the values (a diversity penalty's seed depends on them): TF.js calls it between its
+   * forward and backward; ONNX Runtime runs a forward to `of` first, so a fixed seed is given as a tensor.
+   */
+  objectiveGradient(x: tf.Tensor4D, of: string, seed: ObjectiveSeed, rule: ReluRule): Promise<{ value: tf.Tensor; gradient: tf.Tensor4D }>;
   /** Frees what the passes hold besides the model (sessions). */
   dispose(): void;
   /** Frees what was built for other weights (the sanity check's store) once they are done with. */
   forgetWeights?(weights: WeightStore): void;
 }
+
+/** A backward pass's seed: fixed, or computed from the values it is seeded at. */
+export type ObjectiveSeed = tf.Tensor | ((value: tf.Tensor) => tf.Tensor);
 
 /** d score / d logits per sample: one-hot for the logit, p_c (onehot − p) for the probability. */
 export function classSeed(target: ClassTarget, logits: tf.Tensor): tf.Tensor {
@@ -80,6 +89,14 @@ export function tfjsPasses(graph: IRGraph, backend: BackendName, note?: string):
     },
     async seededGradient(x, of, seed, wrt, rule, weights) {
       return tf.tidy(() => gradients(graph, x, { outputs: [of], wrt, rule, ...(weights ? { weights } : {}), seed: () => seed }).gradient);
+    },
+    async objectiveGradient(x, of, seed, rule) {
+      return tf.tidy(() => {
+        const { values, gradient } = gradients(graph, x, {
+          outputs: [of], wrt: graph.inputName, rule, seed: (value) => (typeof seed === 'function' ? seed(value) : seed),
+        });
+        return { value: values.get(of)!.clone(), gradient: gradient as tf.Tensor4D };
+      });
     },
     dispose() {},
   };

@@ -56,3 +56,19 @@ export function buildRedirectModel(max?: number): tf.LayersModel {
   model.setWeights([tf.tensor4d(REDIRECT_WEIGHTS.flat(), [1, 1, 3, 3]), tf.ones([48, 2]), tf.zeros([2])]);
   return model;
 }
+
+/** Lucid's redirected_relu_grad (and relu6), from the pre-activation x and the objective's gradient dy, per batch element. */
+export function lucidRedirected(x: Float32Array, dy: Float32Array, batch: number, max: number): Float32Array {
+  const per = x.length / batch;
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < batch; b++) {
+    let passes = false;
+    for (let i = b * per; i < (b + 1) * per; i++) if (x[i]! > 0 && x[i]! < max && dy[i] !== 0) passes = true;
+    for (let i = b * per; i < (b + 1) * per; i++) {
+      const live = x[i]! > 0 && x[i]! < max;
+      if (passes) out[i] = live ? dy[i]! : 0;
+      else out[i] = (x[i]! < 0 && dy[i]! < 0) || (x[i]! > max && dy[i]! > 0) ? 0 : dy[i]!;
+    }
+  }
+  return out;
+}

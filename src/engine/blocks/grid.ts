@@ -84,15 +84,14 @@ export async function runActivationGrid(ctx: BlocksContext, prepared: PreparedIm
     const image = (p: tf.Tensor) => images(p, which);
     const input = modelInput(image, theta, stages, map);
     // direction(layer, acts[i], batch=b): mean over the image's positions of acts · v_i
-    const { gradient, activations } = await passes.inputGradient(opts.layer, input, perStep, (a) => {
-      const seedValues = new Float32Array(a.length);
-      const per = a.length / perStep / c;
-      for (let b = 0; b < perStep; b++) {
-        const v = acts!.subarray(which[b]! * c, (which[b]! + 1) * c);
-        for (let p = 0; p < per; p++) for (let ch = 0; ch < c; ch++) seedValues[(b * per + p) * c + ch] = v[ch]! / per;
-      }
-      return seedValues;
-    });
+    // A fixed seed (it does not read the activations): one forward and backward on ONNX Runtime.
+    const per = h * w;
+    const seedValues = new Float32Array(perStep * per * c);
+    for (let b = 0; b < perStep; b++) {
+      const v = acts!.subarray(which[b]! * c, (which[b]! + 1) * c);
+      for (let p = 0; p < per; p++) for (let ch = 0; ch < c; ch++) seedValues[(b * per + p) * c + ch] = v[ch]! / per;
+    }
+    const { gradient, activations } = await passes.inputGradient(opts.layer, input, perStep, seedValues);
     values.push(directionObjective(activations, acts!, which, c));
     const dTheta = parameterGradient(image, theta, stages, map, gradient, [perStep, H, W, C]);
     adam.ascend(theta, dTheta);

@@ -16,6 +16,11 @@ export interface LayerObjective {
   terms: FeatureVisTerm[];
   /** Weighted sum of the terms, and each term's unweighted value. */
   evaluate(acts: Float32Array): { value: number; terms: number[] };
+  /**
+   * The seed when it does not depend on the activations (every term linear in them: channel, neuron, dot direction),
+   * so the model's forward and backward can run as one pass; the value is then ⟨seed, acts⟩.
+   */
+  fixedSeed?: Float32Array;
   /** d value / d acts, and the value, in one pass. */
   seed(acts: Float32Array): { seed: Float32Array; value: number; terms: number[] };
 }
@@ -113,8 +118,13 @@ export function compileObjective(terms: readonly FeatureVisTerm[], batch: number
     const parts = (a: tf.Tensor4D): tf.Scalar[] => fns.map((f) => f(a));
     const total = (a: tf.Tensor4D): tf.Scalar => parts(a).reduce((s, p, i) => tf.add(s, tf.mul(p, weights[i]!)), tf.scalar(0)) as tf.Scalar;
     const values = (a: tf.Tensor4D): number[] => parts(a).map((p) => p.dataSync()[0]!);
+    // Linear and without offset, so value = ⟨seed, acts⟩ (the gradient taken at zero activations).
+    const linear = group.every((t) => t.kind === 'channel' || t.kind === 'neuron' || (t.kind === 'direction' && (t.similarity ?? 'dot') === 'dot'));
+    const fixedSeed = linear
+      ? tf.tidy(() => Float32Array.from(tf.grad((a: tf.Tensor) => total(a as tf.Tensor4D))(tf.zeros(shape)).dataSync()))
+      : undefined;
     return {
-      layer, shape, terms: group,
+      layer, shape, terms: group, ...(fixedSeed ? { fixedSeed } : {}),
       evaluate(acts) {
         return tf.tidy(() => {
           const a = tf.tensor4d(acts, shape);

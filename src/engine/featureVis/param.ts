@@ -62,8 +62,10 @@ export interface FourierImageOptions {
 export class FourierImage {
   readonly irfft: IrfftShape;
   readonly size: number;
-  private readonly scale: Float32Array;
-  private readonly color: Float32Array | undefined;
+  /** Per spectrum entry [H, WF], row-major. */
+  readonly scale: Float32Array;
+  /** The colour matrix (row-major 3×3), when colours are decorrelated. */
+  readonly color: Float32Array | undefined;
 
   constructor(readonly options: FourierImageOptions) {
     const { height: h, width: w, batch, channels } = options;

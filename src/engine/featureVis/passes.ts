@@ -1,10 +1,11 @@
 /**
  * Every call into the model that feature visualisation and the Building Blocks make, in one place, as
- * async functions of plain arrays. Why: these run on Loupe's executor today; an accelerator with an
- * async API can take them over here without touching the analyses. Arrays are NHWC, batch first.
+ * async functions of plain arrays. Forward passes and input gradients run on the model's passes (ONNX Runtime
+ * when the engine has it, else TF.js); gradients from given activations of a layer (`feeds`) run on Loupe's
+ * executor, which alone can start a graph part-way. Arrays are NHWC, batch first.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gradients, runGraph } from '../model/executor';
+import { gradients } from '../model/executor';
 import type { LoadedModel } from '../model/loader';
 import type { ReluRule } from '../model/ir';
 
@@ -19,6 +20,12 @@ export interface GradientResult {
 
 function readArray(t: tf.Tensor): Float32Array {
   return Float32Array.from(t.dataSync() as Float32Array);
+}
+
+function readAndDispose(t: tf.Tensor): Float32Array {
+  const values = readArray(t);
+  t.dispose();
+  return values;
 }
 
 function seedTensor(seed: SeedFunction, output: tf.Tensor): tf.Tensor {
@@ -44,18 +51,29 @@ export class ModelPasses {
 
   /** Activations of `layers` for a batch of model inputs. */
   async activations(layers: string[], input: Float32Array, batch: number): Promise<Float32Array[]> {
-    return tf.tidy(() => runGraph(this.model.graph, this.inputTensor(input, batch), { outputs: layers }).map(readArray));
+    const x = this.inputTensor(input, batch);
+    try {
+      return (await this.model.passes.forward(x, layers)).map(readAndDispose);
+    } finally {
+      x.dispose();
+    }
   }
 
-  /** ∂/∂input of Σ seed ⊙ activations(layer), the seed computed from the activations; `rule` for ReLU units. */
-  async inputGradient(layer: string, input: Float32Array, batch: number, seed: SeedFunction, rule: ReluRule = 'standard'): Promise<GradientResult> {
-    const graph = this.model.graph;
-    return tf.tidy(() => {
-      const { values, gradient } = gradients(graph, this.inputTensor(input, batch), {
-        outputs: [layer], wrt: graph.inputName, rule, seed: (out) => seedTensor(seed, out),
-      });
-      return { activations: readArray(values.get(layer)!), gradient: readArray(gradient) };
-    });
+  /**
+   * ∂/∂input of Σ seed ⊙ activations(layer), with the activations; `rule` for ReLU units. The seed is fixed, or
+   * computed from the activations (on ONNX Runtime that costs a forward to the layer first).
+   */
+  async inputGradient(layer: string, input: Float32Array, batch: number, seed: SeedFunction | Float32Array,
+    rule: ReluRule = 'standard'): Promise<GradientResult> {
+    const x = this.inputTensor(input, batch);
+    const fixed = seed instanceof Float32Array ? this.layerTensor(layer, seed, batch) : undefined;
+    try {
+      const r = await this.model.passes.objectiveGradient(x, layer, fixed ?? ((value) => seedTensor(seed as SeedFunction, value)), rule);
+      return { activations: readAndDispose(r.value), gradient: readAndDispose(r.gradient) };
+    } finally {
+      x.dispose();
+      fixed?.dispose();
+    }
   }
 
   /**

@@ -1,10 +1,9 @@
 /**
  * Lucid's render_vis loop: each step draws the transforms, builds the model input from the parameters,
  * asks the model for the objective's input gradient (passes.ts), pulls it back through the transforms and
- * the parameterisation with TF.js autodiff (a vector-Jacobian product seeded by that gradient), and takes
+ * the parameterisation (fourierPipeline.ts: a vector-Jacobian product seeded by that gradient), and takes
  * one Adam ascent step. Seeded throughout: the same seed on the same backend gives the same image.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { FeatureVisParams, FeatureVisPreview } from '../../protocol/featureVis';
 import type { Preprocessing } from '../../protocol/types';
 import { throwIfAborted } from '../../protocol/errors';
@@ -16,7 +15,8 @@ import type { LayerObjective } from './objectives';
 import { FourierImage } from './param';
 import type { ModelPasses } from './passes';
 import { imageStripPng } from './png';
-import { inputMap, modelInput, parameterGradient } from './pipeline';
+import { FourierPipeline } from './fourierPipeline';
+import { inputMap } from './pipeline';
 import { drawTransforms, prepareTransforms } from './transforms';
 
 export interface RenderHooks extends RunHooks {
@@ -38,8 +38,7 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
   const [H, W, C] = passes.model.graph.inputShape;
   const { batch, size, steps } = params;
   const fourier = new FourierImage({ batch, height: size, width: size, channels: C, decayPower: params.decayPower, decorrelate: params.decorrelate });
-  const map = inputMap(preprocessing, C);
-  const image = (p: tf.Tensor) => fourier.image(p);
+  const pipeline = new FourierPipeline(fourier, inputMap(preprocessing, C));
   const theta = fourier.initial(drawSeed(params.seed, 0), params.sd);
   const adam = new Adam(theta.length, params.lr, params.beta1, params.beta2, params.epsilon);
   const values: number[] = [];
@@ -50,9 +49,7 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
 
   const preview = (step: number, value: number) => {
     if (!hooks.onPreview) return;
-    const t = tf.tidy(() => fourier.image(tf.tensor1d(theta)));
-    const images = Float32Array.from(t.dataSync());
-    t.dispose();
+    const images = pipeline.images(theta);
     hooks.onPreview({ step, steps, value, png: imageStripPng(images, batch, size, size, C).toString('base64') });
   };
 
@@ -60,22 +57,24 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
     throwIfAborted(hooks.signal);
     const t0 = performance.now();
     const draws = prepareTransforms(drawTransforms(params.transforms, size, size, H, W, mulberry32(drawSeed(params.seed, step + 1))), size, size);
-    const input = modelInput(image, theta, draws, map);
+    const input = pipeline.forward(theta, draws);
     const t1 = performance.now();
     const rule = step < params.redirectedSteps ? 'redirected' : 'standard';
     const inputGrad = new Float32Array(input.length);
     let value = 0;
     for (const objective of objectives) {
-      const r = await passes.inputGradient(objective.layer, input, batch, (acts) => {
+      const fixed = objective.fixedSeed;
+      const r = await passes.inputGradient(objective.layer, input, batch, fixed ?? ((acts) => {
         const s = objective.seed(acts);
         value += s.value;
         return s.seed;
-      }, rule);
+      }), rule);
+      if (fixed) value += dot(fixed, r.activations);
       for (let i = 0; i < inputGrad.length; i++) inputGrad[i]! += r.gradient[i]!;
     }
     const t2 = performance.now();
     // Vector-Jacobian product of parameters → model input, seeded by the model's input gradient.
-    const dTheta = parameterGradient(image, theta, draws, map, inputGrad, [batch, H, W, C]);
+    const dTheta = pipeline.backward(inputGrad, [batch, H, W, C]);
     adam.ascend(theta, dTheta);
     const t3 = performance.now();
     timing.parameterisation += t1 - t0 + (t3 - t2);
@@ -87,13 +86,17 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
     await new Promise((resolve) => setImmediate(resolve));
   }
   throwIfAborted(hooks.signal);
-  const final = tf.tidy(() => fourier.image(tf.tensor1d(theta)));
-  const images = Float32Array.from(final.dataSync());
-  final.dispose();
+  const images = pipeline.images(theta);
   timing.total = performance.now() - started;
   preview(steps, values.at(-1) ?? 0);
   if (values.length > 1 && !values.some((v) => v !== 0)) {
     notes.push('the objective stayed 0 throughout: the unit never fired on these images (a dead unit, or one the transforms keep below zero)');
   }
   return { images, channels: C, values, timing, notes };
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
 }

@@ -79,7 +79,7 @@ export async function runFeatureVis(ctx: FeatureVisContext, request: FeatureVisO
       values: result.values,
       ms: result.timing.total,
       msPerStep: { parameterisation: result.timing.parameterisation / steps, model: result.timing.model / steps, total: result.timing.total / steps },
-      backend: ctx.backend,
+      backend: model.passes.backend,
       notes: result.notes,
       image: 'image.png',
       images,

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureVisTransform } from '../../protocol/featureVis';
+import { resampleLoop } from '../kernels/resample';
 import { releaseTable, resample, resampleTranspose, resizeTable, rotationTable, type ResampleTable } from './resample';
 
 /** Lucid's `standard_transforms`. */
@@ -156,4 +157,72 @@ export function transposeTransforms(dy: tf.Tensor4D, stages: readonly TransformS
 /** Frees the stages' uploaded tables (call once the step's forward and backward are done). */
 export function releaseTransforms(stages: readonly TransformStage[]): void {
   for (const s of stages) if (s.kind === 'resample') releaseTable(s.table);
+}
+
+/** Images [B, h, w, C] as a plain array with their shape (the array twins of the stages below). */
+export interface ImageArray {
+  data: Float32Array;
+  shape: [number, number, number, number];
+}
+
+/** out[b, top + y, left + x] = x[b, y, x] inside an outH × outW image of `fill`. */
+function embed(x: ImageArray, outH: number, outW: number, top: number, left: number, fill: number): ImageArray {
+  const [B, h, w, C] = x.shape;
+  const data = new Float32Array(B * outH * outW * C);
+  if (fill !== 0) data.fill(fill);
+  const row = w * C;
+  for (let b = 0; b < B; b++) {
+    for (let y = 0; y < h; y++) {
+      const from = ((b * h + y) * w) * C;
+      data.set(x.data.subarray(from, from + row), ((b * outH + top + y) * outW + left) * C);
+    }
+  }
+  return { data, shape: [B, outH, outW, C] };
+}
+
+/** The window (top, left, height × width) of every image. */
+function window(x: ImageArray, top: number, left: number, height: number, width: number): ImageArray {
+  const [B, h, w, C] = x.shape;
+  const data = new Float32Array(B * height * width * C);
+  const row = width * C;
+  for (let b = 0; b < B; b++) {
+    for (let y = 0; y < height; y++) {
+      const from = ((b * h + top + y) * w + left) * C;
+      data.set(x.data.subarray(from, from + row), (b * height + y) * row);
+    }
+  }
+  return { data, shape: [B, height, width, C] };
+}
+
+function resampleArray(x: ImageArray, table: ResampleTable, transpose: boolean): ImageArray {
+  const [B, , , C] = x.shape;
+  const [height, width] = transpose ? [table.inH, table.inW] : [table.outH, table.outW];
+  const data = new Float32Array(B * height * width * C);
+  resampleLoop(x.data, x.shape, table.index, table.weight, data, { height, width, taps: 4, transpose });
+  return { data, shape: [B, height, width, C] };
+}
+
+/**
+ * `applyTransforms` on plain arrays, and below its transpose: the same loops as the TF.js kernels without a
+ * tensor per stage (feature visualisation's step runs them outside TF.js; see fourierPipeline.ts).
+ */
+export function applyTransformsArray(img: ImageArray, stages: readonly TransformStage[]): ImageArray {
+  let x = img;
+  for (const s of stages) {
+    if (s.kind === 'pad') x = embed(x, s.h + 2 * s.pixels, s.w + 2 * s.pixels, s.pixels, s.pixels, s.value);
+    else if (s.kind === 'slice') x = window(x, s.top, s.left, s.height, s.width);
+    else x = resampleArray(x, s.table, false);
+  }
+  return x;
+}
+
+export function transposeTransformsArray(dy: ImageArray, stages: readonly TransformStage[]): ImageArray {
+  let g = dy;
+  for (let i = stages.length - 1; i >= 0; i--) {
+    const s = stages[i]!;
+    if (s.kind === 'pad') g = window(g, s.pixels, s.pixels, s.h, s.w);
+    else if (s.kind === 'slice') g = embed(g, s.h, s.w, s.top, s.left, 0);
+    else g = resampleArray(g, s.table, true);
+  }
+  return g;
 }

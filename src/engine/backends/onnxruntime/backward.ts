@@ -120,8 +120,10 @@ export function activationBackward(b: GraphBuilder, dy: string, x: string, y: st
   // ReLU-family masks read the output: y > 0 ⇔ x > 0 (and y < max ⇔ x < max), so a convolution's
   // pre-activation value is not kept and ONNX Runtime can fuse it with its activation.
   const outMask = (lo: number, hi?: number) => mask(lo, hi, y);
-  const family = (m: string, alpha = 0): string => {
+  const family = (m: string, alpha = 0, max?: number): string => {
     if (rule === 'deconvnet') return alpha ? b.op('LeakyRelu', [dy], { alpha: { float: alpha } }) : b.op('Relu', [dy]);
+    // Lucid redirects ReLU and clipped ReLUs only: a leaky ReLU's gradient never vanishes.
+    if (rule === 'redirected' && !alpha) return redirectedBackward(b, dy, y, m, max);
     const g = rule === 'guided' ? b.op('Relu', [dy]) : dy;
     // A float mask times dy: measured 2.6× faster than Where in ONNX Runtime (8×64×56×56: 15 vs 40 ms).
     let slope = b.op('Cast', [m], { to: 1 });
@@ -132,8 +134,8 @@ export function activationBackward(b: GraphBuilder, dy: string, x: string, y: st
   switch (spec.kind) {
     case 'linear': return dy;
     case 'relu': return family(outMask(0));
-    case 'relu6': return family(outMask(0, 6));
-    case 'clippedrelu': return family(outMask(0, spec.max));
+    case 'relu6': return family(outMask(0, 6), 0, 6);
+    case 'clippedrelu': return family(outMask(0, spec.max), 0, spec.max);
     case 'leakyrelu': return family(outMask(0), spec.alpha);
     case 'clip': return b.op('Where', [mask(spec.min, spec.max), dy, zero]);
     case 'sigmoid': return times(b.op('Mul', [y, b.op('Sub', [b.scalar(1), y])]));
@@ -169,6 +171,21 @@ export function activationBackward(b: GraphBuilder, dy: string, x: string, y: st
     case 'mish': case 'gelu':
       throw new NotCompilable(`the gradient of the '${spec.kind}' activation`);
   }
+}
+
+/**
+ * Lucid's redirected ReLU gradient (lucid/misc/redirected_relu_grad.py; TF.js: kernels/redirectedRelu.ts) from the
+ * unit's output y and its live mask (0 < y < max): per batch element, the standard gradient dy·live when any of
+ * it gets through; otherwise dy, zeroed where it would push a dead unit (y ≤ 0) down or a saturated one (y ≥ max) up.
+ */
+function redirectedBackward(b: GraphBuilder, dy: string, y: string, live: string, max?: number): string {
+  const standard = b.op('Mul', [dy, b.op('Cast', [live], { to: 1 })]);
+  const rows = (t: string) => b.op('Reshape', [t, b.int64([0, -1])]);
+  // [N, 1]: does any standard gradient get through in this batch element?
+  const passes = b.op('Greater', [b.op('ReduceMax', [b.op('Abs', [rows(standard)])], { axes: [1], keepdims: 1 }), b.scalar(0)]);
+  let redirected = b.op('Where', [b.op('LessOrEqual', [y, b.scalar(0)]), b.op('Relu', [dy]), dy]);
+  if (max !== undefined) redirected = b.op('Where', [b.op('GreaterOrEqual', [y, b.scalar(max)]), b.op('Min', [dy, b.scalar(0)]), redirected]);
+  return b.op('Reshape', [b.op('Where', [passes, rows(standard), rows(redirected)]), b.op('Shape', [dy])]);
 }
 
 function convBackward(f: ForwardEmitter, node: IRNode, op: Extract<OpSpec, { op: 'conv' | 'separableConv' }>, dy: string): string {

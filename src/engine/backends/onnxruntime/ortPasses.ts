@@ -4,7 +4,7 @@ import type * as Ort from 'onnxruntime-node';
 import type { TargetKind } from '../../../protocol/types';
 import type { IRGraph, ReluRule } from '../../model/ir';
 import type { WeightStore } from '../../model/weightStore';
-import type { ClassTarget, Passes } from '../../passes';
+import type { ClassTarget, ObjectiveSeed, Passes } from '../../passes';
 import { compileProgram, programKey, type Program } from './programs';
 
 export type OrtModule = typeof Ort;
@@ -78,6 +78,23 @@ export class OrtPasses implements Passes {
   async seededGradient(x: tf.Tensor4D, of: string, seed: tf.Tensor, wrt: string, rule: ReluRule, weights?: WeightStore): Promise<tf.Tensor> {
     const r = await this.run({ kind: 'seeded', of, wrt, rule }, weights, { x, seed }, ['gradient']);
     return r.gradient!;
+  }
+
+  async objectiveGradient(x: tf.Tensor4D, of: string, seed: ObjectiveSeed, rule: ReluRule): Promise<{ value: tf.Tensor; gradient: tf.Tensor4D }> {
+    const program: Program = { kind: 'seeded', of, wrt: this.graph.inputName, rule, value: true };
+    if (typeof seed !== 'function') {
+      const r = await this.run(program, undefined, { x, seed }, ['value', 'gradient']);
+      return { value: r.value!, gradient: r.gradient as tf.Tensor4D };
+    }
+    // A seed that reads the values: a forward to `of` first (a session cannot stop between its forward and backward).
+    const [value] = await this.forward(x, [of]);
+    const s = seed(value!);
+    try {
+      const r = await this.run({ kind: 'seeded', of, wrt: this.graph.inputName, rule }, undefined, { x, seed: s }, ['gradient']);
+      return { value: value!, gradient: r.gradient as tf.Tensor4D };
+    } finally {
+      if (s !== value) s.dispose();
+    }
   }
 
   dispose(): void {

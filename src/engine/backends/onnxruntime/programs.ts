@@ -19,8 +19,11 @@ export type Program =
    * `sumSq` = Σ_b w_b g_b², and for each tap layer `activation{i}` and `tapGradient{i}` (∂score/∂layer).
    */
   | { kind: 'class'; rule: ReluRule; target: TargetKind; taps: string[] }
-  /** ∂(Σ seed ⊙ value of `of`)/∂ value of `wrt`. Inputs x, seed (NHWC like `of`); outputs `gradient`, and `activation` of a layer `wrt`. */
-  | { kind: 'seeded'; of: string; wrt: string; rule: ReluRule };
+  /**
+   * ∂(Σ seed ⊙ value of `of`)/∂ value of `wrt`. Inputs x, seed (NHWC like `of`); outputs `gradient`, `activation` of a
+   * layer `wrt`, and with `value` the value of `of` (feature visualisation's objective reads it).
+   */
+  | { kind: 'seeded'; of: string; wrt: string; rule: ReluRule; value?: boolean };
 
 export function programKey(p: Program): string {
   return JSON.stringify(p);
@@ -72,6 +75,7 @@ export function compileProgram(graph: IRGraph, store: WeightStore, program: Prog
       const { gradient } = emitBackward(f, program.of, seed, program.wrt, program.rule);
       b.output('gradient', nhwc(gradient, f.values.get(program.wrt)!.rank));
       if (program.wrt !== graph.inputName) b.output('activation', value(program.wrt));
+      if (program.value) b.output('value', value(program.of));
       break;
     }
   }
