@@ -1,4 +1,5 @@
 import type { ExplainSummary, MapSummary } from '../protocol/types';
+import type { ForwardSummary } from '../protocol/worker';
 
 /** A decoded image: RGBA, values in [0, 255] (float so 16-bit sources keep their precision). */
 export interface RgbaImage {
@@ -23,6 +24,12 @@ export interface ExplainResult {
   summary: ExplainSummary;
   maps: AttributionOutput[];
   /** The image as the model sees it (resized, before normalisation), for overlays. */
+  image: RgbaImage;
+}
+
+/** One forward pass of an image: what the Explain panel shows before any map. */
+export interface ForwardResult extends ForwardSummary {
+  /** The image as the model sees it (resized, before normalisation). */
   image: RgbaImage;
 }
 
