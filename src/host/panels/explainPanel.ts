@@ -284,19 +284,14 @@ export class ExplainPanel {
   }
 
   /** A new explanation of this panel's image (another class, or everything again) under the notification. */
-  private async replace(next: Partial<PanelState>, how: 'reuseForward' | 'refresh' | 'fresh'): Promise<void> {
+  private async replace(next: Partial<PanelState>, how: 'refresh' | 'cached'): Promise<void> {
     const refresh = how === 'refresh';
     this.cancel();
     const state = { ...this.state, ...next };
     const abort = new AbortController();
     const explanation = newExplanation(this.ctx, state, (change) => this.changed(explanation, change));
-    if (how === 'reuseForward' && this.explanation?.forward && this.explanation.target.imagePath === state.imagePath) {
-      // Same image, weights and settings: another class starts from the forward pass already shown.
-      const cached = this.explanation.forward;
-      explanation.forward = cached;
-      explanation.forwardFromCache = true;
-      this.ctx.log.info(`forward pass of ${state.imagePath} reused for class ${state.classIndex ?? cached.predictions[0]?.index} (no worker call)`);
-    }
+    // Another class of the same image: the forward pass comes from the explanation cache (memory), keyed by the
+    // current weights and preprocessing, so a retrained model is never answered with the old predictions.
     await runUnderNotification(this.ctx, explanation, state, abort, async () => {
       if (refresh) explanation.forward = undefined;
       await explanation.ensureForward(abort.signal, refresh);
@@ -387,7 +382,7 @@ export class ExplainPanel {
           this.ctx.log.warn(`Explain panel: ignored class ${msg.classIndex}: the model has ${numClasses} classes`);
           return;
         }
-        await this.replace({ classIndex: msg.classIndex }, 'reuseForward');
+        await this.replace({ classIndex: msg.classIndex }, 'cached');
         return;
       }
       case 'setLayer': {
@@ -431,7 +426,7 @@ export class ExplainPanel {
         return;
       case 'createSidecar':
         // The maps shown were computed with the defaults: once loupe.json exists, compute them again with it.
-        if (await this.ctx.createSidecar({ modelPath: this.state.modelPath })) await this.replace({}, 'fresh');
+        if (await this.ctx.createSidecar({ modelPath: this.state.modelPath })) await this.replace({}, 'cached');
         return;
     }
   }
