@@ -1,7 +1,7 @@
 /**
  * What identifies an explanation's inputs on the host side, without the worker: the model's files (weights,
- * loupe.json, labels) and the image, by content. Hashes are kept per file while its size and mtime stay the
- * same, so a panel restored after a reload hashes each file once.
+ * loupe.json, labels) and the image, by content. Hashes are kept per file while its size, mtime and inode stay
+ * the same, in memory and in a small file beside the cache, so a panel restored after a reload hashes nothing.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -12,7 +12,42 @@ const MAX_HASHED_BYTES = 4 * 1024 ** 3;
 /** model.json is read to list its weight shards; larger than this it is not a model.json Loupe reads either. */
 const MAX_MANIFEST_BYTES = 64 * 1024 ** 2;
 
+/** Read in one piece below this size (one hash call), streamed above. */
+const READ_WHOLE_BYTES = 256 * 1024 ** 2;
+
 const memo = new Map<string, { stamp: string; hash: string }>();
+let memoFile: string | undefined;
+let saveTimer: NodeJS.Timeout | undefined;
+
+/** Keeps the hashes in `file` too (read now, written shortly after each new hash, atomically). */
+export function persistHashes(file: string): void {
+  if (memoFile === file) return;
+  memoFile = file;
+  try {
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { stamp: string; hash: string }>;
+    for (const [k, v] of Object.entries(saved)) {
+      if (typeof v?.stamp === 'string' && /^[0-9a-f]{64}$/.test(v.hash ?? '') && !memo.has(k)) memo.set(k, v);
+    }
+  } catch {
+    // None yet, or damaged: the files are hashed again.
+  }
+}
+
+function scheduleSave(): void {
+  if (!memoFile || saveTimer) return;
+  saveTimer = setTimeout(() => {
+    saveTimer = undefined;
+    const file = memoFile!;
+    const tmp = `${file}.${process.pid}.tmp`;
+    // The most recent 2,000 files are plenty for any workspace's models and images.
+    const entries = [...memo].slice(-2000);
+    fs.promises.mkdir(path.dirname(file), { recursive: true })
+      .then(() => fs.promises.writeFile(tmp, JSON.stringify(Object.fromEntries(entries))))
+      .then(() => fs.promises.rename(tmp, file))
+      .catch(() => undefined);
+  }, 200);
+  saveTimer.unref?.();
+}
 
 /** sha256 of a file's bytes (streamed), or undefined when it is not a regular file. */
 export async function fileHash(file: string): Promise<string | undefined> {
@@ -27,11 +62,17 @@ export async function fileHash(file: string): Promise<string | undefined> {
   const known = memo.get(file);
   if (known?.stamp === stamp) return known.hash;
   const hash = createHash('sha256');
-  await new Promise<void>((resolve, reject) => {
-    fs.createReadStream(file).on('data', (chunk) => hash.update(chunk)).on('end', resolve).on('error', reject);
-  });
+  if (st.size <= READ_WHOLE_BYTES) {
+    hash.update(await fs.promises.readFile(file));
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      fs.createReadStream(file).on('data', (chunk) => hash.update(chunk)).on('end', resolve).on('error', reject);
+    });
+  }
   const digest = hash.digest('hex');
+  memo.delete(file);
   memo.set(file, { stamp, hash: digest });
+  scheduleSave();
   return digest;
 }
 

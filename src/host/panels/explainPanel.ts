@@ -25,7 +25,7 @@ import { displaySize, mapJson, pngFromDataUrl, spatialLayers, webviewImage } fro
 import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
 import { settleWorkerTask, showErrorWithLog, withWorkerProgress, type ProgressReporter } from './workerTask';
 import { ExplainCache } from '../explainCache/store';
-import { fileHash, modelFingerprint } from '../explainCache/fingerprint';
+import { fileHash, modelFingerprint, persistHashes } from '../explainCache/fingerprint';
 import { ProgressiveExplanation, type Change, type RunTarget } from './progressive';
 import type { AttributionOutput } from '../../engine/types';
 import type { WebviewMap, WebviewProgress } from '../../protocol/webview';
@@ -58,6 +58,7 @@ export function explanationCache(ctx: LoupeContext): ExplainCache {
   const maxBytes = ctx.config().cache.maxMegabytes * 1024 * 1024;
   if (sharedCache?.root !== root || sharedCache.maxBytes !== maxBytes) {
     sharedCache = { root, maxBytes, cache: new ExplainCache({ root, maxBytes, log: (line) => ctx.log.info(line) }) };
+    persistHashes(path.join(root, 'file-hashes.json'));
   }
   return sharedCache.cache;
 }
@@ -221,8 +222,9 @@ export class ExplainPanel {
     this.panel.title = title(state);
     this.channel.clearError();
     this.preprocessingNote = await this.sidecarNote(state.modelPath, explanation.forward?.numClasses);
-    this.postShow();
     const methods = state.methods;
+    explanation.enqueue(methods); // their cards wait on screen from the first frame
+    this.postShow();
     return {
       methods,
       run: (report: ProgressReporter) => this.track(abort, () => {

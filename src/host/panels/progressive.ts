@@ -92,12 +92,7 @@ export class ProgressiveExplanation {
   /** Computes `methods` (cheapest first) after the forward pass; maps already shown for them are replaced. */
   async compute(methods: readonly MethodId[], signal: AbortSignal, options: { refresh?: boolean; sanity?: SanityCheckMode } = {}): Promise<void> {
     await this.ensureForward(signal, options.refresh);
-    for (const m of methods) {
-      this.maps.delete(m);
-      this.skipped.delete(m);
-      this.pending.set(m, { method: m, status: 'queued' });
-    }
-    this.deps.onChange({ kind: 'all' });
+    this.enqueue(methods);
     const ordered = [...methods].sort((a, b) => COST_ORDER.indexOf(a) - COST_ORDER.indexOf(b));
     for (const method of ordered) {
       if (signal.aborted) break;
@@ -110,6 +105,17 @@ export class ProgressiveExplanation {
       throw new CancelledError();
     }
     if (options.sanity === 'afterMaps') await this.sanityCheck([...this.maps.keys()], signal);
+  }
+
+  /** Marks `methods` as to come (their shown maps go): the panel shows their cards waiting before the run starts. */
+  enqueue(methods: readonly MethodId[]): void {
+    for (const m of methods) {
+      if (this.pending.get(m)?.status === 'queued') continue;
+      this.maps.delete(m);
+      this.skipped.delete(m);
+      this.pending.set(m, { method: m, status: 'queued' });
+    }
+    this.deps.onChange({ kind: 'all' });
   }
 
   /** Stops one pending map (queued or running); the others go on. */
