@@ -197,10 +197,11 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     metrics.firstMapMs = m.firstMap - clicked;
     metrics.allMapsMs = m.allMaps - clicked;
     console.log(`[e2e progressive] MobileNetV2-sized model, warm worker: predictions ${metrics.predictionsMs} ms, first map ${metrics.firstMapMs} ms, `
-      + `all ${DEFAULT_METHODS.length} maps ${metrics.allMapsMs} ms after the Explain command`);
+      + `all ${DEFAULT_METHODS.length} maps ${metrics.allMapsMs} ms after the Explain command (load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
     assert.equal(m.mapsAtPredictions, 0, 'the predictions were shown together with a map, not before');
     assert.ok(m.predictions <= m.firstMap);
-    assert.ok(metrics.firstMapMs <= FIRST_MAP_BUDGET_MS, `first map after ${metrics.firstMapMs} ms (budget ${FIRST_MAP_BUDGET_MS} ms)`);
+    assert.ok(metrics.firstMapMs <= FIRST_MAP_BUDGET_MS,
+      `first map after ${metrics.firstMapMs} ms (budget ${FIRST_MAP_BUDGET_MS} ms; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
     assert.equal(m.mapsAtAll, DEFAULT_METHODS.length);
     assert.deepEqual(await shownMethods(frame), DEFAULT_METHODS);
     assert.equal(await frame.locator('[data-testid^="from-cache-"]').count(), 0, 'a first explanation cannot come from the cache');
@@ -285,7 +286,7 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     assert.equal(line[4], 'no worker call');
     assert.equal(line[2], line[3], 'not every map came from the cache');
     assert.equal(workerCalls(server), before, 'the worker answered a forward or explain request during the restore');
-    assert.ok(metrics.reloadRestoreMs <= RESTORE_BUDGET_MS, `restore took ${metrics.reloadRestoreMs} ms`);
+    assert.ok(metrics.reloadRestoreMs <= RESTORE_BUDGET_MS, `restore took ${metrics.reloadRestoreMs} ms (load average ${os.loadavg()[0]!.toFixed(1)})`);
     assert.ok(metrics.reloadTabToAllMapsMs <= RESTORE_BUDGET_MS, `every map on screen ${metrics.reloadTabToAllMapsMs} ms after the tab`);
     assert.deepEqual(await shownMethods(frame), DEFAULT_METHODS);
     assert.equal(await frame.locator('[data-testid^="from-cache-"]').count(), DEFAULT_METHODS.length);
