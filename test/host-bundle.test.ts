@@ -5,7 +5,7 @@ import { isBuiltin } from 'node:module';
 import { test } from 'node:test';
 import * as esbuild from 'esbuild';
 
-test('dist/extension.js bundles no TF.js and no engine code beyond its error classes', async () => {
+test('dist/extension.js bundles no TF.js and no engine code beyond its error classes and disk entries', async () => {
   const result = await esbuild.build({
     entryPoints: ['src/host/extension.ts'], bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     external: ['@tensorflow/*', 'vscode'], write: false, metafile: true, outfile: 'out/extension.js', logLevel: 'silent',
@@ -13,7 +13,8 @@ test('dist/extension.js bundles no TF.js and no engine code beyond its error cla
   const inputs = Object.keys(result.metafile.inputs);
   assert.ok(inputs.includes('src/host/extension.ts'));
   assert.deepEqual(inputs.filter((f) => f.includes('@tensorflow')), []);
-  assert.deepEqual(inputs.filter((f) => f.startsWith('src/engine/')), ['src/engine/errors.ts']);
+  // entries.ts: the atomic, keyed disk entries (node:fs and node:crypto only) the host's explanation cache shares with dissection and TCAV.
+  assert.deepEqual(inputs.filter((f) => f.startsWith('src/engine/')).sort(), ['src/engine/cache/entries.ts', 'src/engine/errors.ts']);
   const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
   assert.deepEqual(imports.filter((p) => p !== 'vscode' && !isBuiltin(p)), []);
 });

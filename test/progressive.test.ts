@@ -251,3 +251,50 @@ describe('explanation cache', () => {
     assert.notEqual(forwardKey({ image: 'a', preprocessing: pre, topK: 3 }), forwardKey({ image: 'a', preprocessing: undefined, topK: 3 }));
   });
 });
+
+describe('settings', () => {
+  it('loupe.sanityCheck defaults to onDemand; an unknown mode falls back to it and says so', async () => {
+    const { parseConfig } = await import('../src/host/config');
+    assert.equal(parseConfig(() => undefined).sanityCheck, 'onDemand');
+    assert.equal(parseConfig((k) => (k === 'sanityCheck' ? 'afterMaps' : undefined)).sanityCheck, 'afterMaps');
+    const bad = parseConfig((k) => (k === 'sanityCheck' ? 'always' : undefined));
+    assert.equal(bad.sanityCheck, 'onDemand');
+    assert.match(bad.problems.join('\n'), /loupe\.sanityCheck: expected one of off, onDemand, afterMaps/);
+  });
+});
+
+describe('worker memory', () => {
+  it('keeps the model in use and keepModels more; the others are dropped (and reloaded when asked for again)', async () => {
+    const { Engine } = await import('../src/engine/engine');
+    const others = [await makeFixtures(), await makeFixtures()];
+    const lines: string[] = [];
+    const engine = await Engine.create({ backend: 'wasm', lanes: 1, keepModels: 1, log: (l) => lines.push(l) });
+    try {
+      const [a, b, c] = [fx.model, others[0]!.model, others[1]!.model].map((m) => path.resolve(m));
+      await engine.describe(a!);
+      await engine.describe(b!);
+      assert.deepEqual(engine.loadedModels(), [a, b]);
+      await engine.describe(a!); // a is now the most recently used
+      await engine.describe(c!);
+      assert.deepEqual(engine.loadedModels(), [a, c], 'the least recently used model (b) should have been dropped');
+      assert.ok(lines.some((l) => l.startsWith(`dropping ${path.basename(b!)} from memory`)), lines.join('\n'));
+      // A dropped model still answers: it is loaded again, and the predictions are the same as before.
+      const first = await engine.predict(b!, fx.image, 3);
+      assert.deepEqual(engine.loadedModels(), [c, b]);
+      const zero = await Engine.create({ backend: 'wasm', lanes: 1, keepModels: 0 });
+      try {
+        await zero.describe(a!);
+        await zero.describe(b!);
+        assert.deepEqual(zero.loadedModels(), [b]);
+        assert.deepEqual(await zero.predict(b!, fx.image, 3), first);
+      } finally {
+        zero.forget();
+        zero.lanes.stop();
+      }
+    } finally {
+      engine.forget();
+      engine.lanes.stop();
+      for (const o of others) fs.rmSync(o.dir, { recursive: true, force: true });
+    }
+  });
+});
