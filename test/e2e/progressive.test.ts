@@ -5,8 +5,7 @@
 // printed; "no worker call" is read from the Loupe log (the worker logs every request it answers).
 // Needs scripts/e2e/setup.sh; without it every test FAILS with the reason (never skipped).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -16,7 +15,7 @@ import { saveMobileNetV2 } from '../../bench/mobilenetv2';
 import { missingPrerequisite, repoRoot, startCodeServer, type CodeServer } from '../../scripts/e2e/codeServer';
 import { explorerRow, openWorkbench, runCommand, screenshot, statusBarItem, webviewFrame, type Workbench } from '../../scripts/e2e/driver';
 import { packageExtension } from '../../scripts/package';
-import { ANALYSIS_TIMEOUT, loupeLog, waitForLog } from './loupeSteps';
+import { ANALYSIS_TIMEOUT, cliExplainSummary, loupeLog, panelFor, waitForLog } from './loupeSteps';
 
 const DEMO = path.join(repoRoot, 'demo');
 const MODEL = 'mobilenetv2/model/model.json';
@@ -104,35 +103,16 @@ async function explainFromExplorer(page: Page, relative: string): Promise<number
   }
 }
 
-/** The panel's frame once it shows `image` with every map asked for on screen. */
-async function completePanel(page: Page, image: string): Promise<FrameLocator> {
-  const tab = page.locator('.tab', { hasText: `Loupe: ${path.basename(image)}` }).first();
-  await tab.waitFor({ timeout: ANALYSIS_TIMEOUT });
-  if (!(await tab.getAttribute('class'))?.includes('active')) await tab.click();
-  const frame = await webviewFrame(page, { timeoutMs: 60_000 });
-  await frame.locator('.subtitle', { hasText: path.basename(image) }).waitFor({ timeout: ANALYSIS_TIMEOUT });
-  await frame.locator('[data-testid="maps"][data-complete="true"]').waitFor({ timeout: ANALYSIS_TIMEOUT });
-  return frame;
-}
-
 async function shownMethods(frame: FrameLocator): Promise<string[]> {
   return frame.locator('article.map-card').evaluateAll((els) => els.map((e) => e.getAttribute('data-method') ?? ''));
 }
 
 /** The CLI's sanity-check correlation for one method (the engine in a separate process). */
 function cliSanity(model: string, image: string, method: string): number {
-  const out = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-sanity-'));
-  try {
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/cli.js'), 'explain', '--model', model, '--image', image,
-      '--method', method, '--sanity', '--out', out], { encoding: 'utf8', timeout: ANALYSIS_TIMEOUT });
-    assert.equal(r.status, 0, `loupe explain failed:\n${r.stdout}${r.stderr}`);
-    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { maps: { method: string; figures: { sanitySpearman?: number } }[] };
-    const value = summary.maps.find((m) => m.method === method)?.figures.sanitySpearman;
-    assert.equal(typeof value, 'number', `the CLI gave no sanity correlation for ${method}`);
-    return value!;
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
+  const summary = cliExplainSummary<{ maps: { method: string; figures: { sanitySpearman?: number } }[] }>(model, image, ['--method', method, '--sanity']);
+  const value = summary.maps.find((m) => m.method === method)?.figures.sanitySpearman;
+  assert.equal(typeof value, 'number', `the CLI gave no sanity correlation for ${method}`);
+  return value!;
 }
 
 describe('The progressive, cached Explain panel in a real VS Code', { timeout: 20 * 60_000 }, () => {
@@ -185,12 +165,12 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     // Warm: the worker has described the model (Layers view) and explained another image once (ONNX Runtime's sessions built).
     await statusBarItem(page, STATUS_ID).filter({ hasText: /· idle$/ }).waitFor({ timeout: 120_000 });
     await explainFromExplorer(page, IMAGE_WARM);
-    let frame = await completePanel(page, IMAGE_WARM);
+    let frame = await panelFor(page, IMAGE_WARM);
     assert.deepEqual(await shownMethods(frame), DEFAULT_METHODS);
 
     await watchPanel(frame, IMAGE);
     const clicked = await explainFromExplorer(page, IMAGE);
-    frame = await completePanel(page, IMAGE);
+    frame = await panelFor(page, IMAGE);
     const m = await marks(frame);
     assert.ok(m.predictions && m.firstMap && m.allMaps, `the page did not stamp every stage: ${JSON.stringify(m)}`);
     metrics.predictionsMs = m.predictions - clicked;
@@ -218,7 +198,7 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     // The warm-up image again (explained in (a), the panel now shows the other one): same weights, image, class, parameters.
     await watchPanel(frame, IMAGE_WARM);
     const clicked = await explainFromExplorer(page, IMAGE_WARM);
-    frame = await completePanel(page, IMAGE_WARM);
+    frame = await panelFor(page, IMAGE_WARM);
     await frame.locator('[data-testid="recompute"]').waitFor({ timeout: 10_000 });
     const fromCache = await frame.locator('[data-testid^="from-cache-"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')));
     assert.deepEqual(fromCache.sort(), DEFAULT_METHODS.map((m) => `from-cache-${m}`).sort());
