@@ -253,6 +253,8 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     const frame = await webviewFrame(page, { timeoutMs: 60_000 });
     await frame.locator('[data-testid="maps"][data-complete="true"]').waitFor({ timeout: 60_000 });
     metrics.reloadTabToAllMapsMs = Date.now() - tabShown;
+    // The page stamps when it drew each state: from the restored page's opening to every map on screen.
+    metrics.reloadPageToAllMapsMs = Number(await frame.locator('[data-testid="maps"][data-complete="true"]').getAttribute('data-rendered-ms'));
     const restored = /Explain panel restored for .* in (\d+) ms: (\d+)\/(\d+) maps from the cache, (no worker call|\d+ worker calls?)/g;
     const deadline = Date.now() + 30_000;
     while ((loupeLog(server).match(restored) ?? []).length <= restoredLines) {
@@ -261,13 +263,13 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     }
     const line = [...loupeLog(server).matchAll(restored)].at(-1)!;
     metrics.reloadRestoreMs = Number(line[1]);
-    console.log(`[e2e progressive] reload: the extension restored the panel in ${metrics.reloadRestoreMs} ms; `
-      + `${metrics.reloadTabToAllMapsMs} ms from its tab to every map on screen`);
+    console.log(`[e2e progressive] reload: the extension restored the panel in ${metrics.reloadRestoreMs} ms; every map on screen `
+      + `${metrics.reloadPageToAllMapsMs} ms after the restored page opened (${metrics.reloadTabToAllMapsMs} ms after its tab, which comes before the extension host starts)`);
     assert.equal(line[4], 'no worker call');
     assert.equal(line[2], line[3], 'not every map came from the cache');
     assert.equal(workerCalls(server), before, 'the worker answered a forward or explain request during the restore');
     assert.ok(metrics.reloadRestoreMs <= RESTORE_BUDGET_MS, `restore took ${metrics.reloadRestoreMs} ms (load average ${os.loadavg()[0]!.toFixed(1)})`);
-    assert.ok(metrics.reloadTabToAllMapsMs <= RESTORE_BUDGET_MS, `every map on screen ${metrics.reloadTabToAllMapsMs} ms after the tab`);
+    assert.ok(metrics.reloadPageToAllMapsMs <= RESTORE_BUDGET_MS, `every map on screen ${metrics.reloadPageToAllMapsMs} ms after the page opened`);
     assert.deepEqual(await shownMethods(frame), DEFAULT_METHODS);
     assert.equal(await frame.locator('[data-testid^="from-cache-"]').count(), DEFAULT_METHODS.length);
     await screenshot(page, 'progressive-d-restored');

@@ -148,7 +148,10 @@ function render(): void {
   const pending = progress?.pending ?? [];
   const complete = !pending.some((p) => p.status === 'queued' || p.status === 'running');
   // data-complete: every map asked for is on screen (or stopped); what tests and screen readers wait for.
-  const grid = el('section', { class: 'maps', testid: 'maps', attrs: { 'aria-label': 'Attribution maps', 'aria-busy': String(!complete), 'data-complete': String(complete) } });
+  // data-rendered-ms: when this state was drawn, in ms since the page opened (how long a restored panel took).
+  const grid = el('section', { class: 'maps', testid: 'maps', attrs: {
+    'aria-label': 'Attribution maps', 'aria-busy': String(!complete), 'data-complete': String(complete), 'data-rendered-ms': String(Math.round(performance.now())),
+  } });
   // Cards in the order the methods were asked for, whether computed yet or not (the layout does not jump).
   const order = [...(state?.methods ?? []), ...decoded.maps.map((m) => m.summary.method), ...pending.map((p) => p.method)];
   for (const method of [...new Set(order)]) {
