@@ -132,6 +132,31 @@ describe('progressive explanation', { timeout: 240_000 }, () => {
     assert.equal(onDemand.maps.get('gradcam')!.output.summary.figures.sanitySpearman, direct.maps[0]!.summary.figures.sanitySpearman);
   });
 
+  it('a damaged entry on disk is computed again by the worker and stored whole again', async () => {
+    const root = tempDir('loupe-cache-');
+    const cache = new ExplainCache({ root, maxBytes: 64e6 });
+    const first = explanation(cache);
+    await first.compute(['gradient'], new AbortController().signal);
+    await cache.flush();
+    const entries = fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name === 'data.bin');
+    assert.equal(entries.length, 1, 'one map entry on disk');
+    const data = path.join(entries[0]!.parentPath, 'data.bin');
+    fs.writeFileSync(data, fs.readFileSync(data).subarray(0, 100)); // a write cut short
+    cache.clearMemory();
+    calls.length = 0;
+    const again = explanation(cache);
+    await again.compute(['gradient'], new AbortController().signal);
+    assert.deepEqual(calls, ['explain gradient'], 'the forward pass from the cache, the damaged map from the worker');
+    assert.ok(same(again.maps.get('gradient')!.output, first.maps.get('gradient')!.output));
+    await cache.flush();
+    cache.clearMemory();
+    calls.length = 0;
+    const third = explanation(cache);
+    await third.compute(['gradient'], new AbortController().signal);
+    assert.deepEqual(calls, [], 'the rewritten entry is read back');
+    assert.ok(same(third.maps.get('gradient')!.output, first.maps.get('gradient')!.output));
+  });
+
   it('a map cancelled on its own stops; the maps after it are still computed', async () => {
     // 5,000 samples take many seconds on this model: the cancel lands while SmoothGrad runs.
     const e = explanation(new ExplainCache({ root: undefined, maxBytes: 0 }), { params: { samples: 5000, steps: 8 } });
