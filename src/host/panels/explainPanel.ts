@@ -180,7 +180,8 @@ export class ExplainPanel {
   private wireImage: { of: unknown; image: ReturnType<typeof webviewImage> } | undefined;
   /** What the panel says when the model has no loupe.json (undefined when it has one). */
   private preprocessingNote: string | undefined;
-  private running: AbortController | undefined;
+  /** The runs going on for this panel (the main one, and additions after it); "Explain Image" cancels them all. */
+  private readonly runs = new Set<AbortController>();
   /** The notification's reporter while a run goes on (progress of the running map). */
   private report: ((change: Change) => void) | undefined;
   /** Runs that add to what is shown (occlusion, one method, sanity checks) wait for the run before them. */
@@ -215,8 +216,6 @@ export class ExplainPanel {
    * that computes them (the caller runs it under its notification).
    */
   async adopt(explanation: ProgressiveExplanation, state: PanelState, abort: AbortController) {
-    this.running?.abort();
-    this.running = abort;
     this.explanation = explanation;
     this.state = state;
     this.panel.title = title(state);
@@ -227,10 +226,14 @@ export class ExplainPanel {
     this.postShow();
     return {
       methods,
-      run: (report: ProgressReporter) => this.track(abort, () => {
-        this.report = notificationProgress(explanation, methods, report);
-        return explanation.compute(methods, abort.signal, { sanity: this.ctx.config().sanityCheck });
-      }),
+      run: (report: ProgressReporter) => {
+        const done = this.track(abort, () => {
+          this.report = notificationProgress(explanation, methods, report);
+          return explanation.compute(methods, abort.signal, { sanity: this.ctx.config().sanityCheck });
+        });
+        this.queue = done.catch(() => undefined); // additions (occlusion, sanity checks) wait for it
+        return done;
+      },
     };
   }
 
@@ -250,9 +253,9 @@ export class ExplainPanel {
     }, (message) => this.channel.fail(message));
   }
 
-  /** Stops this panel's own run, if one is going. */
+  /** Stops this panel's runs, if any is going. */
   cancel(): void {
-    this.running?.abort();
+    for (const run of this.runs) run.abort();
   }
 
   /** A change in the explanation this panel shows: the card's progress line, or everything (coalesced). */
@@ -271,14 +274,15 @@ export class ExplainPanel {
     });
   }
 
-  /** Runs `fn` as this panel's run: busy while it goes; a newer run (`running` replaced) leaves the status to it. */
+  /** Runs `fn` as one of this panel's runs: busy while any goes on. */
   private async track(abort: AbortController, fn: () => Promise<void>): Promise<void> {
+    this.runs.add(abort);
     this.channel.setBusy('Computing the maps…');
     try {
       await fn();
     } finally {
-      if (this.running === abort) {
-        this.running = undefined;
+      this.runs.delete(abort);
+      if (this.runs.size === 0) {
         this.report = undefined;
         this.channel.setBusy(undefined);
       }
@@ -313,7 +317,6 @@ export class ExplainPanel {
     const step = async (): Promise<void> => {
       if (explanation !== this.explanation) return;
       const abort = new AbortController();
-      this.running = abort;
       await settleWorkerTask(this.ctx, { name: `${what === 'sanity' ? 'sanity check of' : 'explaining'} ${this.state.imagePath}` }, abort,
         () => this.track(abort, () => (what === 'sanity'
           ? explanation.sanityCheck(methods, abort.signal)
@@ -463,7 +466,7 @@ export class ExplainPanel {
   }
 
   private dispose(): void {
-    this.running?.abort();
+    this.cancel();
     if (ExplainPanel.current === this) ExplainPanel.current = undefined;
   }
 }
