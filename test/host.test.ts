@@ -70,6 +70,7 @@ test('package.json declares the same defaults and method list the parser uses', 
     'dissection.probeImages': c.dissection.probeImages, 'dissection.probe': c.dissection.probe,
     'dissection.quantile': c.dissection.quantile, 'dissection.iouThreshold': c.dissection.iouThreshold,
     'featureVis.steps': c.featureVis.steps, exportFolder: c.exportFolder,
+    sanityCheck: c.sanityCheck, 'cache.maxMegabytes': c.cache.maxMegabytes, 'worker.keepModels': c.keepModels,
   };
   assert.deepEqual(Object.keys(props).sort(), Object.keys(flat).map((k) => `loupe.${k}`).sort());
   for (const [key, value] of Object.entries(flat)) assert.deepEqual(props[`loupe.${key}`]!.default, value, key);

@@ -140,3 +140,61 @@ test('the Explain page under its CSP: draws maps, escapes labels, posts valid me
     await web.close();
   }
 });
+
+test('the Explain page while it fills in: waiting cards with progress and Cancel, "from cache" with Recompute, sanity buttons', { timeout: 60_000 }, async () => {
+  const web = await openWebviewPage({ entry: 'webview/explain/main.ts', style: 'media/explain.css', title: 'progressive' });
+  const { page, posted, send } = web;
+  try {
+    await posted();
+    const full = toWebviewResult(result());
+    // Only the gradient map so far: IG runs, Grad-CAM waits; the gradient map came from the cache.
+    const partial = { ...full, maps: full.maps.filter((m) => m.summary.method === 'gradient') };
+    await send({
+      type: 'show', result: partial, layers: ['conv2'], layer: 'conv2',
+      state: { modelPath: '/w/model/model.json', imagePath: '/w/seven.png', methods: ['gradient', 'ig', 'gradcam'], ui: DEFAULT_UI },
+      progress: {
+        pending: [{ method: 'ig', status: 'running', fraction: 0.2 }, { method: 'gradcam', status: 'queued' }],
+        fromCache: ['gradient'], sanityMode: 'onDemand',
+      },
+    });
+    await page.locator('[data-testid="pending-ig"]').waitFor();
+    // Cards stay in the order asked for, computed or not; the panel is not complete yet.
+    const order = await page.locator('[data-method]').evaluateAll((els) => els.map((e) => e.getAttribute('data-method')));
+    assert.deepEqual(order, ['gradient', 'ig', 'gradcam']);
+    assert.equal(await page.locator('[data-testid="maps"]').getAttribute('data-complete'), 'false');
+    assert.equal(await page.locator('[data-testid="from-cache-gradient"]').textContent(), 'from cache');
+    // A progress message changes that card's line only.
+    await send({ type: 'mapProgress', method: 'ig', fraction: 0.5, message: 'IG 25/50' });
+    await page.locator('[data-testid="progress-ig"]', { hasText: 'IG 25/50' }).waitFor();
+    assert.equal(await page.locator('[data-testid="progress-bar-ig"]').getAttribute('value'), '0.5');
+    assert.match(await page.locator('[data-testid="sanity-cost"]').textContent() ?? '', /about twice the map's own time/);
+
+    const before = (await posted()).length;
+    await page.locator('[data-testid="cancel-ig"]').click();
+    await page.locator('[data-testid="sanity-gradient"]').click();
+    await page.locator('[data-testid="sanity-all"]').click();
+    await page.locator('[data-testid="recompute"]').click();
+    const after = (await posted()).slice(before);
+    for (const m of after) assert.ok(isFromWebview(m), `the host would refuse ${JSON.stringify(m).slice(0, 100)}`);
+    assert.deepEqual(after, [
+      { type: 'cancelMethod', method: 'ig' }, { type: 'sanityCheck', method: 'gradient' }, { type: 'sanityCheck' }, { type: 'recompute' },
+    ]);
+
+    // Cancelled: the card offers Compute; every other map shown: complete. With the sanity check off, no buttons.
+    await send({
+      type: 'show', result: { ...full, maps: full.maps.filter((m) => m.summary.method !== 'ig') }, layers: ['conv2'], layer: 'conv2',
+      state: { modelPath: '/w/model/model.json', imagePath: '/w/seven.png', methods: ['gradient', 'ig', 'gradcam'], ui: DEFAULT_UI },
+      progress: { pending: [{ method: 'ig', status: 'cancelled' }], fromCache: [], sanityMode: 'off', sanity: { running: false, text: 'Sanity check done: 1 map in 0.2 s' } },
+    });
+    await page.locator('[data-testid="compute-ig"]').waitFor();
+    assert.equal(await page.locator('[data-testid="maps"]').getAttribute('data-complete'), 'true');
+    assert.equal(await page.locator('[data-testid^="sanity-"][data-testid$="gradient"], [data-testid="sanity-all"]').count(), 0);
+    assert.equal(await page.locator('[data-testid="recompute"]').count(), 0);
+    assert.equal(await page.locator('[data-testid="sanity-status"]').textContent(), 'Sanity check done: 1 map in 0.2 s');
+    await page.locator('[data-testid="compute-ig"]').click();
+    assert.deepEqual((await posted()).at(-1), { type: 'computeMethod', method: 'ig' });
+    await web.assertClean();
+  } finally {
+    await web.close();
+  }
+});

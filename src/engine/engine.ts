@@ -33,7 +33,7 @@ import { loadModel, type LoadedModel } from './model/loader';
 import { reduceForDisplay } from './output/display';
 import { resolveParams } from './params';
 import { randomizeTopLayers, sanityNote, spearman } from './sanity';
-import type { AttributionOutput, ExplainResult, RgbaImage, RunHooks } from './types';
+import type { AttributionOutput, ExplainResult, ForwardResult, RgbaImage, RunHooks } from './types';
 
 export interface EngineOptions {
   backend?: BackendPreference;
@@ -43,6 +43,10 @@ export interface EngineOptions {
   cacheDir?: string;
   /** Threads SmoothGrad and IG run on, this one included (default: env LOUPE_LANES, else one per core; 1 = this thread alone). */
   lanes?: number;
+  /** Models kept loaded besides the one in use (least recently used out); default 1. */
+  keepModels?: number;
+  /** Where the engine says what it reused or dropped (the worker's log). */
+  log?: (line: string) => void;
 }
 
 export const DEFAULT_MAX_IMAGE_PIXELS = 40e6;
@@ -50,19 +54,28 @@ export const SANITY_LAYERS = 2;
 
 interface CachedModel { mtimeMs: number; loaded: Promise<LoadedModel> }
 interface Prepared { image: RgbaImage; input: tf.Tensor4D; source: string; notes: string[] }
+/** The last image's forward pass: another class or method of the same image starts from it. */
+interface ForwardMemo { key: string; modelPath: string; image: RgbaImage; input: Float32Array; source: string; all: Prediction[]; notes: string[] }
+export const DEFAULT_KEEP_MODELS = 1;
 
 /** The engine the worker and the CLI share: models cached by path + mtime, one analysis at a time. */
 export class Engine {
   private readonly models = new Map<string, CachedModel>();
+  private memo: ForwardMemo | undefined;
 
   private constructor(
     readonly backend: BackendName, private readonly maxImagePixels: number, readonly cacheDir: string, readonly lanes: LanePool,
     private readonly onnxRuntime: OrtModule | undefined,
+    private readonly keepModels: number,
+    private readonly log: (line: string) => void,
   ) {}
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     if (options.lanes !== undefined && !(Number.isInteger(options.lanes) && options.lanes >= 1)) {
       throw new LoupeError('BAD_REQUEST', `lanes must be a positive integer (got ${options.lanes})`);
+    }
+    if (options.keepModels !== undefined && !(Number.isInteger(options.keepModels) && options.keepModels >= 0)) {
+      throw new LoupeError('BAD_REQUEST', `keepModels must be a whole number ≥ 0 (got ${options.keepModels})`);
     }
     const preference = options.backend ?? 'auto';
     const tfjs = await initBackend(preference);
@@ -75,7 +88,8 @@ export class Engine {
     const backend: BackendName = onnxRuntime ? 'onnxruntime' : tfjs;
     // Lanes add wasm threads to SmoothGrad and IG; ONNX Runtime's kernels use every core themselves.
     const lanes = new LanePool(LanePool.threadsFor(backend, options.lanes), tfjs, (line) => console.warn(`loupe: ${line}`));
-    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, options.cacheDir ?? defaultCacheRoot(), lanes, onnxRuntime);
+    return new Engine(backend, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, options.cacheDir ?? defaultCacheRoot(), lanes, onnxRuntime,
+      options.keepModels ?? DEFAULT_KEEP_MODELS, options.log ?? (() => undefined));
   }
 
   /** Network dissection of one layer (from the disk cache when the same dissection was run on these weights). */
@@ -144,10 +158,49 @@ export class Engine {
   }
 
   async predict(modelPath: string, image: string | RgbaImage, topK = 5, preprocessing?: Partial<Preprocessing>): Promise<Prediction[]> {
+    return (await this.forward(modelPath, image, topK, preprocessing)).predictions;
+  }
+
+  /** The image as the model sees it and its top-K predictions: one forward pass, kept for the requests on the same image that follow. */
+  async forward(modelPath: string, image: string | RgbaImage, topK = 5, preprocessing?: Partial<Preprocessing>): Promise<ForwardResult> {
     const model = await this.modelFor(modelPath, preprocessing);
+    const memo = await this.forwardOf(model, image);
+    const d = model.description;
+    return {
+      predictions: memo.all.slice(0, Math.max(1, topK)), image: memo.image, source: memo.source, backend: model.passes.backend,
+      inputShape: d.inputShape, preprocessing: d.preprocessing, model: d.path,
+      ...(memo.notes.length ? { inputNotes: memo.notes } : {}),
+    };
+  }
+
+  /**
+   * The prepared input and every class's score of `image`, from the last forward pass when it was the same
+   * image file (same bytes on disk), weights and preprocessing; else computed and kept.
+   */
+  private async forwardOf(model: LoadedModel, image: string | RgbaImage): Promise<ForwardMemo> {
+    let key: string | undefined;
+    if (typeof image === 'string') {
+      const source = path.resolve(image);
+      let stamp = '';
+      try {
+        const st = fs.statSync(source);
+        stamp = `${st.size}:${st.mtimeMs}`;
+      } catch {
+        // readImageFile reports the missing file.
+      }
+      key = JSON.stringify([model.fingerprint, model.description.preprocessing, source, stamp]);
+      if (stamp && this.memo?.key === key) {
+        this.log(`forward pass of ${path.basename(source)} reused (same image, weights and preprocessing)`);
+        return this.memo;
+      }
+    }
     const prepared = await this.prepare(model, image);
     try {
-      return await this.topK(model, prepared.input, topK);
+      const all = await this.topK(model, prepared.input, model.description.numClasses);
+      const memo: ForwardMemo = { key: key ?? '', modelPath: model.description.path, image: prepared.image, input: Float32Array.from(prepared.input.dataSync() as Float32Array), source: prepared.source, all,
+        notes: prepared.notes };
+      if (key) this.memo = memo;
+      return memo;
     } finally {
       prepared.input.dispose();
     }
@@ -162,9 +215,11 @@ export class Engine {
     }
     const params = resolveParams(options.params);
     const layer = this.resolveLayer(model, options.layer);
-    const prepared = await this.prepare(model, image);
+    const memo = await this.forwardOf(model, image);
+    const [h, w, c] = model.graph.inputShape;
+    const prepared: Prepared = { image: memo.image, source: memo.source, input: tf.tensor4d(memo.input, [1, h, w, c]), notes: memo.notes };
     try {
-      const all = await this.topK(model, prepared.input, description.numClasses);
+      const all = memo.all;
       const predictions = all.slice(0, Math.max(1, options.topK ?? 5));
       const classIndex = options.classIndex ?? predictions[0]!.index;
       if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= description.numClasses) {
@@ -231,8 +286,15 @@ export class Engine {
     for (const [key, cached] of this.models) {
       if (modelPath && key !== path.resolve(modelPath)) continue;
       this.models.delete(key);
+      if (this.memo?.modelPath === key) this.memo = undefined;
       cached.loaded.then((m) => m.dispose(), () => undefined);
     }
+    if (!modelPath) this.memo = undefined;
+  }
+
+  /** Paths of the models held in memory, least recently used first. */
+  loadedModels(): string[] {
+    return [...this.models.keys()];
   }
 
   /** The model as one request sees it: its loupe.json preprocessing, or the caller's override over it (same graph and weights). */
@@ -253,10 +315,20 @@ export class Engine {
       // readModelFiles reports the missing file with the right error.
     }
     const cached = this.models.get(key);
-    if (cached && cached.mtimeMs === mtimeMs) return cached.loaded;
+    if (cached && cached.mtimeMs === mtimeMs) {
+      // Most recently used last: the eviction below drops from the front.
+      this.models.delete(key);
+      this.models.set(key, cached);
+      return cached.loaded;
+    }
     if (cached) this.forget(key);
     const loaded = loadModel(key, this.onnxRuntime ? { onnxRuntime: this.onnxRuntime } : {});
     this.models.set(key, { mtimeMs, loaded });
+    // The model in use and `keepModels` more stay loaded; the others give their tensors and sessions back.
+    for (const old of [...this.models.keys()].slice(0, Math.max(0, this.models.size - 1 - this.keepModels))) {
+      this.log(`dropping ${path.basename(old)} from memory (keeping the active model and ${this.keepModels} more)`);
+      this.forget(old);
+    }
     loaded.catch(() => { if (this.models.get(key)?.loaded === loaded) this.models.delete(key); });
     return loaded;
   }

@@ -31,9 +31,20 @@ export interface LoupeConfig {
   featureVis: { steps: number };
   /** Where exports default to (issue 12): relative to the image's workspace folder, or absolute. */
   exportFolder: string;
+  // ── progressive Explain panel (issue 12) ──
+  /** The model-randomisation sanity check: never, on a button (per card, and for all), or after every map is shown. */
+  sanityCheck: SanityCheckMode;
+  /** Explanations kept on disk (extension global storage), least recently used out. */
+  cache: { maxMegabytes: number };
+  /** Models the worker keeps loaded besides the active one. */
+  keepModels: number;
+  // ── end progressive Explain panel ──
   /** One line per ignored value: `loupe.topK: expected an integer ≥ 1, got "x"; using 5`. */
   problems: string[];
 }
+
+export type SanityCheckMode = 'off' | 'onDemand' | 'afterMaps';
+export const SANITY_CHECK_MODES: readonly SanityCheckMode[] = ['off', 'onDemand', 'afterMaps'];
 
 export const ALL_METHODS: readonly MethodId[] = [
   'gradient', 'gradxinput', 'smoothgrad', 'smoothgrad-sq', 'vargrad', 'ig', 'guided-backprop',
@@ -55,6 +66,9 @@ export const DEFAULTS: Omit<LoupeConfig, 'problems'> = {
   preprocessing: {},
   featureVis: { steps: 512 },
   exportFolder: 'loupe-exports',
+  sanityCheck: 'onDemand',
+  cache: { maxMegabytes: 512 },
+  keepModels: 1,
 };
 
 /** `get('smoothgrad.samples')` returns the raw setting value (undefined when unset). */
@@ -122,6 +136,9 @@ export function parseConfig(get: SettingGetter): LoupeConfig {
     preprocessing: parsePreprocessing(get('preprocessing'), problems),
     featureVis: { steps: int('featureVis.steps', 1, 100_000, DEFAULTS.featureVis.steps) },
     exportFolder: parseExportFolder(get('exportFolder'), bad),
+    sanityCheck: oneOf('sanityCheck', SANITY_CHECK_MODES, DEFAULTS.sanityCheck),
+    cache: { maxMegabytes: int('cache.maxMegabytes', 0, 1_000_000, DEFAULTS.cache.maxMegabytes) },
+    keepModels: int('worker.keepModels', 0, 16, DEFAULTS.keepModels),
     problems,
   };
 }

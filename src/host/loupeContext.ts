@@ -20,7 +20,7 @@ import { TcavStore } from './tcav/store';
 
 const LAST_IMAGE_KEY = 'loupe.lastImage';
 /** Settings baked into a WorkerClient at construction. */
-const WORKER_SETTINGS = ['loupe.backend', 'loupe.maxImagePixels', 'loupe.worker.idleTimeoutSeconds'];
+const WORKER_SETTINGS = ['loupe.backend', 'loupe.maxImagePixels', 'loupe.worker.idleTimeoutSeconds', 'loupe.worker.keepModels'];
 
 export interface LoupeServices {
   ctx: LoupeContext;
@@ -69,6 +69,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
         // Not read by the worker yet (it uses the engine's default, 40e6); see the report on issue 3.
         LOUPE_MAX_IMAGE_PIXELS: String(c.maxImagePixels),
         LOUPE_CACHE_DIR: dissectionCache.fsPath,
+        LOUPE_KEEP_MODELS: String(c.keepModels),
       },
     }, {
       onState: (state, detail) => statusBar.set(state, detail),

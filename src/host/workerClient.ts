@@ -21,7 +21,7 @@ import {
   type RequestType,
 } from 'vscode-jsonrpc/node';
 import { CancelledError, LoupeError } from '../protocol/errors';
-import type { BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction } from '../protocol/types';
+import type { BackendPreference, DissectionSummary, DissectOptions, ExplainOptions, ModelDescription, Prediction, Preprocessing } from '../protocol/types';
 import type { TcavOptions, TcavResult } from '../protocol/tcav';
 import {
   CachedDissectionsRequest,
@@ -37,7 +37,9 @@ import {
   type HelloResult,
   type WorkerErrorData,
 } from '../protocol/worker';
-import { errorFromWire, explainResultFromWire, type ClientExplainResult } from '../protocol/node/wire';
+import { errorFromWire, explainResultFromWire, imageFromWire, type ClientExplainResult } from '../protocol/node/wire';
+import { ForwardRequest, type ForwardSummary } from '../protocol/worker';
+import type { RgbaImage } from '../protocol/results';
 import type { ActivationGridOptions, ActivationGridResult, BlocksOptions, BlocksResult } from '../protocol/blocks';
 import type { FeatureVisOptions, FeatureVisPreview, FeatureVisSummary } from '../protocol/featureVis';
 import {
@@ -45,6 +47,11 @@ import {
 } from '../protocol/worker';
 
 export type { ClientExplainResult } from '../protocol/node/wire';
+
+/** One forward pass as the client returns it: the predictions, and the image with its values as numbers. */
+export interface ClientForwardResult extends ForwardSummary {
+  image: RgbaImage;
+}
 
 export interface WorkerClientOptions {
   /** Path of the bundled worker (dist/worker.js). */
@@ -231,6 +238,16 @@ export class WorkerClient {
     }
   }
   // ── end feature visualisation and Building Blocks ──
+
+  // ── progressive Explain panel (issue 12) ──
+  /** The image as the model sees it and its predictions (one forward pass, which the worker keeps for the explain calls that follow). */
+  async forward(modelPath: string, imagePath: string, options: { topK?: number; preprocessing?: Partial<Preprocessing> } = {},
+    opts: CallOptions = {}): Promise<ClientForwardResult> {
+    const wire = await this.call(ForwardRequest, { modelPath, imagePath, ...options },
+      `predicting ${path.basename(imagePath)} with ${path.basename(modelPath)}`, opts);
+    return { ...wire, image: imageFromWire(wire.image) };
+  }
+  // ── end progressive Explain panel ──
 
   forget(modelPath?: string): Promise<void> {
     return this.call(ForgetRequest, modelPath === undefined ? {} : { modelPath }, 'forgetting models', {});

@@ -59,13 +59,39 @@ export interface WebviewResult {
   maps: WebviewMap[];
 }
 
+// ── progressive panel (issue 12) ──
+/** A map not shown yet: waiting its turn, being computed (with its progress), cancelled, or failed (message). */
+export interface WebviewPendingMap {
+  method: MethodId;
+  status: 'queued' | 'running' | 'cancelled' | 'failed';
+  fraction?: number;
+  message?: string;
+}
+
+/** What the panel shows beside the maps while they fill in. */
+export interface WebviewProgress {
+  /** Maps still to come (or stopped), in the panel's order. */
+  pending: WebviewPendingMap[];
+  /** Methods whose shown map was read from the cache. */
+  fromCache: MethodId[];
+  /** loupe.sanityCheck, so the panel offers its buttons (onDemand) or not (off). */
+  sanityMode: 'off' | 'onDemand' | 'afterMaps';
+  /** The sanity check's progress line. */
+  sanity?: { running: boolean; text: string };
+}
+// ── end progressive panel ──
+
 /** Messages host → webview. */
 export type ToWebview =
   /**
    * A result to show, with the layers Grad-CAM can use and the state the webview must persist.
    * `preprocessingNote`: the model has no loupe.json; the defaults used, shown with a "Create loupe.json…" button.
+   * `progress`: maps still to come, which came from the cache, and the sanity check's state.
    */
-  | ({ type: 'show'; result: WebviewResult; layers: string[]; layer?: string; state: PanelState; preprocessingNote?: string } & ShowNames)
+  | ({ type: 'show'; result: WebviewResult; layers: string[]; layer?: string; state: PanelState; preprocessingNote?: string; progress?: WebviewProgress }
+    & ShowNames)
+  /** A pending map's progress (its card's line; nothing else is redrawn). */
+  | { type: 'mapProgress'; method: MethodId; fraction: number; message: string }
   | PanelStatusMessage;
 
 /** What `show` adds so names and choices scale (issue 12). */
@@ -95,7 +121,15 @@ export type FromWebview =
   /** The user changed colormaps or opacity. */
   | { type: 'ui'; ui: PanelUiState }
   /** Write loupe.json for the panel's model (the note's button). */
-  | { type: 'createSidecar' };
+  | { type: 'createSidecar' }
+  /** Stop computing this map (its card's Cancel). */
+  | { type: 'cancelMethod'; method: MethodId }
+  /** Compute this map again (a cancelled or failed card's button). */
+  | { type: 'computeMethod'; method: MethodId }
+  /** Run the sanity check for this map, or for every map shown when no method is given. */
+  | { type: 'sanityCheck'; method?: MethodId }
+  /** Compute every map again, ignoring the cache. */
+  | { type: 'recompute' };
 
 /** A PNG data URL larger than this is refused (an upscaled 4k map is well below). */
 export const MAX_PNG_DATA_URL = 64 * 1024 * 1024;
@@ -137,7 +171,13 @@ export function isFromWebview(v: unknown): v is FromWebview {
     case 'ready':
     case 'runOcclusion':
     case 'createSidecar':
+    case 'recompute':
       return hasOnly(v, ['type']);
+    case 'cancelMethod':
+    case 'computeMethod':
+      return hasOnly(v, ['type', 'method']) && isMethodId(v.method);
+    case 'sanityCheck':
+      return hasOnly(v, ['type', 'method']) && (v.method === undefined || isMethodId(v.method));
     case 'explainClass':
       return hasOnly(v, ['type', 'classIndex']) && isIndex(v.classIndex);
     case 'setLayer':

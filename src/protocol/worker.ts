@@ -180,3 +180,38 @@ export const ActivationGridRequest = new RequestType<ActivationGridParams, Activ
 /** worker → client: a preview image of a running visualisation. */
 export const FeatureVisPreviewNotification = new NotificationType<FeatureVisPreviewParams>('loupe/featureVisPreview');
 // ── end feature visualisation and Building Blocks ──
+
+// ── progressive Explain panel (issue 12): the forward pass alone, before any map ──
+
+export interface ForwardParams {
+  modelPath: string;
+  imagePath: string;
+  topK?: number;
+  /** Over the model's loupe.json "input" (see ExplainOptions.preprocessing). */
+  preprocessing?: Partial<Preprocessing>;
+}
+
+/** What one forward pass tells: the predictions and how the image was fed. */
+export interface ForwardSummary {
+  model: string;
+  /** The image file, resolved. */
+  source: string;
+  backend: BackendName;
+  inputShape: number[];
+  predictions: Prediction[];
+  preprocessing: Preprocessing;
+  /** What the panel should say about the input (an image much smaller than the model's input, …). */
+  inputNotes?: string[];
+}
+
+export interface WireForwardResult extends ForwardSummary {
+  /** The image as the model sees it, RGBA bytes as base64 (as WireExplainResult.image). */
+  image: { width: number; height: number; rgba: string };
+}
+
+/**
+ * client → worker: the image as the model sees it and its top-K predictions (one forward pass). The worker
+ * keeps this pass: explain requests on the same image, weights and preprocessing that follow reuse it.
+ */
+export const ForwardRequest = new RequestType<ForwardParams, WireForwardResult, WorkerErrorData>('loupe/forward');
+// ── end progressive Explain panel ──

@@ -27,7 +27,20 @@ import type { FeatureVisPreview } from '../protocol/featureVis';
 import {
   ActivationGridRequest, BlocksRequest, CachedFeatureVisRequest, FeatureVisPreviewNotification, VisualizeRequest,
 } from '../protocol/worker';
-import { errorToWire, explainResultToWire } from '../protocol/node/wire';
+import { errorToWire, explainResultToWire, imageToWire } from '../protocol/node/wire';
+import { ForwardRequest } from '../protocol/worker';
+
+/** The worker's resident memory in MB, logged after each request. */
+function rssMb(): number {
+  return Math.round(process.memoryUsage().rss / 1e6);
+}
+
+/** LOUPE_KEEP_MODELS (the loupe.worker.keepModels setting): models kept loaded besides the active one. */
+function keepModelsFromEnv(): { keepModels?: number } {
+  const raw = process.env.LOUPE_KEEP_MODELS;
+  const n = raw === undefined || raw === '' ? NaN : Number(raw);
+  return Number.isInteger(n) && n >= 0 ? { keepModels: n } : {};
+}
 
 const BACKENDS = BACKEND_PREFERENCES;
 /** Progress notifications closer together than this are dropped (the last one always goes). */
@@ -66,7 +79,9 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
     if (engine) return engine;
     const started = Date.now();
     const maxPixels = Number(process.env.LOUPE_MAX_IMAGE_PIXELS);
-    const created = Engine.create({ backend: preference, ...(maxPixels > 0 ? { maxImagePixels: maxPixels } : {}) });
+    const created = Engine.create({
+      backend: preference, ...(maxPixels > 0 ? { maxImagePixels: maxPixels } : {}), ...keepModelsFromEnv(), log: options.log,
+    });
     engine = created;
     created.then(
       (e) => options.log(`engine ready on backend ${e.backend} in ${Date.now() - started} ms`),
@@ -88,7 +103,7 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
     const started = Date.now();
     try {
       const result = await fn();
-      options.log(`${method} done in ${Date.now() - started} ms`);
+      options.log(`${method} done in ${Date.now() - started} ms; worker RSS ${rssMb()} MB`);
       return result;
     } catch (err) {
       if (err instanceof LoupeError) options.log(`${method} failed (${err.code}): ${err.message}`);
@@ -154,6 +169,15 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
       void connection.sendNotification(ProgressNotification, { requestId, fraction, message }).catch(() => undefined);
     };
   };
+
+  // ── progressive Explain panel (issue 12) ──
+  connection.onRequest(ForwardRequest, (params) => handle('forward', () => serial(async () => {
+    const modelPath = requirePath(params?.modelPath, 'modelPath');
+    const imagePath = requirePath(params?.imagePath, 'imagePath');
+    const result = await (await getEngine()).forward(modelPath, imagePath, optionalTopK(params.topK), params.preprocessing);
+    return { ...result, image: imageToWire(result.image) };
+  })));
+  // ── end progressive Explain panel ──
 
   connection.onRequest(ExplainRequest, (params, token: CancellationToken) => handle('explain', () =>
     cancellable(token, async (signal) => {

@@ -151,6 +151,8 @@ async function panelFor(page: Page, image: string): Promise<FrameLocator> {
   if (!(await tab.getAttribute('class'))?.includes('active')) await tab.click();
   const frame = await webviewFrame(page, { timeoutMs: 60_000 });
   await frame.locator('.subtitle', { hasText: path.basename(image) }).waitFor({ timeout: ANALYSIS_TIMEOUT });
+  // The panel fills in map by map: wait until every map asked for is on screen.
+  await frame.locator('[data-testid="maps"][data-complete="true"]').waitFor({ timeout: ANALYSIS_TIMEOUT });
   await frame.locator('article.map-card').first().waitFor();
   return frame;
 }

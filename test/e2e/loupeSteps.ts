@@ -43,19 +43,24 @@ export function lineOf(text: string, needle: string): number {
   return index + 1;
 }
 
-/** The top-1 prediction the engine gives through the CLI (a separate process, not the extension's worker). */
-export function cliTopPrediction(model: string, image: string): { label: string; probability: number; logit: number } {
+/** The summary.json of `loupe explain` (the engine in a separate process, not the extension's worker) with `args`. */
+export function cliExplainSummary<T>(model: string, image: string, args: string[]): T {
   const out = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-cli-'));
   try {
     const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/cli.js'), 'explain', '--model', model, '--image', image,
-      '--method', 'gradient', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+      ...args, '--out', out], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `loupe explain failed:\n${r.stdout}${r.stderr}`);
-    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { predictions: { label: string; probability: number; logit: number }[] };
-    assert.ok(summary.predictions[0], 'the CLI gave no prediction');
-    return summary.predictions[0];
+    return JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as T;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+}
+
+/** The top-1 prediction the engine gives through the CLI (a separate process, not the extension's worker). */
+export function cliTopPrediction(model: string, image: string): { label: string; probability: number; logit: number } {
+  const summary = cliExplainSummary<{ predictions: { label: string; probability: number; logit: number }[] }>(model, image, ['--method', 'gradient']);
+  assert.ok(summary.predictions[0], 'the CLI gave no prediction');
+  return summary.predictions[0];
 }
 
 /** Waits for the Explain panel to show `image`'s analysis and returns the panel's frame. */
@@ -65,6 +70,8 @@ export async function panelFor(page: Page, image: string): Promise<FrameLocator>
   if (!(await tab.getAttribute('class'))?.includes('active')) await tab.click();
   const frame = await webviewFrame(page, { timeoutMs: 60_000 });
   await frame.locator('.subtitle', { hasText: path.basename(image) }).waitFor({ timeout: ANALYSIS_TIMEOUT });
+  // The panel fills in map by map: wait until every map asked for is on screen.
+  await frame.locator('[data-testid="maps"][data-complete="true"]').waitFor({ timeout: ANALYSIS_TIMEOUT });
   await frame.locator('article.map-card').first().waitFor();
   return frame;
 }

@@ -25,6 +25,7 @@ import { formatPreprocessing } from './format';
 import { layerPicker } from './layerPicker';
 import { inputNotes } from './notes';
 import { mapCard, predictionList, type CardMap } from './view';
+import { cardExtras, pendingCard, progressSection, setMapProgress } from './progressive';
 import { persist, post, savedState } from './vscodeApi';
 
 type Show = Extract<ToWebview, { type: 'show' }>;
@@ -55,6 +56,12 @@ listenToHost<Show>(statusRegions, {
   },
   render,
   hasShown: () => shown !== undefined,
+});
+
+// A pending map's progress: only its card's line changes.
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+  const msg = event.data;
+  if (msg?.type === 'mapProgress') setMapProgress(app, msg.method, msg.fraction, msg.message);
 });
 
 post({ type: 'ready' });
@@ -92,6 +99,8 @@ function render(): void {
   const s = result.summary;
   const top = s.predictions[0];
   const target = decoded.maps[0]?.summary;
+  // Before the first map: the class the maps will explain, from the predictions.
+  const upcoming = target ? undefined : s.predictions.find((p) => p.index === (state?.classIndex ?? top?.index));
 
   const header = el('header', {}, [
     el('h1', {}, [
@@ -104,6 +113,11 @@ function render(): void {
       el('strong', { testid: 'target-label', text: target.label }),
       ` (class ${target.targetClass}, ${target.target} ${target.logit.toFixed(3)}, p ${(target.probability * 100).toFixed(1)} %)`,
     ])] : []),
+    ...(upcoming ? [el('p', { class: 'target' }, [
+      'Explaining ', el('strong', { testid: 'target-label', text: upcoming.label }),
+      ` (class ${upcoming.index}, logit ${upcoming.logit.toFixed(3)}, p ${(upcoming.probability * 100).toFixed(1)} %)`,
+    ])] : []),
+    ...(shown.progress ? [progressSection(shown.progress, post)] : []),
     status,
     errorBox,
   ]);
@@ -127,26 +141,42 @@ function render(): void {
     ]),
     el('section', { class: 'predictions' }, [
       el('h2', { text: 'Predictions' }),
-      predictionList(s.predictions, target?.targetClass, (classIndex) => post({ type: 'explainClass', classIndex })),
+      predictionList(s.predictions, target?.targetClass ?? upcoming?.index, (classIndex) => post({ type: 'explainClass', classIndex })),
     ]),
     controls(),
   ]);
 
   const cards: Array<{ redraw: () => void }> = [];
-  const grid = el('section', { class: 'maps', attrs: { 'aria-label': 'Attribution maps' } });
-  for (const map of decoded.maps) {
-    const card = mapCard(map, {
-      image: decoded.image,
-      lut: () => lutFor(map.summary.signed),
-      opacity: () => ui.opacity,
-      draw: drawOverlay,
-      legend: drawLegend,
-      post,
-    });
-    cards.push(card);
-    grid.append(card.node);
+  const progress = shown.progress;
+  const pending = progress?.pending ?? [];
+  const complete = !pending.some((p) => p.status === 'queued' || p.status === 'running');
+  // data-complete: every map asked for is on screen (or stopped); what tests and screen readers wait for.
+  // data-rendered-ms: when this state was drawn, in ms since the page opened (how long a restored panel took).
+  const grid = el('section', { class: 'maps', testid: 'maps', attrs: {
+    'aria-label': 'Attribution maps', 'aria-busy': String(!complete), 'data-complete': String(complete), 'data-rendered-ms': String(Math.round(performance.now())),
+  } });
+  // Cards in the order the methods were asked for, whether computed yet or not (the layout does not jump).
+  const order = [...(state?.methods ?? []), ...decoded.maps.map((m) => m.summary.method), ...pending.map((p) => p.method)];
+  for (const method of [...new Set(order)]) {
+    const map = decoded.maps.find((m) => m.summary.method === method);
+    const waiting = pending.find((p) => p.method === method);
+    if (map) {
+      const card = mapCard(map, {
+        image: decoded.image,
+        lut: () => lutFor(map.summary.signed),
+        opacity: () => ui.opacity,
+        draw: drawOverlay,
+        legend: drawLegend,
+        post,
+      });
+      if (progress) cardExtras(card.node, map.summary, progress, post);
+      cards.push(card);
+      grid.append(card.node);
+    } else if (waiting) {
+      grid.append(pendingCard(waiting, post));
+    }
   }
-  if (decoded.maps.length === 0) grid.append(el('p', { class: 'placeholder', text: 'No maps were computed.' }));
+  if (decoded.maps.length === 0 && pending.length === 0) grid.append(el('p', { class: 'placeholder', text: 'No maps were computed.' }));
 
   const skipped = s.skipped.length
     ? el('section', { class: 'skipped' }, [

@@ -6,9 +6,9 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DissectionSummary } from '../../protocol/types';
-import { beginEntry as begin, entryKey, listEntries as list, readEntry as read, type PendingEntry } from '../cache/entries';
+import { beginEntry as begin, entryKey, listEntries as list, readEntry as read, type PendingEntry } from '../../protocol/node/cacheEntries';
 
-export { entryDir } from '../cache/entries';
+export { entryDir } from '../../protocol/node/cacheEntries';
 
 const RESULT = 'result.json';
 /** Bumped when the algorithm or the result's shape changes, so older entries are not reused. */

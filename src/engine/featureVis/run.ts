@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FeatureVisOptions, FeatureVisSummary } from '../../protocol/featureVis';
 import type { BackendName } from '../../protocol/types';
-import { beginEntry, entryDir, entryKey, listEntries, readEntry } from '../cache/entries';
+import { beginEntry, entryDir, entryKey, listEntries, readEntry } from '../../protocol/node/cacheEntries';
 import { LoupeError } from '../../protocol/errors';
 import type { LoadedModel } from '../model/loader';
 import { compileObjective, layerGrid } from './objectives';

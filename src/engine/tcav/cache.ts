@@ -5,9 +5,9 @@
  */
 import * as path from 'node:path';
 import type { TcavResult } from '../../protocol/tcav';
-import { beginEntry as begin, entryKey, listEntries as list, readEntry as read, type PendingEntry } from '../cache/entries';
+import { beginEntry as begin, entryKey, listEntries as list, readEntry as read, type PendingEntry } from '../../protocol/node/cacheEntries';
 
-export { entryDir } from '../cache/entries';
+export { entryDir } from '../../protocol/node/cacheEntries';
 
 const RESULT = 'result.json';
 /** Bumped when the algorithm or the result's shape changes, so older entries are not reused. */

@@ -20,14 +20,19 @@ export function displaySize(result: ClientExplainResult, index: number): { width
 
 /** The result as postMessage carries it: display maps and the image as base64, the raw maps left out. */
 export function toWebviewResult(result: ClientExplainResult): WebviewResult {
-  const { width, height, data } = result.image;
-  const rgba = Buffer.alloc(data.length);
-  for (let i = 0; i < data.length; i++) rgba[i] = Math.max(0, Math.min(255, Math.round(data[i]!)));
   return {
     summary: result.summary,
-    image: { width, height, rgba: rgba.toString('base64') },
+    image: webviewImage(result.image),
     maps: result.maps.map((m, i) => ({ summary: m.summary, ...displaySize(result, i), display: float32ToBase64(m.display) })),
   };
+}
+
+/** The image as the webview draws it: RGBA bytes (rounded to 0..255), base64. */
+export function webviewImage(image: ClientExplainResult['image']): WebviewResult['image'] {
+  const { width, height, data } = image;
+  const rgba = Buffer.alloc(data.length);
+  for (let i = 0; i < data.length; i++) rgba[i] = Math.max(0, Math.min(255, Math.round(data[i]!)));
+  return { width, height, rgba: rgba.toString('base64') };
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * The Explain panel (view type `loupe.explain`): one panel per window, reused by each "Explain Image".
- * The host keeps the raw result (for JSON export and for merging on-demand runs); the webview gets
- * display maps only. A reload restores the panel from the small `PanelState` the webview persists
- * and recomputes the maps in the worker.
+ * It opens once the forward pass is done (image and predictions), then fills in map by map, cheapest first
+ * (src/host/panels/progressive.ts), each map from the explanation cache when it was computed before. The host
+ * keeps the raw maps (for JSON export); the webview gets display maps only. A reload restores the panel from
+ * the small `PanelState` the webview persists, and its maps from the cache (no worker call when all are there).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -15,19 +16,23 @@ import {
   type PanelState,
   type ShowNames,
   type ToWebview,
-  type WebviewResult,
 } from '../../protocol/webview';
 import { explainOptionsFrom, preprocessingFor } from '../config';
 import { DEFAULT_LABELS_NAME, defaultsNote, exists, sidecarPathOf } from '../sidecar/sidecarFile';
 import { resolveInWorkspace } from '../workspacePaths';
 import type { LoupeContext } from '../context';
 import type { ClientExplainResult } from '../workerClient';
-import { featureLayers, mapJson, mergeResults, pngFromDataUrl, spatialLayers, toWebviewResult } from './explainData';
+import { displaySize, featureLayers, mapJson, pngFromDataUrl, spatialLayers, webviewImage } from './explainData';
 import { modelLabel } from '../format';
 import { exportFolderFor } from '../exports/exportFolder';
-import type { ModelDescription } from '../../protocol/types';
 import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
-import { settleWorkerTask, showErrorWithLog, withWorkerProgress } from './workerTask';
+import { settleWorkerTask, showErrorWithLog, withWorkerProgress, type ProgressReporter } from './workerTask';
+import { ExplainCache } from '../explainCache/store';
+import { fileHash, modelFingerprint, persistHashes } from '../explainCache/fingerprint';
+import { ProgressiveExplanation, type Change, type RunTarget } from './progressive';
+import type { AttributionOutput } from '../../protocol/results';
+import type { WebviewMap, WebviewProgress } from '../../protocol/webview';
+import { float32ToBase64 } from '../../protocol/node/wire';
 
 export const EXPLAIN_VIEW_TYPE = 'loupe.explain';
 
@@ -39,25 +44,81 @@ export interface ExplainImageOptions {
   methods?: MethodId[];
 }
 
-/** What one run computes; the panel's state supplies the rest. */
-interface RunRequest {
-  methods: MethodId[];
-  classIndex?: number;
-  layer?: string;
-}
-
 export function registerExplainPanel(ctx: LoupeContext): vscode.Disposable {
   return registerPanelSerializer(ctx, EXPLAIN_VIEW_TYPE, 'Explain panel', isPanelState, (panel, state) => {
     const restored = new ExplainPanel(ctx, panel, state);
-    ctx.log.info(`Explain panel restored for ${state.imagePath}; recomputing`);
-    // Not awaited: the panel shows (with its busy state) while the worker recomputes.
-    void restored.run({ methods: state.methods, ...request(state) }, 'replace');
+    ctx.log.info(`Explain panel restored for ${state.imagePath}; reading its maps from the cache`);
+    // Not awaited: the panel shows its cards filling in (from the cache, else the worker).
+    void restored.restore();
   });
 }
 
+let sharedCache: { root: string; maxBytes: number; cache: ExplainCache } | undefined;
+
+/** The window's explanation cache: beside the dissections in the extension's global storage, capped by loupe.cache.maxMegabytes. */
+export function explanationCache(ctx: LoupeContext): ExplainCache {
+  const root = path.join(path.dirname(ctx.dissections.cacheDir.fsPath), 'explanations');
+  const maxBytes = ctx.config().cache.maxMegabytes * 1024 * 1024;
+  if (sharedCache?.root !== root || sharedCache.maxBytes !== maxBytes) {
+    sharedCache = { root, maxBytes, cache: new ExplainCache({ root, maxBytes, log: (line) => ctx.log.info(line) }) };
+    persistHashes(path.join(root, 'file-hashes.json'));
+  }
+  return sharedCache.cache;
+}
+
+/** A progressive explanation of `state`'s image with the settings of now; `onChange` reaches the panel showing it. */
+function newExplanation(ctx: LoupeContext, state: PanelState, onChange: (change: Change) => void): ProgressiveExplanation {
+  const config = ctx.config();
+  const preprocessing = preprocessingFor(config, state.modelPath, resolveInWorkspace(state.modelPath));
+  const { methods: _methods, ...base } = explainOptionsFrom(config, {});
+  const target: RunTarget = {
+    modelPath: state.modelPath, imagePath: state.imagePath,
+    ...(state.classIndex !== undefined ? { classIndex: state.classIndex } : {}), ...(state.layer !== undefined ? { layer: state.layer } : {}),
+  };
+  return new ProgressiveExplanation(target, { ...base, ...(preprocessing ? { preprocessing } : {}) }, {
+    cache: explanationCache(ctx),
+    fingerprints: async () => ({
+      model: await modelFingerprint(state.modelPath),
+      image: (await fileHash(state.imagePath)) ?? `missing:${state.imagePath}`,
+    }),
+    log: (line) => ctx.log.info(line),
+    onChange,
+    backend: {
+      forward: async (signal) => {
+        const forward = await ctx.client.forward(state.modelPath, state.imagePath,
+          { topK: config.topK, ...(preprocessing ? { preprocessing } : {}) }, { signal });
+        const description = await describe(ctx, state.modelPath);
+        return {
+          ...forward,
+          ...(description ? {
+            layers: spatialLayers(description.layers), numClasses: description.numClasses,
+            featureLayers: featureLayers(description.layers, description.defaultCamLayer),
+          } : {}),
+        };
+      },
+      explain: async (options, signal, onProgress) => {
+        const result = await ctx.client.explain(state.modelPath, state.imagePath, options, { signal, onProgress });
+        const map = result.maps[0];
+        if (map) return { map };
+        return { skipped: result.summary.skipped[0]?.reason ?? 'not computed' };
+      },
+    },
+  });
+}
+
+async function describe(ctx: LoupeContext, modelPath: string) {
+  try {
+    return ctx.activeModel()?.uri.fsPath === modelPath ? await ctx.describeActive() : await ctx.client.describe(modelPath);
+  } catch (err) {
+    ctx.log.warn(`Explain panel: could not list the layers of ${modelPath}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 /**
- * Runs "Explain Image" for `imageUri` with the active model, then shows the result in the panel
- * (created, or reused and revealed). Failures become error notifications; a cancel is only logged.
+ * Runs "Explain Image" for `imageUri` with the active model: the forward pass, then the panel (created, or
+ * reused and revealed) fills in map by map. One cancellable notification follows the whole run; failures
+ * become error notifications; a cancel is only logged.
  */
 export async function explainImage(ctx: LoupeContext, imageUri: vscode.Uri, options: ExplainImageOptions = {}): Promise<void> {
   const model = ctx.activeModel();
@@ -75,61 +136,66 @@ export async function explainImage(ctx: LoupeContext, imageUri: vscode.Uri, opti
   };
   // This run's result replaces whatever the panel shows: a panel run still going would overwrite it.
   ExplainPanel.current?.cancel();
-  const result = await analyse(ctx, state, { methods: state.methods, ...request(state) }, undefined);
-  if (!result) return;
-  const panel = ExplainPanel.current ?? ExplainPanel.create(ctx, state);
-  panel.panel.reveal(undefined, true);
-  await panel.show(result, state);
+  const abort = new AbortController();
+  let panel: ExplainPanel | undefined;
+  const explanation = newExplanation(ctx, state, (change) => panel?.changed(explanation, change));
+  await runUnderNotification(ctx, explanation, state, abort, async () => {
+    await explanation.ensureForward(abort.signal);
+    panel = ExplainPanel.current ?? ExplainPanel.create(ctx, state);
+    panel.panel.reveal(undefined, true);
+    return panel.adopt(explanation, state, abort);
+  });
 }
 
-function request(state: PanelState): Omit<RunRequest, 'methods'> {
-  return {
-    ...(state.classIndex !== undefined ? { classIndex: state.classIndex } : {}),
-    ...(state.layer !== undefined ? { layer: state.layer } : {}),
-  };
-}
-
-/**
- * One analysis in the worker under a cancellable progress notification.
- * Resolves undefined when it failed (after telling the user) or was cancelled.
- */
-async function analyse(ctx: LoupeContext, state: PanelState, req: RunRequest, controller: AbortController | undefined,
-  onError?: (message: string) => void): Promise<ClientExplainResult | undefined> {
-  const abort = controller ?? new AbortController();
-  const image = path.basename(state.imagePath);
+/** `work` (which returns the methods it computes and the run itself) under the "explaining" notification, settled the panels' way. */
+async function runUnderNotification(ctx: LoupeContext, explanation: ProgressiveExplanation, state: PanelState, abort: AbortController,
+  work: () => Promise<{ methods: readonly MethodId[]; run: (report: ProgressReporter) => Promise<void> }>, onError?: (message: string) => void): Promise<void> {
   const started = performance.now();
-  return settleWorkerTask(ctx, { name: `explaining ${state.imagePath}` }, abort, async () => {
-    const result = await withWorkerProgress(`Loupe: explaining ${image} with ${modelLabel(vscode.workspace.asRelativePath(state.modelPath, false))}`, abort, (onProgress) => {
-      const config = ctx.config();
-      const preprocessing = preprocessingFor(config, state.modelPath, resolveInWorkspace(state.modelPath));
-      const options = {
-        ...explainOptionsFrom(config, req),
-        ...(preprocessing ? { preprocessing } : {}),
-        // Occlusion is already one forward pass per window; doubling it for the check is not worth it.
-        sanity: !req.methods.every((m) => m === 'occlusion'),
-      };
-      return ctx.client.explain(state.modelPath, state.imagePath, options, { signal: abort.signal, onProgress });
+  await settleWorkerTask(ctx, { name: `explaining ${state.imagePath}` }, abort, async () => {
+    await withWorkerProgress(`Loupe: explaining ${path.basename(state.imagePath)} with ${modelLabel(vscode.workspace.asRelativePath(state.modelPath, false))}`, abort, async (report) => {
+      report(0, 'forward pass');
+      const { methods, run } = await work();
+      await run(report);
+      logRun(ctx, explanation, state, methods, started);
     });
-    ctx.log.info(`explained ${state.imagePath} with ${state.modelPath} (${req.methods.join(', ')}) in ${Math.round(performance.now() - started)} ms`
-      + ` on ${result.summary.backend}: ${result.maps.map((m) => `${m.summary.method} ${Math.round(m.summary.ms)} ms`).join(', ')}`);
-    for (const s of result.summary.skipped) ctx.log.info(`  ${s.method} skipped: ${s.reason}`);
-    return result;
   }, onError);
+}
+
+function logRun(ctx: LoupeContext, explanation: ProgressiveExplanation, state: PanelState, methods: readonly MethodId[], started: number): void {
+  const shown = methods.map((m) => explanation.maps.get(m)).filter((m) => m !== undefined);
+  const calls = explanation.workerCalls;
+  ctx.log.info(`explained ${state.imagePath} with ${state.modelPath} (${methods.join(', ')}) in ${Math.round(performance.now() - started)} ms`
+    + `${calls === 0 ? ', all from the cache (no worker call)' : ` (${calls} worker call${calls === 1 ? '' : 's'})`}: `
+    + shown.map((m) => `${m.output.summary.method} ${m.fromCache ? 'from cache' : `${Math.round(m.output.summary.ms)} ms`}`).join(', '));
+  for (const [method, reason] of explanation.skipped) ctx.log.info(`  ${method} skipped: ${reason}`);
+}
+
+/** The notification's bar and message from the panel's state: maps done out of those asked, and the running one's progress. */
+function notificationProgress(explanation: ProgressiveExplanation, methods: readonly MethodId[], report: ProgressReporter): (change: Change) => void {
+  return (change) => {
+    if (change.kind !== 'progress') return;
+    const done = methods.filter((m) => !explanation.pending.has(m)).length;
+    report((done + Math.max(0, Math.min(1, change.fraction))) / Math.max(1, methods.length), change.message);
+  };
 }
 
 export class ExplainPanel {
   /** The panel "Explain Image" reuses. */
   static current: ExplainPanel | undefined;
 
-  private result: ClientExplainResult | undefined;
-  private wire: WebviewResult | undefined;
-  private layers: string[] = [];
-  private numClasses: number | undefined;
-  /** The model's name and the Grad-CAM picker's default layers (names people recognise). */
-  private names: ShowNames = {};
+  private explanation: ProgressiveExplanation | undefined;
+  /** Webview forms of the maps shown, converted once per map. */
+  private readonly wireMaps = new WeakMap<AttributionOutput, WebviewMap>();
+  private wireImage: { of: unknown; image: ReturnType<typeof webviewImage> } | undefined;
   /** What the panel says when the model has no loupe.json (undefined when it has one). */
   private preprocessingNote: string | undefined;
-  private running: AbortController | undefined;
+  /** The runs going on for this panel (the main one, and additions after it); "Explain Image" cancels them all. */
+  private readonly runs = new Set<AbortController>();
+  /** The notification's reporter while a run goes on (progress of the running map). */
+  private report: ((change: Change) => void) | undefined;
+  /** Runs that add to what is shown (occlusion, one method, sanity checks) wait for the run before them. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private postScheduled = false;
   private readonly channel: PanelChannel<ToWebview, FromWebview>;
 
   static create(ctx: LoupeContext, state: PanelState): ExplainPanel {
@@ -154,117 +220,213 @@ export class ExplainPanel {
     });
   }
 
-  /** Shows `result` (computed for `state`) and refreshes the layer list for its model. */
-  async show(result: ClientExplainResult, state: PanelState): Promise<void> {
+  /**
+   * Shows `explanation` (its forward pass done) for `state`, and returns the methods to compute with the run
+   * that computes them (the caller runs it under its notification).
+   */
+  async adopt(explanation: ProgressiveExplanation, state: PanelState, abort: AbortController) {
+    this.explanation = explanation;
     this.state = state;
     this.panel.title = title(state);
     this.channel.clearError();
-    this.setResult(result);
-    this.layers = await this.spatialLayersOf(state.modelPath);
-    this.preprocessingNote = await this.sidecarNote(state.modelPath);
+    this.preprocessingNote = await this.sidecarNote(state.modelPath, explanation.forward?.numClasses);
+    const methods = state.methods;
+    explanation.enqueue(methods); // their cards wait on screen from the first frame
     this.postShow();
+    return {
+      methods,
+      run: (report: ProgressReporter) => {
+        const done = this.track(abort, () => {
+          this.report = notificationProgress(explanation, methods, report);
+          return explanation.compute(methods, abort.signal, { sanity: this.ctx.config().sanityCheck });
+        });
+        this.queue = done.catch(() => undefined); // additions (occlusion, sanity checks) wait for it
+        return done;
+      },
+    };
   }
 
-  /** Runs `req` for this panel's model and image; 'replace' shows the new result, 'merge' adds its maps. */
-  async run(req: RunRequest, mode: 'replace' | 'merge', next: Partial<PanelState> = {}): Promise<void> {
-    this.running?.abort();
-    const controller = new AbortController();
-    this.running = controller;
-    this.channel.setBusy(`Computing ${req.methods.join(', ')}…`);
-    const result = await analyse(this.ctx, this.state, req, controller, (message) => this.channel.fail(message));
-    if (this.running !== controller) return; // a newer run replaced this one
-    this.running = undefined;
-    this.channel.setBusy(undefined);
-    if (!result) return;
-    const merged = mode === 'merge' && this.result ? mergeResults(this.result, result) : result;
-    const state = { ...this.state, ...next };
-    if (mode === 'merge') state.methods = [...new Set([...this.state.methods, ...req.methods])];
-    await this.show(merged, state);
+  /** After a window reload: the forward pass and every map from the cache when there, else from the worker. */
+  async restore(): Promise<void> {
+    const abort = new AbortController();
+    const started = performance.now();
+    const explanation = newExplanation(this.ctx, this.state, (change) => this.changed(explanation, change));
+    await settleWorkerTask(this.ctx, { name: `restoring the Explain panel of ${this.state.imagePath}` }, abort, async () => {
+      await explanation.ensureForward(abort.signal);
+      const { methods, run } = await this.adopt(explanation, this.state, abort);
+      await run(() => undefined);
+      const calls = explanation.workerCalls;
+      this.ctx.log.info(`Explain panel restored for ${this.state.imagePath} in ${Math.round(performance.now() - started)} ms: `
+        + `${methods.filter((m) => explanation.maps.get(m)?.fromCache).length}/${methods.length} maps from the cache, `
+        + (calls === 0 ? 'no worker call' : `${calls} worker call${calls === 1 ? '' : 's'}`));
+    }, (message) => this.channel.fail(message));
   }
 
-  /** Stops this panel's own run, if one is going. */
+  /** Stops this panel's runs, if any is going. */
   cancel(): void {
-    this.running?.abort();
+    for (const run of this.runs) run.abort();
   }
 
-  private setResult(result: ClientExplainResult): void {
-    this.result = result;
-    this.wire = toWebviewResult(result);
+  /** A change in the explanation this panel shows: the card's progress line, or everything (coalesced). */
+  changed(explanation: ProgressiveExplanation, change: Change): void {
+    if (explanation !== this.explanation) return;
+    if (change.kind === 'progress') {
+      this.report?.(change);
+      this.channel.post({ type: 'mapProgress', method: change.method, fraction: change.fraction, message: change.message });
+      return;
+    }
+    if (this.postScheduled) return;
+    this.postScheduled = true;
+    setImmediate(() => {
+      this.postScheduled = false;
+      this.postShow();
+    });
   }
 
-  private async spatialLayersOf(modelPath: string): Promise<string[]> {
+  /** Runs `fn` as one of this panel's runs: busy while any goes on. */
+  private async track(abort: AbortController, fn: () => Promise<void>): Promise<void> {
+    this.runs.add(abort);
+    this.channel.setBusy('Computing the maps…');
     try {
-      const active = this.ctx.activeModel();
-      const description = active?.uri.fsPath === modelPath
-        ? await this.ctx.describeActive()
-        : await this.ctx.client.describe(modelPath);
-      this.numClasses = description?.numClasses;
-      this.names = namesFor(modelPath, description);
-      return description ? spatialLayers(description.layers) : [];
-    } catch (err) {
-      this.ctx.log.warn(`Explain panel: could not list the layers of ${modelPath}: ${(err as Error).message}`);
-      return [];
+      await fn();
+    } finally {
+      this.runs.delete(abort);
+      if (this.runs.size === 0) {
+        this.report = undefined;
+        this.channel.setBusy(undefined);
+      }
     }
   }
 
+  /** A new explanation of this panel's image (another class, or everything again) under the notification. */
+  private async replace(next: Partial<PanelState>, how: 'refresh' | 'cached'): Promise<void> {
+    const refresh = how === 'refresh';
+    this.cancel();
+    const state = { ...this.state, ...next };
+    const abort = new AbortController();
+    const explanation = newExplanation(this.ctx, state, (change) => this.changed(explanation, change));
+    // Another class of the same image: the forward pass comes from the explanation cache (memory), keyed by the
+    // current weights and preprocessing, so a retrained model is never answered with the old predictions.
+    await runUnderNotification(this.ctx, explanation, state, abort, async () => {
+      if (refresh) explanation.forward = undefined;
+      await explanation.ensureForward(abort.signal, refresh);
+      const adopted = await this.adopt(explanation, state, abort);
+      if (!refresh) return adopted;
+      return { methods: adopted.methods, run: (report: ProgressReporter) => this.track(abort, () => {
+        this.report = notificationProgress(explanation, adopted.methods, report);
+        return explanation.compute(adopted.methods, abort.signal, { refresh: true, sanity: this.ctx.config().sanityCheck });
+      }) };
+    }, (message) => this.channel.fail(message));
+  }
+
+  /** Adds to what is shown (after the run going on): `methods` computed, or their sanity check. */
+  private add(what: 'compute' | 'sanity', methods: readonly MethodId[]): Promise<void> {
+    const explanation = this.explanation;
+    if (!explanation) return Promise.resolve();
+    const step = async (): Promise<void> => {
+      if (explanation !== this.explanation) return;
+      const abort = new AbortController();
+      await settleWorkerTask(this.ctx, { name: `${what === 'sanity' ? 'sanity check of' : 'explaining'} ${this.state.imagePath}` }, abort,
+        () => this.track(abort, () => (what === 'sanity'
+          ? explanation.sanityCheck(methods, abort.signal)
+          : explanation.compute(methods, abort.signal))), (message) => this.channel.fail(message));
+      if (what === 'compute') this.state = { ...this.state, methods: [...new Set([...this.state.methods, ...methods])] };
+      this.postShow();
+    };
+    const next = this.queue.then(step, step);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   /** The defaults the engine used when the model has no loupe.json (checked in the model's folder by the host). */
-  private async sidecarNote(modelPath: string): Promise<string | undefined> {
+  private async sidecarNote(modelPath: string, numClasses: number | undefined): Promise<string | undefined> {
     if (await exists(sidecarPathOf(modelPath))) return undefined;
     const hasLabels = await exists(path.join(path.dirname(modelPath), DEFAULT_LABELS_NAME));
     const overridden = preprocessingFor(this.ctx.config(), modelPath, resolveInWorkspace(modelPath)) !== undefined;
-    return defaultsNote(modelPath, this.numClasses, hasLabels, overridden);
+    return defaultsNote(modelPath, numClasses, hasLabels, overridden);
   }
 
-  /** The class the maps shown explain (the top-1 class when none was asked for). */
-  private targetClass(): number | undefined {
-    return this.state.classIndex ?? this.result?.maps[0]?.summary.targetClass ?? this.result?.summary.predictions[0]?.index;
+  /** The maps shown as one result (JSON export). */
+  private result(): ClientExplainResult | undefined {
+    const e = this.explanation;
+    const summary = e?.summary(this.state.methods);
+    if (!e?.forward || !summary) return undefined;
+    return { summary, maps: e.ordered(this.state.methods).map((m) => m.output), image: e.forward.image };
   }
 
   private currentLayer(): string | undefined {
-    return this.state.layer ?? this.result?.maps.find((m) => GRADCAM_METHODS.includes(m.summary.method))?.summary.layer;
+    return this.state.layer ?? [...(this.explanation?.maps.values() ?? [])].find((m) => GRADCAM_METHODS.includes(m.output.summary.method))?.output.summary.layer;
   }
 
   private postShow(): void {
-    if (!this.wire) return;
+    const e = this.explanation;
+    const forward = e?.forward;
+    const summary = e?.summary(this.state.methods);
+    if (!e || !forward || !summary) return;
+    if (this.wireImage?.of !== forward) this.wireImage = { of: forward, image: webviewImage(forward.image) };
+    const image = forward.image;
+    const maps = e.ordered(this.state.methods).map((m) => {
+      let wire = this.wireMaps.get(m.output);
+      if (!wire) {
+        const one = { summary, maps: [m.output], image } as ClientExplainResult;
+        wire = { summary: m.output.summary, ...displaySize(one, 0), display: float32ToBase64(m.output.display) };
+        this.wireMaps.set(m.output, wire);
+      }
+      return wire;
+    });
+    const progress: WebviewProgress = {
+      pending: this.state.methods.concat([...e.pending.keys()].filter((m) => !this.state.methods.includes(m)))
+        .map((m) => e.pending.get(m)).filter((p) => p !== undefined).map((p) => ({ ...p })),
+      fromCache: [...e.maps].filter(([, m]) => m.fromCache).map(([method]) => method),
+      sanityMode: this.ctx.config().sanityCheck,
+      ...(e.sanity ? { sanity: e.sanity } : {}),
+    };
     const layer = this.currentLayer();
     this.channel.post({
-      type: 'show', result: this.wire, layers: this.layers, state: this.state,
+      type: 'show', result: { summary, image: this.wireImage.image, maps }, layers: forward.layers ?? [], state: this.state, progress,
       ...(layer !== undefined ? { layer } : {}), ...(this.preprocessingNote ? { preprocessingNote: this.preprocessingNote } : {}),
-      ...this.names,
+      ...namesFor(this.state.modelPath, forward.featureLayers),
     });
   }
 
   private async handle(msg: Exclude<FromWebview, { type: 'ready' }>): Promise<void> {
+    const numClasses = this.explanation?.forward?.numClasses;
     switch (msg.type) {
       case 'explainClass': {
-        if (this.numClasses !== undefined && msg.classIndex >= this.numClasses) {
-          this.ctx.log.warn(`Explain panel: ignored class ${msg.classIndex}: the model has ${this.numClasses} classes`);
+        if (numClasses !== undefined && msg.classIndex >= numClasses) {
+          this.ctx.log.warn(`Explain panel: ignored class ${msg.classIndex}: the model has ${numClasses} classes`);
           return;
         }
-        const req: RunRequest = { methods: this.state.methods, classIndex: msg.classIndex, ...(this.state.layer ? { layer: this.state.layer } : {}) };
-        await this.run(req, 'replace', { classIndex: msg.classIndex });
+        await this.replace({ classIndex: msg.classIndex }, 'cached');
         return;
       }
       case 'setLayer': {
-        if (!this.layers.includes(msg.layer)) {
+        if (!(this.explanation?.forward?.layers ?? []).includes(msg.layer)) {
           this.ctx.log.warn(`Explain panel: ignored layer "${msg.layer.slice(0, 80)}": not a spatial layer of the model`);
           return;
         }
-        const shown = this.result?.maps.map((m) => m.summary.method) ?? [];
+        const shown = [...(this.explanation?.maps.keys() ?? [])];
         const methods = GRADCAM_METHODS.filter((m) => shown.includes(m));
-        const target = this.targetClass();
-        await this.run({
-          methods: methods.length ? methods : ['gradcam'],
-          layer: msg.layer,
-          ...(target !== undefined ? { classIndex: target } : {}),
-        }, 'merge', { layer: msg.layer });
+        this.state = { ...this.state, layer: msg.layer };
+        if (this.explanation) this.explanation.target.layer = msg.layer;
+        await this.add('compute', methods.length ? methods : ['gradcam']);
         return;
       }
-      case 'runOcclusion': {
-        const target = this.targetClass();
-        await this.run({ methods: ['occlusion'], ...(target !== undefined ? { classIndex: target } : {}) }, 'merge');
+      case 'runOcclusion':
+        await this.add('compute', ['occlusion']);
         return;
-      }
+      case 'computeMethod':
+        await this.add('compute', [msg.method]);
+        return;
+      case 'cancelMethod':
+        this.explanation?.cancelMethod(msg.method);
+        return;
+      case 'sanityCheck':
+        await this.add('sanity', msg.method ? [msg.method] : [...(this.explanation?.maps.keys() ?? [])]);
+        return;
+      case 'recompute':
+        await this.replace({}, 'refresh');
+        return;
       case 'exportPng':
         await this.exportPng(msg.method, msg.dataUrl);
         return;
@@ -279,9 +441,7 @@ export class ExplainPanel {
         return;
       case 'createSidecar':
         // The maps shown were computed with the defaults: once loupe.json exists, compute them again with it.
-        if (await this.ctx.createSidecar({ modelPath: this.state.modelPath })) {
-          await this.run({ methods: this.state.methods, ...request(this.state) }, 'replace');
-        }
+        if (await this.ctx.createSidecar({ modelPath: this.state.modelPath })) await this.replace({}, 'cached');
         return;
     }
   }
@@ -296,7 +456,8 @@ export class ExplainPanel {
   }
 
   private async exportJson(method: MethodId): Promise<void> {
-    const json = this.result && mapJson(this.result, method);
+    const result = this.result();
+    const json = result && mapJson(result, method);
     if (!json) {
       this.ctx.log.warn(`Explain panel: no ${method} map to export`);
       return;
@@ -315,15 +476,15 @@ export class ExplainPanel {
   }
 
   private dispose(): void {
-    this.running?.abort();
+    this.cancel();
     if (ExplainPanel.current === this) ExplainPanel.current = undefined;
   }
 }
 
 /** The model as the Models view names it, and the layers the Grad-CAM picker offers first. */
-function namesFor(modelPath: string, description: ModelDescription | undefined): ShowNames {
+function namesFor(modelPath: string, featureLayers: string[] | undefined): ShowNames {
   const modelName = modelLabel(vscode.workspace.asRelativePath(modelPath, false));
-  return description ? { modelName, featureLayers: featureLayers(description.layers, description.defaultCamLayer) } : { modelName };
+  return featureLayers ? { modelName, featureLayers } : { modelName };
 }
 
 /** The save dialog's default: the export folder (created on first use), never beside the image. */

@@ -2,7 +2,8 @@
  * Results on disk, one folder per (model weights, analysis, inputs, parameters):
  *   <root>/<model fingerprint>/<key>/<result file> + whatever files the analysis writes beside it.
  * An entry is built in a temporary sibling folder and renamed into place when complete, so a
- * cancelled or crashed run never leaves a half-written entry. Dissection and TCAV both store here.
+ * cancelled or crashed run never leaves a half-written entry. Dissection, TCAV and feature visualisation
+ * (in the worker) and the Explain panel's cache (in the host) store here: Node code both processes share.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
