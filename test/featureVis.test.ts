@@ -9,7 +9,7 @@ import { CancelledError } from '../src/protocol/errors';
 import { gradients } from '../src/engine/model/executor';
 import { loadModel } from '../src/engine/model/loader';
 import type { FeatureVisSummary } from '../src/protocol/featureVis';
-import { buildRedirectModel, lucidRedirected, REDIRECT_WEIGHTS, saveColourModel, saveGrayModel } from './helpers/featureVisModels';
+import { buildRedirectModel, lucidRedirected, redirectInputs, REDIRECT_WEIGHTS, saveColourModel, saveGrayModel } from './helpers/featureVisModels';
 import { rng, saveModel, tempDir } from './helpers/models';
 import { PLANTED_UNITS, savePlantedModel } from './helpers/plantedModel';
 
@@ -206,16 +206,7 @@ test('the redirected ReLU rule equals Lucid\'s formula, per batch element, fused
     const file = await saveModel(buildRedirectModel(Number.isFinite(max) ? max : undefined));
     const loaded = await loadModel(file);
     const graph = loaded.graph;
-    const n = 4 * 4 * 3;
-    // element 0: mixed signs (some units live); element 1: every pre-activation negative (all dead); element 2: all > 6
-    // (saturated for ReLU6). The third input channel is 0 in elements 1 and 2 so the signs are as intended.
-    const input = new Float32Array(3 * n);
-    for (let i = 0; i < n; i++) {
-      const third = i % 3 === 2;
-      input[i] = r() * 2 - 1;
-      input[n + i] = third ? 0 : -1 - r();
-      input[2 * n + i] = third ? 0 : 7 + r();
-    }
+    const input = redirectInputs(r);
     const dyValues = Float32Array.from({ length: 3 * 16 * 3 }, () => r() * 2 - 1);
     const x = tf.tensor4d(input, [3, 4, 4, 3]);
     const seed = () => tf.tensor4d(dyValues, [3, 4, 4, 3]);

@@ -12,7 +12,7 @@ import { ModelPasses } from '../src/engine/featureVis/passes';
 import type { ReluRule } from '../src/engine/model/ir';
 import type { FeatureVisTerm } from '../src/protocol/featureVis';
 import { relativeError } from './helpers/context';
-import { buildRedirectModel, lucidRedirected, REDIRECT_WEIGHTS, saveColourModel } from './helpers/featureVisModels';
+import { buildRedirectModel, lucidRedirected, redirectInputs, REDIRECT_WEIGHTS, saveColourModel } from './helpers/featureVisModels';
 import { buildFusableModel, rng, saveModel, tempDir } from './helpers/models';
 
 let ortEngine: Engine;
@@ -37,14 +37,7 @@ test('ONNX Runtime\'s redirected ReLU rule equals Lucid\'s formula per batch ele
     const model = await ortEngine.model(file);
     assert.equal(model.passes.backend, 'onnxruntime', model.passes.note);
     const n = 4 * 4 * 3;
-    // element 0: mixed signs; element 1: all pre-activations negative (dead); element 2: all > 6 (saturated for ReLU6)
-    const input = new Float32Array(3 * n);
-    for (let i = 0; i < n; i++) {
-      const third = i % 3 === 2;
-      input[i] = r() * 2 - 1;
-      input[n + i] = third ? 0 : -1 - r();
-      input[2 * n + i] = third ? 0 : 7 + r();
-    }
+    const input = redirectInputs(r);
     const dy = Float32Array.from({ length: 3 * n }, () => r() * 2 - 1);
     const pre = new Float32Array(3 * n);
     for (let p = 0; p < 48; p++) for (let o = 0; o < 3; o++) for (let i = 0; i < 3; i++) pre[p * 3 + o]! += input[p * 3 + i]! * REDIRECT_WEIGHTS[i]![o]!;

@@ -72,3 +72,20 @@ export function lucidRedirected(x: Float32Array, dy: Float32Array, batch: number
   }
   return out;
 }
+
+/**
+ * Inputs for buildRedirectModel, batch of 3 on 4×4×3: element 0 mixed signs (some units live); element 1 every
+ * pre-activation negative (all dead); element 2 all > 6 (saturated for ReLU6). The third channel is 0 in
+ * elements 1 and 2 so the signs are as intended.
+ */
+export function redirectInputs(r: () => number): Float32Array {
+  const n = 4 * 4 * 3;
+  const input = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    const third = i % 3 === 2;
+    input[i] = r() * 2 - 1;
+    input[n + i] = third ? 0 : -1 - r();
+    input[2 * n + i] = third ? 0 : 7 + r();
+  }
+  return input;
+}
