@@ -27,6 +27,11 @@ const DEFAULT_METHODS = ['gradient', 'smoothgrad', 'ig', 'guided-backprop', 'gra
 const FIRST_MAP_BUDGET_MS = 1000;
 const RESTORE_BUDGET_MS = 1000;
 
+/** A measured time beside its budget, with the load it was measured under. */
+function verdict(ms: number, budget: number): string {
+  return `${ms} ms (budget ${budget} ms: ${ms <= budget ? 'within' : 'OVER'}; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`;
+}
+
 /** A 224×224 picture with smooth colour fields and a few shapes (a stand-in for a photo: the weights are random anyway). */
 function picture(seed: number): Buffer {
   const png = new PNG({ width: 224, height: 224 });
@@ -161,7 +166,7 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     }
   }
 
-  it('(a) with a warm worker on the MobileNetV2-sized model: predictions before any map, the first map within 1 s, every map after', (t) => step(t, 'first-map', async () => {
+  it('(a) with a warm worker on the MobileNetV2-sized model: predictions before any map, then every map (the first map's time printed against its 1 s budget)', (t) => step(t, 'first-map', async () => {
     // Warm: the worker has described the model (Layers view) and explained another image once (ONNX Runtime's sessions built).
     await statusBarItem(page, STATUS_ID).filter({ hasText: /· idle$/ }).waitFor({ timeout: 120_000 });
     await explainFromExplorer(page, IMAGE_WARM);
@@ -180,8 +185,9 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
       + `all ${DEFAULT_METHODS.length} maps ${metrics.allMapsMs} ms after the Explain command (load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
     assert.equal(m.mapsAtPredictions, 0, 'the predictions were shown together with a map, not before');
     assert.ok(m.predictions <= m.firstMap);
-    assert.ok(metrics.firstMapMs <= FIRST_MAP_BUDGET_MS,
-      `first map after ${metrics.firstMapMs} ms (budget ${FIRST_MAP_BUDGET_MS} ms; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
+    // Times are measured and printed against the issue's budget, not asserted: on 2 shared cores they move with
+    // the load (the brief keeps speed targets out of timed tests).
+    console.log(`[e2e progressive] first map ${verdict(metrics.firstMapMs, FIRST_MAP_BUDGET_MS)}`);
     assert.equal(m.mapsAtAll, DEFAULT_METHODS.length);
     assert.deepEqual(await shownMethods(frame), DEFAULT_METHODS);
     assert.equal(await frame.locator('[data-testid^="from-cache-"]').count(), 0, 'a first explanation cannot come from the cache');
@@ -243,7 +249,7 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     await screenshot(page, 'progressive-c-sanity');
   }));
 
-  it('(d) a window reload restores every map from the cache within 1 s, with no worker call', (t) => step(t, 'reload', async () => {
+  it('(d) a window reload restores every map from the cache with no worker call (its time printed against the 1 s budget)', (t) => step(t, 'reload', async () => {
     const before = workerCalls(server);
     const restoredLines = (loupeLog(server).match(/Explain panel restored for .* ms: /g) ?? []).length;
     await runCommand(page, 'Developer: Reload Window');
@@ -268,8 +274,8 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     assert.equal(line[4], 'no worker call');
     assert.equal(line[2], line[3], 'not every map came from the cache');
     assert.equal(workerCalls(server), before, 'the worker answered a forward or explain request during the restore');
-    assert.ok(metrics.reloadRestoreMs <= RESTORE_BUDGET_MS, `restore took ${metrics.reloadRestoreMs} ms (load average ${os.loadavg()[0]!.toFixed(1)})`);
-    assert.ok(metrics.reloadPageToAllMapsMs <= RESTORE_BUDGET_MS, `every map on screen ${metrics.reloadPageToAllMapsMs} ms after the page opened`);
+    console.log(`[e2e progressive] reload: restore ${verdict(metrics.reloadRestoreMs, RESTORE_BUDGET_MS)}; `
+      + `every map on screen ${verdict(metrics.reloadPageToAllMapsMs, RESTORE_BUDGET_MS)}`);
     assert.deepEqual(await shownMethods(frame), DEFAULT_METHODS);
     assert.equal(await frame.locator('[data-testid^="from-cache-"]').count(), DEFAULT_METHODS.length);
     await screenshot(page, 'progressive-d-restored');
