@@ -166,7 +166,7 @@ describe('The progressive, cached Explain panel in a real VS Code', { timeout: 2
     }
   }
 
-  it('(a) with a warm worker on the MobileNetV2-sized model: predictions before any map, then every map (the first map's time printed against its 1 s budget)', (t) => step(t, 'first-map', async () => {
+  it('(a) with a warm worker on the MobileNetV2-sized model: predictions before any map, then every map (the first map\'s time printed against its 1 s budget)', (t) => step(t, 'first-map', async () => {
     // Warm: the worker has described the model (Layers view) and explained another image once (ONNX Runtime's sessions built).
     await statusBarItem(page, STATUS_ID).filter({ hasText: /· idle$/ }).waitFor({ timeout: 120_000 });
     await explainFromExplorer(page, IMAGE_WARM);
