@@ -8,6 +8,8 @@ import type { ActivationSpec, IRNode } from './ir';
 import { opNode } from './node';
 import type { Operand, OpSpec, SpatialPad } from './ops';
 import { WeightStore } from './weightStore';
+import { orderGraphDefs } from './graphDefOrder';
+import { checkInputShape, staticShapes } from './shapeBudget';
 
 interface AttrValue {
   i?: string | number; f?: number; s?: string; b?: boolean; type?: string;
@@ -28,8 +30,8 @@ const FUSED_ACTIVATIONS: Record<string, string> = { Relu: 'relu', Relu6: 'relu6'
  */
 export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGraph> {
   const file = files.file;
-  const topology = files.artifacts.modelTopology as { node?: GraphNodeDef[] };
-  const defs = topology.node ?? [];
+  const topology = files.artifacts.modelTopology as { node?: unknown };
+  const defs = orderGraphDefs<GraphNodeDef>(topology.node ?? [], file);
   let named: tf.NamedTensorMap;
   try {
     named = tf.io.decodeWeights(files.artifacts.weightData as ArrayBuffer, files.artifacts.weightSpecs ?? []);
@@ -44,10 +46,11 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
   }
   const inputDef = placeholders[0]!;
   const dims = (inputDef.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size));
-  if (dims.length !== 4 || dims.slice(1).some((d) => !(d > 0))) {
+  if (dims.length !== 4) {
     throw new LoupeError('UNSUPPORTED_MODEL', `the graph's input '${inputDef.name}' has shape [${dims.join(', ')}]`, file,
       'Loupe needs a fixed-size image input [batch, height, width, channels]');
   }
+  checkInputShape(dims.slice(1), `the graph's input '${inputDef.name}' of shape [${dims.join(', ')}]`, file);
   const nodes: IRNode[] = [];
   const consumed = new Set<string>();
   for (const def of defs) {
@@ -84,6 +87,8 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
     weights: store,
     opaque: [],
   };
+  // Shapes are checked from the declarations before the forward pass that measures them allocates anything.
+  staticShapes(nodes, draft.inputShape, (name) => (tensors.has(name) ? tensors.get(name)!.shape : undefined), file);
   inferShapes(draft, file);
   for (const n of nodes) n.params = n.weightNames.reduce((s, w) => s + (tensors.get(w)?.size ?? 0), 0);
   return finishGraph({ ...draft, outputName: outputs[0]!.name, file });
@@ -129,8 +134,13 @@ function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors
     let pad: SpatialPad;
     if (padding === 'EXPLICIT') {
       const p = ints(a.explicit_paddings);
+      if (p.length !== 8 || !p.every((v) => Number.isInteger(v) && v >= 0)) {
+        throw new LoupeError('MODEL_INVALID', `graph node '${def.name}' has explicit_paddings [${p.join(', ')}]: it needs 8 non-negative integers`, file,
+          'export the model again');
+      }
       pad = [[p[2]!, p[3]!], [p[4]!, p[5]!]];
-    } else pad = padding.toLowerCase() as 'same' | 'valid';
+    } else if (padding === 'SAME' || padding === 'VALID') pad = padding.toLowerCase() as 'same' | 'valid';
+    else throw unsupported(def, file, `padding '${padding}'`);
     if (a.data_format && decode(a.data_format.s) !== 'NHWC') throw unsupported(def, file, 'data format other than NHWC');
     return { strides: [s[1] ?? 1, s[2] ?? 1], dilations: [d[1] ?? 1, d[2] ?? 1], pad };
   };

@@ -49,6 +49,7 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
   }
   const { graph, fingerprintParts, layout, notes, release } = await loader.load(file);
   try {
+    checkFiniteWeights(graph, file);
     const sidecar = await readSidecar(file, graph.inputShape, graph.numClasses);
     const hash = createHash('sha256');
     for (const part of fingerprintParts) hash.update(part);
@@ -94,6 +95,20 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
   }
 }
 
+/** A NaN or infinity in a weight turns every map into NaN: refused at load, naming the tensor. */
+function checkFiniteWeights(graph: IRGraph, file: string): void {
+  for (const name of graph.weights.names()) {
+    const t = graph.weights.get(name);
+    if (t.dtype !== 'float32') continue;
+    const values = t.dataSync() as Float32Array;
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) {
+        throw new LoupeError('WEIGHTS_INVALID', `the weight '${name}' holds ${values[i]} at index ${i}`, file,
+          'every analysis of this model would be NaN: fix the training run (or the export) that produced it');
+      }
+    }
+  }
+}
 
 /**
  * ONNX Runtime when the engine has it and it can run this model's graph, else TF.js (and why, said in
