@@ -3,7 +3,7 @@
  * bytes, special files and worker requests, runs each case through Loupe's real code paths and prints
  * the outcomes. Exits 1 when any case crashed, hung, went over the memory budget, produced NaN maps, or
  * failed without naming what was wrong.
- *   npm run fuzz -- [--cases 10000] [--seed 1] [--minutes 60] [--family layers-json,png]
+ *   npm run fuzz -- [--cases 10000] [--seed 1] [--minutes 60] [--family layers-json,png] [--case 24 (reproduce one case)]
  */
 import { formatReport, runFuzz } from './harness';
 import type { Family } from './cases';
@@ -18,10 +18,12 @@ async function main(): Promise<void> {
   const seed = Number(arg('seed', '1'));
   const minutes = Number(arg('minutes', '60'));
   const family = arg('family', '');
+  const only = arg('case', '');
   let done = 0;
   const report = await runFuzz({
     cases, seed, timeLimitMs: minutes * 60_000,
     ...(family ? { families: family.split(',') as Family[] } : {}),
+    ...(only ? { only: only.split(',').map(Number) } : {}),
     onResult: (r) => {
       done++;
       if (done % 100 === 0) process.stderr.write(`${done} cases\n`);

@@ -138,6 +138,7 @@ async function runCase(task: CaseTask): Promise<CaseResult> {
   let c: Case | undefined;
   try {
     c = makeCase(fixtures, dir, r, task.family as Family);
+    if (process.env.LOUPE_FUZZ_KEEP) process.stderr.write(`case ${task.index}: ${dir}\n`);
     process.send?.({ kind: 'case', index: task.index, what: c.what });
     let res: { outcome: Outcome; detail: string };
     if (c.argv) {
@@ -155,6 +156,7 @@ async function runCase(task: CaseTask): Promise<CaseResult> {
     return { index: task.index, family: task.family, what: c?.what ?? 'making the case', outcome: 'crash', detail: `harness: ${(err as Error)?.stack ?? err}`, ms: Date.now() - started };
   } finally {
     if (c && !c.argv) await local.sendRequest(new RequestType<unknown, unknown, unknown>('loupe/forget'), {}).catch(() => undefined);
+    if (process.env.LOUPE_FUZZ_KEEP) fs.cpSync(dir, path.join(process.env.LOUPE_FUZZ_KEEP, `case-${task.index}`), { recursive: true, verbatimSymlinks: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

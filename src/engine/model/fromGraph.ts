@@ -127,6 +127,7 @@ function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors
     spec = activationByName(known, def.name, file);
   }
   const bias = fused.includes('BiasAdd') ? { bias: constInputs[1]! } : {};
+  checkArity(def, inputs.length - constInputs.length, constInputs.length, fused.includes('BiasAdd') ? 1 : 0, file);
   const convAttrs = (): { strides: [number, number]; dilations: [number, number]; pad: SpatialPad } => {
     const s = ints(a.strides);
     const d = ints(a.dilations);
@@ -218,6 +219,24 @@ function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors
     }
     default:
       throw unsupported(def, file, `op '${def.op}'`);
+  }
+}
+
+/** Constant inputs (weights, axes, shapes) each op needs; every op but the elementwise ones and ConcatV2 reads one tensor. */
+const CONST_INPUTS: Record<string, number> = {
+  Conv2D: 1, _FusedConv2D: 1, DepthwiseConv2dNative: 1, FusedDepthwiseConv2dNative: 1, MatMul: 1, _FusedMatMul: 1,
+  Mean: 1, Max: 1, Reshape: 1, Pad: 1, ConcatV2: 1, FusedBatchNorm: 4, FusedBatchNormV3: 4,
+};
+const MANY_INPUTS = new Set(['BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'ConcatV2']);
+
+/** A node whose inputs are not what its op reads (a weight where a tensor goes, a missing bias) is refused by name. */
+function checkArity(def: GraphNodeDef, dynamic: number, constant: number, fusedBias: number, file: string): void {
+  const needConst = (CONST_INPUTS[def.op] ?? 0) + fusedBias;
+  const okDynamic = MANY_INPUTS.has(def.op) ? dynamic >= 1 : dynamic === 1;
+  const okConst = MANY_INPUTS.has(def.op) ? constant >= needConst : constant === needConst;
+  if (!okDynamic || !okConst) {
+    throw new LoupeError('MODEL_INVALID', `graph node '${def.name}' (${def.op}) reads ${dynamic} tensor${dynamic === 1 ? '' : 's'} and ${constant} constant${constant === 1 ? '' : 's'}; `
+      + `it needs ${MANY_INPUTS.has(def.op) ? 'at least one' : 'one'} tensor and ${needConst} constant${needConst === 1 ? '' : 's'}`, file, 'export the model again');
   }
 }
 
