@@ -8,8 +8,8 @@ import type { OpSpec, SpatialPad } from './ops';
  * TF.js as a negative size (wasm kernels write outside their buffers) or as gigabytes allocated at once.
  */
 
-/** Bytes of float32 activations of one image's forward pass (every analysis holds a few such sets). */
-export const ACTIVATION_BUDGET_BYTES = 1024 * 1024 * 1024;
+/** Bytes of float32 activations of one image's forward pass: a gradient holds about three such sets (values, gradients, fused kernels' copies). */
+export const ACTIVATION_BUDGET_BYTES = 512 * 1024 * 1024;
 /** Largest side of a model's input. */
 export const MAX_INPUT_SIDE = 8192;
 
@@ -169,6 +169,7 @@ function window(size: [number, number], kernel: [number, number], strides: [numb
   if (!ints.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096)) {
     throw bad(`has window ${kernel.join('×')}, strides ${strides.join('×')}, dilations ${dilations.join('×')}: each must be an integer from 1 to 4096`);
   }
+  if (!Array.isArray(pad) && pad !== 'same' && pad !== 'valid') throw bad(`has padding ${JSON.stringify(pad)}: it must be 'same', 'valid' or explicit`);
   if (Array.isArray(pad) && !(pad.length === 2 && pad.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0)))) {
     throw bad(`has explicit padding ${JSON.stringify(pad)}: it must be [[top, bottom], [left, right]] of non-negative integers`);
   }
