@@ -30,8 +30,8 @@ export interface Case {
   argv?: string[];
 }
 
-export function pickFamily(r: Rand, only?: Family[]): Family {
-  const table = only ? FAMILY_WEIGHTS.filter(([f]) => only.includes(f)) : FAMILY_WEIGHTS;
+export function pickFamily(r: Rand, only?: Family[], weights?: Partial<Record<Family, number>>): Family {
+  const table = FAMILY_WEIGHTS.filter(([f]) => !only || only.includes(f)).map(([f, w]): [Family, number] => [f, weights?.[f] ?? w]);
   let n = r.next() * table.reduce((s, [, w]) => s + w, 0);
   for (const [family, w] of table) if ((n -= w) < 0) return family;
   return table[table.length - 1]![0];

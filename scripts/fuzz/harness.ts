@@ -22,6 +22,8 @@ export interface FuzzOptions {
   /** Restart the runner every this many cases (bounds what a leak can add up to). */
   recycleEvery?: number;
   families?: Family[];
+  /** Relative weights replacing FAMILY_WEIGHTS' (e.g. fewer CLI cases, each a process start). */
+  weights?: Partial<Record<Family, number>>;
   /** Run only these case indices (to reproduce a failure: same seed, same index). */
   only?: number[];
   onResult?: (r: CaseResult) => void;
@@ -53,7 +55,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   try {
     for (let index = 0; index < o.cases; index++) {
       if (Date.now() - started > o.timeLimitMs) break;
-      const family = pickFamily(families, o.families);
+      const family = pickFamily(families, o.families, o.weights);
       if (o.only && !o.only.includes(index)) continue;
       if (!runner || sinceStart >= recycle) {
         await runner?.stop();

@@ -57,7 +57,7 @@ function realWorker(): WorkerClient {
 /** Error messages must name the file at fault when a file was mutated. */
 function namesFile(message: string, c: Case): boolean {
   const names = [c.model, c.image, path.dirname(c.model), path.dirname(c.image)];
-  return names.some((n) => message.includes(n)) || /modelPath|imagePath|options|params|unknown|must|layer|class|method/i.test(message);
+  return names.some((n) => message.includes(n));
 }
 
 function classifyError(err: unknown, c: Case): { outcome: Outcome; detail: string } {
@@ -67,7 +67,9 @@ function classifyError(err: unknown, c: Case): { outcome: Outcome; detail: strin
   if (err instanceof LoupeError) {
     if (err.code === 'CANCELLED') return { outcome: 'cancelled', detail: 'cancelled at the case budget' };
     if (/internal error|WebAssembly kernel failed/.test(err.message)) return { outcome: 'crash', detail: err.message };
-    return { outcome: err.file !== undefined || namesFile(err.message, c) ? 'clean' : 'unnamed', detail: err.message };
+    // A refused request names its parameter (BAD_REQUEST); a refused file must name the file.
+    const named = err.file !== undefined || (c.request !== undefined && err.code === 'BAD_REQUEST') || namesFile(err.message, c);
+    return { outcome: named ? 'clean' : 'unnamed', detail: err.message };
   }
   return { outcome: 'crash', detail: (err as Error)?.stack ?? String(err) };
 }
@@ -155,7 +157,8 @@ async function runCase(task: CaseTask): Promise<CaseResult> {
   } catch (err) {
     return { index: task.index, family: task.family, what: c?.what ?? 'making the case', outcome: 'crash', detail: `harness: ${(err as Error)?.stack ?? err}`, ms: Date.now() - started };
   } finally {
-    if (c && !c.argv) await local.sendRequest(new RequestType<unknown, unknown, unknown>('loupe/forget'), {}).catch(() => undefined);
+    // The case's own model is dropped from the engine's cache; the shared base model stays loaded.
+    if (c && !c.argv && c.model.startsWith(dir)) await local.sendRequest(new RequestType<unknown, unknown, unknown>('loupe/forget'), { modelPath: c.model }).catch(() => undefined);
     if (process.env.LOUPE_FUZZ_KEEP) fs.cpSync(dir, path.join(process.env.LOUPE_FUZZ_KEEP, `case-${task.index}`), { recursive: true, verbatimSymlinks: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -35,8 +35,11 @@ export function checkLayersTopology(topology: unknown, weightSpecs: tf.io.Weight
     checkLayerConfig(String(raw.class_name), raw.config, name, totalWeights, specByName, file);
     if (model.kind !== 'functional') continue;
     const nodes = (raw.inbound_nodes ?? []) as unknown[];
+    // A layer other than an input that reads nothing makes tfjs-layers wait for an input forever.
+    if (raw.class_name !== 'InputLayer' && nodes.length === 0) throw bad(`layer '${name}' has no inbound layers`);
     for (const node of nodes) {
       if (!Array.isArray(node)) throw bad(`layer '${name}': each inbound node must be a list of [layer, node index, tensor index]`);
+      if (raw.class_name !== 'InputLayer' && node.length === 0) throw bad(`layer '${name}' has an inbound node that reads no layer`);
       for (const ref of node) inbound.get(name)!.push(checkRef(ref, `layer '${name}'`, nodesOf, file));
     }
   }
