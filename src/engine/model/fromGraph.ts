@@ -20,7 +20,7 @@ interface GraphNodeDef { name: string; op: string; input?: string[]; attr?: Reco
 
 
 const decode = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
-const ints = (a: AttrValue | undefined) => (a?.list?.i ?? []).map(Number);
+const ints = (a: AttrValue | undefined): number[] => (Array.isArray(a?.list?.i) ? a!.list!.i!.map(Number) : []);
 
 const FUSED_ACTIVATIONS: Record<string, string> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Sigmoid: 'sigmoid', Tanh: 'tanh', Selu: 'selu' };
 
@@ -45,7 +45,8 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
     throw new LoupeError('UNSUPPORTED_MODEL', `the graph has ${placeholders.length} inputs`, file, 'Loupe explains models with one image input');
   }
   const inputDef = placeholders[0]!;
-  const dims = (inputDef.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size));
+  const dimList = inputDef.attr?.shape?.shape?.dim;
+  const dims = (Array.isArray(dimList) ? dimList : []).map((d) => Number(d?.size));
   if (dims.length !== 4) {
     throw new LoupeError('UNSUPPORTED_MODEL', `the graph's input '${inputDef.name}' has shape [${dims.join(', ')}]`, file,
       'Loupe needs a fixed-size image input [batch, height, width, channels]');
@@ -117,7 +118,7 @@ function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors
   const a = def.attr ?? {};
   const constInputs = inputs.filter((i) => consts.has(i));
   const constValues = (i: number): number[] => Array.from(tensors.get(constInputs[i]!)!.dataSync());
-  const fused = (a.fused_ops?.list?.s ?? []).map(decode);
+  const fused = (Array.isArray(a.fused_ops?.list?.s) ? a.fused_ops!.list!.s! : []).map((f) => decode(String(f)));
   const activationName = fused.find((f) => f !== 'BiasAdd');
   let spec: ActivationSpec = { kind: 'linear' };
   if (activationName === 'LeakyRelu') spec = { kind: 'leakyrelu', alpha: Number(a.leakyrelu_alpha?.f ?? 0.2) };

@@ -76,6 +76,7 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
       ...(graph.aliases && Object.keys(graph.aliases).length ? { moduleOutputs: graph.aliases } : {}),
     };
     const passes = await choosePasses(graph, options);
+    if (!runsOnOrt(passes)) refuseUnequalStrides(graph, file, passes);
     if (passes.note) description.notes = [...(description.notes ?? []), passes.note];
     return {
       graph,
@@ -93,6 +94,19 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
     release?.();
     throw e;
   }
+}
+
+function runsOnOrt(passes: Passes): boolean {
+  return passes instanceof OrtPasses;
+}
+
+/** TF.js input gradients of a strided convolution need equal strides: said at load, naming the layer. */
+function refuseUnequalStrides(graph: IRGraph, file: string, passes: Passes): void {
+  const node = graph.nodes.find((n) => (n.op?.op === 'conv' || n.op?.op === 'separableConv') && n.op.strides[0] !== n.op.strides[1]);
+  if (!node || !node.op || !('strides' in node.op)) return;
+  passes.dispose();
+  throw new LoupeError('UNSUPPORTED_MODEL', `layer '${node.name}' convolves with strides ${node.op.strides.join('×')}; Loupe's gradients on TF.js need equal strides`, file,
+    'use equal strides along height and width');
 }
 
 /** A NaN or infinity in a weight turns every map into NaN: refused at load, naming the tensor. */
