@@ -155,3 +155,12 @@ test('an output folder that cannot be written is a clear error naming it, not a 
   fs.writeFileSync(file, '');
   await expectRefused(() => writeRunFiles(path.join(file, 'sub'), [{ name: 'a.txt', bytes: 'x' }]), 'BAD_REQUEST', /cannot write the outputs: .*ENOTDIR/, file);
 });
+
+test('a cache folder that cannot be written is a clear error naming it, not a stack trace', async () => {
+  const dir = tempDir('loupe-cache-');
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  const cacheDir = path.join(dir, 'file', 'cache');
+  const e = await Engine.create({ backend: 'wasm', lanes: 1, cacheDir });
+  await expectRefused(() => e.dissect(good, { layer: 'c', probe: { kind: 'builtin', count: 2, size: 16 } }), 'BAD_REQUEST',
+    /cannot write Loupe's cache folder \(ENOTDIR\)/, cacheDir);
+});
