@@ -18,6 +18,9 @@ type Row = Record<string, string>;
 const MAX_CSV_BYTES = 256 * 1024 * 1024;
 
 function readCsv(file: string): Row[] {
+  if (!fs.existsSync(file)) {
+    throw new LoupeError('BAD_REQUEST', 'is missing from the Broden dataset', file, 'a Broden folder needs index.csv, category.csv and label.csv');
+  }
   const text = readUntrusted(file, {
     inside: path.dirname(file), maxBytes: MAX_CSV_BYTES, what: 'dataset table', missingCode: 'BAD_REQUEST', invalidCode: 'BAD_REQUEST',
     missingHint: 'a Broden folder needs index.csv, category.csv and label.csv',
