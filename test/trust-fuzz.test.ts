@@ -1,7 +1,7 @@
 /**
  * Issue 13, part 4: a 1,000-case slice of `npm run fuzz` (seeded, so every run tries the same cases):
  * mutated model.json files (fields, shapes, graph edges), weight shards, sidecars, PNG/JPEG bytes,
- * FIFOs, devices, folders and symlinks in place of files, and absurd worker requests, run through the
+ * FIFOs, devices, folders and symlinks in place of files, absurd worker requests and panel messages, run through the
  * worker's request handlers in-process, the real worker process and the real CLI. None may crash, hang,
  * go over the memory budget, return NaN maps, or fail without naming what was wrong.
  */
@@ -21,7 +21,7 @@ test('1,000 fuzz cases: 0 crashes, 0 hangs, 0 over budget, 0 NaN maps, every err
   for (const outcome of ['crash', 'hang', 'over-budget', 'nan', 'unnamed'] as const) assert.equal(report.counts[outcome], 0, `${outcome}:\n${table}`);
   // The slice must reach past the door: some cases load and explain, many are refused.
   assert.ok(report.counts.success >= 100 && report.counts.clean >= 300, table);
-  for (const family of ['layers-json', 'graph-json', 'manifest', 'shard', 'sidecar', 'png', 'jpeg', 'special', 'options', 'worker', 'cli']) {
+  for (const family of ['layers-json', 'graph-json', 'manifest', 'shard', 'sidecar', 'png', 'jpeg', 'special', 'options', 'worker', 'cli', 'webview']) {
     assert.ok(report.byFamily[family], `family ${family} was exercised`);
   }
 });

@@ -10,12 +10,12 @@ import type { Fixtures } from './fixtures';
 import { mutateJson, ODD_NUMBERS } from './mutateJson';
 import type { Rand } from './random';
 
-export type Family = 'layers-json' | 'graph-json' | 'manifest' | 'shard' | 'sidecar' | 'png' | 'jpeg' | 'special' | 'options' | 'worker' | 'cli';
+export type Family = 'layers-json' | 'graph-json' | 'manifest' | 'shard' | 'sidecar' | 'png' | 'jpeg' | 'special' | 'options' | 'worker' | 'cli' | 'webview';
 
 /** Relative frequency of each family. */
 export const FAMILY_WEIGHTS: ReadonlyArray<[Family, number]> = [
   ['layers-json', 20], ['graph-json', 12], ['manifest', 6], ['shard', 8], ['sidecar', 7], ['png', 10], ['jpeg', 6], ['special', 5],
-  ['options', 10], ['worker', 14], ['cli', 2],
+  ['options', 10], ['worker', 14], ['cli', 2], ['webview', 4],
 ];
 
 export interface Case {
@@ -28,6 +28,8 @@ export interface Case {
   request?: { method: string; params: Record<string, unknown> };
   /** CLI: the arguments after dist/cli.js. */
   argv?: string[];
+  /** Webview: a message a (hostile) panel could post to the host. */
+  message?: unknown;
 }
 
 export function pickFamily(r: Rand, only?: Family[], weights?: Partial<Record<Family, number>>): Family {
@@ -106,6 +108,10 @@ export function makeCase(fx: Fixtures, dir: string, r: Rand, family: Family): Ca
     case 'options':
     case 'worker':
       return { family, what: 'request mutated', ...base, request: mutateRequest(fx, r, base.model, image) };
+    case 'webview': {
+      const message = r.chance(0.85) ? mutateJson(r.pick(WEBVIEW_MESSAGES), r, 1 + r.int(2)) : r.pick(WEBVIEW_MESSAGES);
+      return { family, what: 'webview message', ...base, message };
+    }
     case 'cli': {
       const out = path.join(dir, 'out');
       const model = r.chance(0.5) ? base.model : copyModel(fx.layersDir);
@@ -121,6 +127,15 @@ export function makeCase(fx: Fixtures, dir: string, r: Rand, family: Family): Ca
     }
   }
 }
+
+/** Messages the panels post (src/protocol/*Webview.ts), the starting points of the webview family. */
+const WEBVIEW_MESSAGES: readonly object[] = [
+  { type: 'ready' }, { type: 'explainClass', classIndex: 2 }, { type: 'setLayer', layer: 'c2' }, { type: 'runOcclusion' },
+  { type: 'exportPng', method: 'gradient', dataUrl: 'data:image/png;base64,iVBORw0KGgo=' }, { type: 'exportJson', method: 'ig' },
+  { type: 'openLayer', layer: 'c1' }, { type: 'ui', ui: { sequential: 'inferno', diverging: 'RdBu', opacity: 0.6 } }, { type: 'createSidecar' },
+  { type: 'dissect', layer: 'c2' }, { type: 'openUnit', unit: 3 }, { type: 'visualize', layer: 'c2', unit: 1 },
+  { type: 'run', classIndex: 1, layers: ['c2'], concepts: ['builtin:red'] }, { type: 'exportCsv' },
+];
 
 /** Edits of a Layers topology aimed at its graph: cycles, missing layers, duplicate names, node indices, shapes. */
 function editLayers(topology: { config: { layers: Array<{ name: string; config: Record<string, unknown>; inbound_nodes: unknown[][][] }> } }, r: Rand): string {

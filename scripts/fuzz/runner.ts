@@ -15,6 +15,11 @@ import { LoupeError } from '../../src/engine/errors';
 import { WorkerClient, WorkerExitedError } from '../../src/host/workerClient';
 import { errorFromWire, base64ToFloat32 } from '../../src/worker/wire';
 import { registerHandlers } from '../../src/worker/server';
+import { isBlocksPanelState, isFromBlocksWebview } from '../../src/protocol/blocksWebview';
+import { isDissectPanelState, isFromDissectWebview } from '../../src/protocol/dissectWebview';
+import { isFeatureVisPanelState, isFromFeatureVisWebview } from '../../src/protocol/featureVisWebview';
+import { isFromTcavWebview, isTcavPanelState } from '../../src/protocol/tcavWebview';
+import { isFromWebview, isPanelState } from '../../src/protocol/webview';
 import { makeCase, type Case, type Family } from './cases';
 import { makeFixtures, type Fixtures } from './fixtures';
 import { Rand } from './random';
@@ -133,6 +138,35 @@ function cli(c: Case): Promise<{ outcome: Outcome; detail: string; pid?: number 
   });
 }
 
+/** Every guard the host runs on panel messages and restored panel state must answer yes or no, never throw. */
+const GUARDS: Array<[string, (v: unknown) => boolean]> = [
+  ['isFromWebview', isFromWebview], ['isPanelState', isPanelState], ['isFromDissectWebview', isFromDissectWebview],
+  ['isDissectPanelState', isDissectPanelState], ['isFromTcavWebview', isFromTcavWebview], ['isTcavPanelState', isTcavPanelState],
+  ['isFromFeatureVisWebview', isFromFeatureVisWebview], ['isFeatureVisPanelState', isFeatureVisPanelState],
+  ['isFromBlocksWebview', isFromBlocksWebview], ['isBlocksPanelState', isBlocksPanelState],
+];
+
+function hasOddKey(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  return Object.keys(v).some((k) => k === '__proto__' || k === 'constructor' || hasOddKey((v as Record<string, unknown>)[k]));
+}
+
+function webview(message: unknown): { outcome: Outcome; detail: string } {
+  const accepted: string[] = [];
+  for (const [name, guard] of GUARDS) {
+    try {
+      if (guard(message)) accepted.push(name);
+    } catch (err) {
+      return { outcome: 'crash', detail: `${name} threw: ${(err as Error)?.stack ?? err}` };
+    }
+  }
+  // An accepted message carries only own, plain keys: a __proto__ or constructor key never gets through.
+  if (accepted.length && hasOddKey(message)) {
+    return { outcome: 'crash', detail: `${accepted.join(', ')} accepted ${JSON.stringify(message).slice(0, 200)}` };
+  }
+  return accepted.length ? { outcome: 'success', detail: accepted.join(', ') } : { outcome: 'clean', detail: 'refused by every guard' };
+}
+
 async function runCase(task: CaseTask): Promise<CaseResult> {
   const r = new Rand(task.seed);
   const dir = path.join(workRoot, `case-${task.index}`);
@@ -143,7 +177,9 @@ async function runCase(task: CaseTask): Promise<CaseResult> {
     if (process.env.LOUPE_FUZZ_KEEP) process.stderr.write(`case ${task.index}: ${dir}\n`);
     process.send?.({ kind: 'case', index: task.index, what: c.what });
     let res: { outcome: Outcome; detail: string };
-    if (c.argv) {
+    if (c.message !== undefined) {
+      res = webview(c.message);
+    } else if (c.argv) {
       res = await cli(c);
     } else if (c.request) {
       res = await request(c.family === 'worker' ? 'worker' : 'local', c.request.method, c.request.params, c);
