@@ -70,6 +70,9 @@ test('Layers graphs: a cycle, a missing layer, a duplicate name and a node index
   await refused(edited(layers, (j) => { layerNamed(j, 'c2').inbound_nodes[0][0][0] = 'ghost'; }), 'MODEL_INVALID', /layer 'c2': refers to the layer 'ghost'/);
   await refused(edited(layers, (j) => { const c2 = layerNamed(j, 'c2'); c2.name = 'c1'; c2.config.name = 'c1'; }), 'MODEL_INVALID', /two layers are named 'c1'/);
   await refused(edited(layers, (j) => { layerNamed(j, 'gap').inbound_nodes[0][0][1] = 3; }), 'MODEL_INVALID', /layer 'gap': refers to node 3 of 'c2', which has 1 node/);
+  // Found by the fuzzer: a layer whose config names it like another one (tfjs-layers then never finished).
+  await refused(edited(layers, (j) => { layerNamed(j, 'c1').config.name = 'c2'; }), 'MODEL_INVALID', /layer 'c1' is named 'c2' in its config/);
+  await refused(edited(layers, (j) => { layerNamed(j, 'c2').inbound_nodes = [[]]; }), 'MODEL_INVALID', /layer 'c2' has an inbound node that reads no layer/);
 });
 
 test('input dims 0, -5 and 64.5 are refused with a message, not a stack trace', async () => {

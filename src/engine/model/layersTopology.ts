@@ -21,6 +21,10 @@ export function checkLayersTopology(topology: unknown, weightSpecs: tf.io.Weight
     const name = raw.name ?? raw.config.name;
     if (name === undefined && model.kind === 'sequential') return;
     if (typeof name !== 'string' || name.length === 0) throw bad(`layer ${i} (${raw.class_name}) has no name`);
+    // tfjs-layers wires the graph by the outer name and names the layer by its config's: they must agree.
+    if (raw.name !== undefined && raw.config.name !== undefined && raw.name !== raw.config.name) {
+      throw bad(`layer '${String(raw.name)}' is named '${String(raw.config.name)}' in its config`);
+    }
     if (nodesOf.has(name)) throw bad(`two layers are named '${name}'`, 'layer names must be unique: rename one and export again');
     const nodes = raw.inbound_nodes ?? [];
     if (!Array.isArray(nodes)) throw bad(`layer '${name}': "inbound_nodes" must be a list`);
