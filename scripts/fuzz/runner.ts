@@ -189,6 +189,7 @@ async function runCase(task: CaseTask): Promise<CaseResult> {
         res = await request('local', 'explain', { modelPath: c.model, imagePath: c.image, options: { methods: ['gradient', r.pick(['gradcam', 'guided-backprop', 'ig'])], params: { steps: 4 } } }, c);
       }
     }
+    if (c.request && !['clean', 'success', 'cancelled'].includes(res.outcome)) res.detail += ` | ${c.request.method} ${JSON.stringify(c.request.params).slice(0, 400)}`;
     return { index: task.index, family: c.family, what: c.what, ...res, ms: Date.now() - started };
   } catch (err) {
     return { index: task.index, family: task.family, what: c?.what ?? 'making the case', outcome: 'crash', detail: `harness: ${(err as Error)?.stack ?? err}`, ms: Date.now() - started };

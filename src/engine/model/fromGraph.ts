@@ -19,7 +19,7 @@ interface AttrValue {
 interface GraphNodeDef { name: string; op: string; input?: string[]; attr?: Record<string, AttrValue> }
 
 
-const decode = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
+const decode = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
 const ints = (a: AttrValue | undefined): number[] => (Array.isArray(a?.list?.i) ? a!.list!.i!.map(Number) : []);
 
 const FUSED_ACTIVATIONS: Record<string, string> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Sigmoid: 'sigmoid', Tanh: 'tanh', Selu: 'selu' };

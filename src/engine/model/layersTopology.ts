@@ -21,7 +21,8 @@ export function checkLayersTopology(topology: unknown, weightSpecs: tf.io.Weight
     const name = raw.name ?? raw.config.name;
     if (name === undefined && model.kind === 'sequential') return;
     if (typeof name !== 'string' || name.length === 0) throw bad(`layer ${i} (${raw.class_name}) has no name`);
-    // tfjs-layers wires the graph by the outer name and names the layer by its config's: they must agree.
+    // tfjs-layers wires the graph by the outer name and names the layer by its config's: both must be there and agree.
+    if (model.kind === 'functional' && typeof raw.name !== 'string') throw bad(`layer ${i} ('${name}') has no "name" beside its config`);
     if (raw.name !== undefined && raw.config.name !== undefined && raw.name !== raw.config.name) {
       throw bad(`layer '${String(raw.name)}' is named '${String(raw.config.name)}' in its config`);
     }
