@@ -21,7 +21,7 @@ test('1,000 fuzz cases: 0 crashes, 0 hangs, 0 over budget, 0 NaN maps, every err
   for (const outcome of ['crash', 'hang', 'over-budget', 'nan', 'unnamed'] as const) assert.equal(report.counts[outcome], 0, `${outcome}:\n${table}`);
   // The slice must reach past the door: some cases load and explain, many are refused.
   assert.ok(report.counts.success >= 100 && report.counts.clean >= 300, table);
-  for (const family of ['layers-json', 'graph-json', 'manifest', 'shard', 'sidecar', 'png', 'jpeg', 'special', 'options', 'worker', 'cli', 'webview']) {
+  for (const family of ['layers-json', 'graph-json', 'manifest', 'shard', 'sidecar', 'png', 'jpeg', 'special', 'options', 'worker', 'cli', 'webview', 'onnx']) {
     assert.ok(report.byFamily[family], `family ${family} was exercised`);
   }
 });

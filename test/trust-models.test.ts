@@ -164,3 +164,21 @@ test('absurd explain parameters are refused by name: samples 1e9, steps 0, negat
     });
   }
 });
+
+test('a map that comes out NaN from finite weights (a batch norm with a negative variance) fails the run naming the model, never returns silently', async () => {
+  const input = tf.input({ shape: [6, 6, 3], name: 'image' });
+  let x = tf.layers.conv2d({ name: 'c', filters: 2, kernelSize: 3, activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+  const bn = tf.layers.batchNormalization({ name: 'bn' });
+  x = bn.apply(x) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: tf.layers.dense({ name: 'fc', units: 2 }).apply(x) as tf.SymbolicTensor });
+  bn.setWeights(bn.getWeights().map((w, i) => (i === 3 ? tf.fill(w.shape, -5) : w)));
+  const file = await saveModel(model);
+  await assert.rejects(engine.explain(file, image, { methods: ['gradient'], classIndex: 0 }), (e: unknown) => {
+    assert.ok(e instanceof LoupeError, String(e));
+    assert.equal(e.code, 'MODEL_INVALID');
+    assert.match(e.message, /the gradient map holds \d+ non-finite values \(NaN or infinity\)/);
+    assert.ok(e.message.includes(file));
+    return true;
+  });
+});

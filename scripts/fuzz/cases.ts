@@ -10,12 +10,12 @@ import type { Fixtures } from './fixtures';
 import { mutateJson, ODD_NUMBERS } from './mutateJson';
 import type { Rand } from './random';
 
-export type Family = 'layers-json' | 'graph-json' | 'manifest' | 'shard' | 'sidecar' | 'png' | 'jpeg' | 'special' | 'options' | 'worker' | 'cli' | 'webview';
+export type Family = 'layers-json' | 'graph-json' | 'manifest' | 'shard' | 'sidecar' | 'png' | 'jpeg' | 'special' | 'options' | 'worker' | 'cli' | 'webview' | 'onnx';
 
 /** Relative frequency of each family. */
 export const FAMILY_WEIGHTS: ReadonlyArray<[Family, number]> = [
   ['layers-json', 20], ['graph-json', 12], ['manifest', 6], ['shard', 8], ['sidecar', 7], ['png', 10], ['jpeg', 6], ['special', 5],
-  ['options', 10], ['worker', 14], ['cli', 2], ['webview', 4],
+  ['options', 10], ['worker', 14], ['cli', 2], ['webview', 4], ['onnx', 6],
 ];
 
 export interface Case {
@@ -108,6 +108,17 @@ export function makeCase(fx: Fixtures, dir: string, r: Rand, family: Family): Ca
     case 'options':
     case 'worker':
       return { family, what: 'request mutated', ...base, request: mutateRequest(fx, r, base.model, image) };
+    case 'onnx': {
+      // Real exporter output (test/fixtures/onnx, written by torch.onnx.export), its protobuf bytes damaged.
+      const from = path.join(fx.onnxRoot, r.pick(['bn_kept', 'external_data', 'opset11_view']));
+      const to = path.join(dir, 'onnx');
+      fs.mkdirSync(to);
+      for (const name of fs.readdirSync(from).filter((n) => n.startsWith('model.onnx'))) fs.copyFileSync(path.join(from, name), path.join(to, name));
+      const target = path.join(to, fs.existsSync(path.join(to, 'model.onnx.data')) && r.chance(0.3) ? 'model.onnx.data' : 'model.onnx');
+      const bytes = mutateBytes(fs.readFileSync(target), r, () => undefined);
+      fs.writeFileSync(target, bytes.data);
+      return { family, what: `${path.basename(from)}/${path.basename(target)} ${bytes.what}`, ...base, model: path.join(to, 'model.onnx') };
+    }
     case 'webview': {
       const message = r.chance(0.85) ? mutateJson(r.pick(WEBVIEW_MESSAGES), r, 1 + r.int(2)) : r.pick(WEBVIEW_MESSAGES);
       return { family, what: 'webview message', ...base, message };

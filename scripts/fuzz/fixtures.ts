@@ -22,6 +22,8 @@ export interface Fixtures {
   /** A folder outside every case folder, with files a symlink may point at. */
   outside: string;
   layers: string[];
+  /** test/fixtures/onnx: small models written by torch.onnx.export. */
+  onnxRoot: string;
 }
 
 export const INPUT: [number, number, number] = [12, 10, 3];
@@ -58,5 +60,6 @@ export async function makeFixtures(root: string): Promise<Fixtures> {
     png: PNG.sync.write(png),
     jpeg: Buffer.from(jpeg.encode({ width: 16, height: 16, data: rgba }, 80).data),
     layers: ['c1', 'pool', 'c2', 'gap', 'out'],
+    onnxRoot: path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'onnx'),
   };
 }
