@@ -118,6 +118,9 @@ test('Graph models: stride 0, a negative stride, too-short explicit padding, dup
   await refused(edited(graph, (j) => { nodeNamed(j, 'c2').name = 'c1'; }), 'MODEL_INVALID', /two graph nodes are named 'c1'/);
   await refused(edited(graph, (j) => { nodeNamed(j, 'c1').input[0] = 'c2'; }), 'MODEL_INVALID', /the graph has a cycle: .*'c1'/);
   await refused(edited(graph, (j) => { nodeNamed(j, 'c2').input[0] = 'ghost:0'; }), 'MODEL_INVALID', /graph node 'c2' reads 'ghost'/);
+  // Found by the fuzzer: a kernel in the bias's place broadcast the batch into 4 rows, and class 7 of 2 was picked.
+  await refused(edited(graph, (j) => { const fc = j.modelTopology.node.find((n: Json) => n.op === '_FusedMatMul'); fc.input[2] = fc.input[1]; }), 'MODEL_INVALID',
+    /node '.*' has a bias '.*kernel' of shape \[4, 2\] for 2 outputs/);
 });
 
 test('a graph whose nodes are listed out of order still loads (the file promises no order)', async () => {

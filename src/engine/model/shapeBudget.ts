@@ -76,6 +76,13 @@ function opShape(op: OpSpec, ins: number[][], weightShape: (name: string) => num
     if (!s || s.length !== rank) throw bad(`needs the weight '${name}' of rank ${rank}, which the model ${s ? `gives as [${s.join(', ')}]` : 'does not have'}`);
     return s;
   };
+  /** A bias adds one number per output channel: any other shape would broadcast the batch away. */
+  const withBias = (shape: number[], bias: string | undefined): number[] => {
+    if (bias === undefined) return shape;
+    const b = weightShape(bias);
+    if (!b || b.length !== 1 || b[0] !== shape[shape.length - 1]) throw bad(`has a bias '${bias}' of shape [${b?.join(', ') ?? ''}] for ${shape[shape.length - 1]} outputs`);
+    return shape;
+  };
   const spatial = (): [number, number, number] => {
     if (x.length !== 3) throw bad(`needs an [height, width, channels] input, got [${x.join(', ')}]`);
     return x as [number, number, number];
@@ -94,7 +101,7 @@ function opShape(op: OpSpec, ins: number[][], weightShape: (name: string) => num
       const inC = op.depthwise ? k[2]! : k[2]! * op.groups;
       if (inC !== c) throw bad(`has a kernel [${k.join(', ')}] for ${inC} input channels, but its input has ${c}`);
       const [oh, ow] = window([h, w], [k[0]!, k[1]!], op.strides, op.dilations, op.pad, false, bad);
-      return [oh, ow, op.depthwise ? c * k[3]! : k[3]!];
+      return withBias([oh, ow, op.depthwise ? c * k[3]! : k[3]!], op.bias);
     }
     case 'separableConv': {
       const [h, w, c] = spatial();
@@ -102,12 +109,12 @@ function opShape(op: OpSpec, ins: number[][], weightShape: (name: string) => num
       const pw = weight(op.pointwiseKernel, 4);
       if (dw[2] !== c || pw[2] !== c * dw[3]!) throw bad(`has kernels [${dw.join(', ')}] and [${pw.join(', ')}] that do not fit its ${c} input channels`);
       const [oh, ow] = window([h, w], [dw[0]!, dw[1]!], op.strides, op.dilations, op.pad, false, bad);
-      return [oh, ow, pw[3]!];
+      return withBias([oh, ow, pw[3]!], op.bias);
     }
     case 'dense': {
       const k = weight(op.kernel, 2);
       if (x[x.length - 1] !== k[0]) throw bad(`has a kernel [${k.join(', ')}] but its input's last axis is ${x[x.length - 1]}`);
-      return [...x.slice(0, -1), k[1]!];
+      return withBias([...x.slice(0, -1), k[1]!], op.bias);
     }
     case 'pool': {
       const [h, w, c] = spatial();
