@@ -6,7 +6,7 @@ import { LoupeError } from '../errors';
 import { readSidecar } from '../image/sidecar';
 import { modelFileKind } from '../../protocol/formats';
 import { camHead, defaultCamLayer } from './camHead';
-import { gradients } from './executor';
+import { gradients, runGraph } from './executor';
 import { kerasLoader } from './formats/keras';
 import { onnxLoader } from './formats/onnx';
 import { tfjsLoader } from './formats/tfjs';
@@ -76,7 +76,10 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
       ...(graph.aliases && Object.keys(graph.aliases).length ? { moduleOutputs: graph.aliases } : {}),
     };
     const passes = await choosePasses(graph, options);
-    if (!runsOnOrt(passes)) refuseUnequalStrides(graph, file, passes);
+    if (!runsOnOrt(passes)) {
+      refuseUnequalStrides(graph, file, passes);
+      checkForward(graph, file, passes);
+    }
     if (passes.note) description.notes = [...(description.notes ?? []), passes.note];
     return {
       graph,
@@ -93,6 +96,21 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
     graph.weights.dispose();
     release?.();
     throw e;
+  }
+}
+
+/**
+ * One forward pass on a blank image on TF.js: a graph whose shapes do not fit (a damaged file the loader
+ * could still translate) fails here, as an error naming the file, instead of inside every analysis.
+ */
+function checkForward(graph: IRGraph, file: string, passes: Passes): void {
+  try {
+    tf.tidy(() => { runGraph(graph, tf.zeros([1, ...graph.inputShape]), { outputs: [graph.logitsName] }); });
+  } catch (e) {
+    if (e instanceof LoupeError) throw e;
+    passes.dispose();
+    throw new LoupeError('MODEL_INVALID', `the model does not run on a ${graph.inputShape.join('×')} input: ${(e as Error).message}`, file,
+      'the file is damaged or uses layers in a way Loupe does not support: export it again');
   }
 }
 
