@@ -375,7 +375,7 @@ test('readImageFile: reads a file, refuses missing, text-as-png and oversized fi
 
   const missing = path.join(dir, 'missing.png');
   await expectLoupeErrorAsync(readImageFile(missing, OPTS), 'IMAGE_NOT_FOUND', missing);
-  await expectLoupeErrorAsync(readImageFile(dir, OPTS), 'IMAGE_NOT_FOUND', dir);
+  await expectLoupeErrorAsync(readImageFile(dir, OPTS), 'IMAGE_INVALID', dir); // a folder is not an image file
 
   const text = path.join(dir, 'text.png');
   fs.writeFileSync(text, 'just text');

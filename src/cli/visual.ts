@@ -2,10 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from '../engine/engine';
-import { LoupeError } from '../protocol/errors';
 import { positionOverlayPng } from '../engine/blocks/pictures';
 import { encodeNpy } from '../engine/output/npy';
 import { imagePng } from '../engine/output/overlay';
+import { writeRunFiles } from '../engine/output/runFiles';
 import type { BlocksResult } from '../protocol/blocks';
 import type { FeatureVisSummary } from '../protocol/featureVis';
 import { num } from './format';
@@ -17,18 +17,8 @@ export function progressLine(): ((fraction: number, message: string) => void) | 
   return process.stderr.isTTY === true ? (fraction, message) => err(`\r\x1b[K${Math.round(fraction * 100)}% ${message}`) : undefined;
 }
 
-export function writeInto(outDir: string, files: Array<[string, Buffer | string]>): void {
-  try {
-    fs.mkdirSync(outDir, { recursive: true });
-    for (const [name, bytes] of files) {
-      const file = path.join(outDir, name);
-      const tmp = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, bytes);
-      fs.renameSync(tmp, file);
-    }
-  } catch (e) {
-    throw new LoupeError('BAD_REQUEST', `cannot write the outputs: ${(e as Error).message}`, outDir, 'choose a folder you can write to');
-  }
+export function writeInto(outDir: string, files: Array<[string, Buffer | string]>): Promise<string[]> {
+  return writeRunFiles(outDir, files.map(([name, bytes]) => ({ name, bytes })));
 }
 
 export async function visualize(engine: Engine, cmd: VisualizeCommand): Promise<string> {
@@ -45,7 +35,7 @@ export async function visualize(engine: Engine, cmd: VisualizeCommand): Promise<
   const files: Array<[string, Buffer | string]> = [[`${stem}.png`, fs.readFileSync(path.join(s.dir, s.image))]];
   if (s.images.length > 1) s.images.forEach((f, k) => files.push([`${stem}_${k}.png`, fs.readFileSync(path.join(s.dir, f))]));
   files.push(['summary.json', JSON.stringify(s, null, 2) + '\n']);
-  writeInto(cmd.out, files);
+  await writeInto(cmd.out, files);
   const last = s.values.slice(-16);
   return [
     `${term.layer} unit ${cmd.unit} (${term.kind}): ${s.params.steps} steps at ${s.imageShape[0]} px on ${s.backend}`,
@@ -82,7 +72,7 @@ export async function blocks(engine: Engine, cmd: BlocksCommand): Promise<string
   }
   const { dictionary: _d, picture: _p, ...summary } = r;
   files.push(['summary.json', JSON.stringify(summary, null, 2) + '\n']);
-  writeInto(cmd.out, files);
+  await writeInto(cmd.out, files);
   const top = [...r.channel.integrated.keys()].sort((a, b) => r.channel.integrated[b]! - r.channel.integrated[a]!).slice(0, 5);
   return [
     `${r.layer} [${r.layerShape.join(', ')}] of ${r.image}: ${r.score} (top-1 ${r.predictions[0]!.label}, p=${num(r.predictions[0]!.probability)})`,

@@ -244,6 +244,7 @@ export class Engine {
           const t0 = performance.now();
           const output = await METHODS.get(id)!.run({ ...ctx, hooks: { ...hooks, onProgress: share } });
           const ms = performance.now() - t0;
+          refuseNonFinite(id, output.data, description.path);
           const display = reduceForDisplay(output.data, output.shape, output.display);
           if (sanity) {
             throwIfAborted(hooks.signal);
@@ -363,6 +364,16 @@ export class Engine {
     if (id === 'cam' && !model.description.cam.available) return model.description.cam.reason;
     if ((id === 'gradcam' || id === 'guided-gradcam') && !layer) return 'the model has no convolutional feature map';
     return undefined;
+  }
+}
+
+/** A map with NaN or infinity is never returned as a result (it drew as blank and exited 0): the run fails saying so. */
+function refuseNonFinite(method: MethodId, data: Float32Array, modelPath: string): void {
+  let bad = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) bad++;
+  if (bad > 0) {
+    throw new LoupeError('MODEL_INVALID', `the ${method} map holds ${bad} non-finite value${bad === 1 ? '' : 's'} (NaN or infinity) of ${data.length}`, modelPath,
+      'the model overflows or divides by zero on this image (a batch norm with a negative variance, an exploding layer): check its weights and layers');
   }
 }
 

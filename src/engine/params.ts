@@ -31,13 +31,14 @@ const LIMITS: Partial<Record<keyof MethodParams, [number, number]>> = {
 export function resolveParams(given: Partial<MethodParams> | undefined): MethodParams {
   const params = { ...DEFAULT_PARAMS, ...(given ?? {}) } as MethodParams;
   for (const [key, value] of Object.entries(params) as [keyof MethodParams, unknown][]) {
-    if (!(key in DEFAULT_PARAMS)) throw new LoupeError('BAD_REQUEST', `unknown parameter '${key}'`);
-    const choices = CHOICES[key];
+    // Own keys only: `'__proto__' in DEFAULT_PARAMS` is true, and CHOICES.__proto__ is Object.prototype.
+    if (!Object.hasOwn(DEFAULT_PARAMS, key)) throw new LoupeError('BAD_REQUEST', `unknown parameter '${key}'`);
+    const choices = Object.hasOwn(CHOICES, key) ? CHOICES[key] : undefined;
     if (choices) {
       if (!choices.includes(String(value))) throw new LoupeError('BAD_REQUEST', `${key} must be one of ${choices.join(', ')} (got '${value}')`);
       continue;
     }
-    const limits = LIMITS[key];
+    const limits = Object.hasOwn(LIMITS, key) ? LIMITS[key] : undefined;
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new LoupeError('BAD_REQUEST', `${key} must be a number (got '${value}')`);
     if (limits && (!Number.isInteger(value) || value < limits[0] || value > limits[1])) {
       throw new LoupeError('BAD_REQUEST', `${key} must be an integer in [${limits[0]}, ${limits[1]}] (got ${value})`);

@@ -166,34 +166,41 @@ function parseMethods(v: unknown, onBad: (v: unknown) => void, problems: string[
   return unique;
 }
 
+const PREPROCESSING_KEYS = ['range', 'mean', 'std', 'channels'];
+const REFUSED = "refused: the model's own value applies";
+
+/** Every malformed key is named in `problems` (shown as an error, not only logged: see loupeContext). */
 function parsePreprocessing(v: unknown, problems: string[]): Record<string, Partial<Preprocessing>> {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) {
-    problems.push(`loupe.preprocessing: expected an object keyed by model path, got ${JSON.stringify(v)}; ignoring it`);
+    problems.push(`loupe.preprocessing: expected an object keyed by model path, got ${JSON.stringify(v)}; refused`);
     return {};
   }
   const out: Record<string, Partial<Preprocessing>> = {};
   for (const [model, entry] of Object.entries(v as Record<string, unknown>)) {
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
-      problems.push(`loupe.preprocessing["${model}"]: expected an object, got ${JSON.stringify(entry)}; ignoring it`);
+      problems.push(`loupe.preprocessing["${model}"]: expected an object, got ${JSON.stringify(entry)}; refused`);
       continue;
     }
     const e = entry as Record<string, unknown>;
     const p: Partial<Preprocessing> = {};
+    for (const key of Object.keys(e)) {
+      if (!PREPROCESSING_KEYS.includes(key)) problems.push(`loupe.preprocessing["${model}"].${key}: unknown key (known: ${PREPROCESSING_KEYS.join(', ')}); refused`);
+    }
     const numbers = (x: unknown): x is number[] => Array.isArray(x) && x.length > 0 && x.every((n) => typeof n === 'number' && Number.isFinite(n));
     if (e.range !== undefined) {
-      if (numbers(e.range) && e.range.length === 2) p.range = [e.range[0]!, e.range[1]!];
-      else problems.push(`loupe.preprocessing["${model}"].range: expected [min, max]; ignoring it`);
+      if (numbers(e.range) && e.range.length === 2 && e.range[0]! < e.range[1]!) p.range = [e.range[0]!, e.range[1]!];
+      else problems.push(`loupe.preprocessing["${model}"].range: expected [min, max] with min < max, got ${JSON.stringify(e.range)}; ${REFUSED}`);
     }
     for (const key of ['mean', 'std'] as const) {
       if (e[key] === undefined) continue;
       const value = e[key];
       if (numbers(value) && (key === 'mean' || value.every((n) => n > 0))) p[key] = value;
-      else problems.push(`loupe.preprocessing["${model}"].${key}: expected a list of ${key === 'std' ? 'positive ' : ''}numbers; ignoring it`);
+      else problems.push(`loupe.preprocessing["${model}"].${key}: expected a list of ${key === 'std' ? 'positive ' : ''}numbers, got ${JSON.stringify(value)}; ${REFUSED}`);
     }
     if (e.channels !== undefined) {
       if (e.channels === 'rgb' || e.channels === 'bgr' || e.channels === 'gray') p.channels = e.channels;
-      else problems.push(`loupe.preprocessing["${model}"].channels: expected rgb, bgr or gray; ignoring it`);
+      else problems.push(`loupe.preprocessing["${model}"].channels: expected rgb, bgr or gray, got ${JSON.stringify(e.channels)}; ${REFUSED}`);
     }
     out[model] = p;
   }

@@ -179,4 +179,7 @@ export function createLoupeServices(ext: vscode.ExtensionContext, log: vscode.Lo
 
 function reportConfigProblems(config: LoupeConfig, log: vscode.LogOutputChannel): void {
   for (const problem of config.problems) log.warn(`settings: ${problem}`);
+  // A refused preprocessing setting changes every map of that model: said where the user looks, naming the key.
+  const refused = config.problems.filter((p) => p.startsWith('loupe.preprocessing'));
+  if (refused.length) void vscode.window.showErrorMessage(`Loupe: ${refused.join(' · ')}`);
 }

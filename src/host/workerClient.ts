@@ -68,7 +68,18 @@ export interface WorkerClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Node binary for the worker (default: this process's). */
   execPath?: string;
+  /**
+   * Deadlines per kind of request, in ms: past it the worker is killed (a spinning worker answers
+   * nothing, not even a cancel) and the call fails saying so. Defaults: DEFAULT_DEADLINES_MS.
+   */
+  deadlinesMs?: Partial<Record<RequestKind, number>>;
 }
+
+/** start: the handshake; quick: describe, predict, cached results, forget; analysis: explain, dissect, TCAV, feature vis, blocks. */
+export type RequestKind = 'start' | 'quick' | 'analysis';
+export const DEFAULT_DEADLINES_MS: Readonly<Record<RequestKind, number>> = { start: 60_000, quick: 5 * 60_000, analysis: 60 * 60_000 };
+const ANALYSIS_METHODS = new Set<string>([ExplainRequest.method, DissectRequest.method, TcavRequest.method, VisualizeRequest.method,
+  BlocksRequest.method, ActivationGridRequest.method]);
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -313,6 +324,14 @@ export class WorkerClient {
         cancelled: false,
         fail: (err) => finish(() => reject(entry.cancelled ? new CancelledError() : err)),
       };
+      const kind: RequestKind = type.method === HelloRequest.method ? 'start' : ANALYSIS_METHODS.has(type.method) ? 'analysis' : 'quick';
+      const deadline = this.options.deadlinesMs?.[kind] ?? DEFAULT_DEADLINES_MS[kind];
+      const deadlineTimer = setTimeout(() => {
+        this.log(`request (${what}) passed its deadline of ${deadline} ms: killing the worker`);
+        session.stopReason = `the request (${what}) passed its deadline of ${Math.round(deadline / 1000)} s`;
+        session.child.kill('SIGKILL');
+      }, deadline);
+      deadlineTimer.unref();
       const onAbort = (): void => {
         if (settled) return;
         entry.cancelled = true;
@@ -329,6 +348,7 @@ export class WorkerClient {
         settled = true;
         session.pending.delete(entry);
         clearTimeout(graceTimer);
+        clearTimeout(deadlineTimer);
         signal?.removeEventListener('abort', onAbort);
         cts.dispose();
         settle();

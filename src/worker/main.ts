@@ -4,6 +4,7 @@
  * stdout and stderr are logs; the protocol runs over IPC (src/protocol/worker.ts).
  */
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
+import { Worker } from 'node:worker_threads';
 import { LoupeError } from '../protocol/errors';
 import { parseBackend, registerHandlers } from './server';
 
@@ -41,9 +42,24 @@ function main(): void {
   setInterval(() => {
     if (process.ppid !== parent) shutdown(`the parent process ${parent} is gone`);
   }, 1000).unref();
+  watchParentFromAThread(parent);
 
   process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}`));
   log(`started (node ${process.versions.node}, backend preference ${backend})`);
+}
+
+/**
+ * The interval above never runs while the main thread is stuck in a long synchronous kernel (or a
+ * bug spins it): a thread of its own watches the parent and kills the process when the parent is gone.
+ */
+function watchParentFromAThread(parent: number): void {
+  const code = `const { workerData } = require('node:worker_threads');
+setInterval(() => { if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL'); }, 1000);`;
+  try {
+    new Worker(code, { eval: true, workerData: { parent, self: process.pid } }).unref();
+  } catch (err) {
+    log(`cannot start the parent watchdog thread: ${(err as Error).message}`);
+  }
 }
 
 let exiting = false;

@@ -41,6 +41,7 @@ function keepModelsFromEnv(): { keepModels?: number } {
   const n = raw === undefined || raw === '' ? NaN : Number(raw);
   return Number.isInteger(n) && n >= 0 ? { keepModels: n } : {};
 }
+import { isWasmTrap, trapError } from './wasmTrap';
 
 const BACKENDS = BACKEND_PREFERENCES;
 /** Progress notifications closer together than this are dropped (the last one always goes). */
@@ -108,6 +109,9 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
     } catch (err) {
       if (err instanceof LoupeError) options.log(`${method} failed (${err.code}): ${err.message}`);
       else options.log(`${method} failed with an internal error: ${(err as Error)?.stack ?? String(err)}`);
+      // ── trust: a wasm trap poisons the process ──
+      if (isWasmTrap(err)) throw errorToWire(trapError(err, () => { options.log('exiting after a WebAssembly trap'); process.exit(3); }));
+      // ── end trust ──
       throw errorToWire(err);
     }
   };

@@ -44,6 +44,7 @@ function resolveProbe(probe: unknown): ProbeSpec {
 /** Validates options that arrive from untrusted callers (webview settings, CLI flags, RPC). */
 export function resolveDissectOptions(options: DissectOptions, channels: number): ResolvedDissectOptions {
   if (typeof options?.layer !== 'string' || options.layer.length === 0) throw bad('layer must be the name of a convolutional layer');
+  if (options.units !== undefined && !Array.isArray(options.units)) throw bad(`units must be a list of channel indices of layer '${options.layer}'`);
   const units = options.units === undefined ? undefined : [...new Set(options.units)].sort((a, b) => a - b);
   if (units && (units.length === 0 || units.some((u) => !Number.isInteger(u) || u < 0 || u >= channels))) {
     throw bad(`units must list channel indices 0–${channels - 1} of layer '${options.layer}'`);

@@ -3,8 +3,8 @@
  * score — units are the layer's channel indices, from 0), report.html (per-category chart and every
  * unit with its strip), result.json and the strips themselves.
  */
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeRunFiles } from '../output/runFiles';
 import type { DissectionSummary } from '../../protocol/types';
 
 function csvCell(value: string): string {
@@ -51,20 +51,10 @@ ${categoryChart(s)}
 }
 
 export async function writeDissectionReport(s: DissectionSummary, outDir: string): Promise<string[]> {
-  await fs.mkdir(path.join(outDir, 'units'), { recursive: true });
-  const written: string[] = [];
-  for (const u of s.units) {
-    const to = path.join(outDir, u.strip);
-    await fs.copyFile(path.join(s.dir, u.strip), to);
-    written.push(to);
-  }
-  const put = async (name: string, text: string) => {
-    const file = path.join(outDir, name);
-    await fs.writeFile(file, text);
-    written.push(file);
-  };
-  await put('result.json', JSON.stringify(s, null, 1));
-  await put('tally.csv', tallyCsv(s));
-  await put('report.html', reportHtml(s));
-  return written;
+  return writeRunFiles(outDir, [
+    ...s.units.map((u) => ({ name: u.strip, copyFrom: path.join(s.dir, u.strip) })),
+    { name: 'result.json', bytes: JSON.stringify(s, null, 1) },
+    { name: 'tally.csv', bytes: tallyCsv(s) },
+    { name: 'report.html', bytes: reportHtml(s) },
+  ]);
 }

@@ -1,7 +1,8 @@
-import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { LoupeError } from '../../protocol/errors';
+import { readUntrusted } from '../io/untrusted';
 import type { RgbaImage } from '../types';
 import { applyOrientation, readJpegHeader } from './jpegHeader';
 import { pngStructureProblem } from './pngChunks';
@@ -35,37 +36,17 @@ export function decodeImage(bytes: Buffer, file: string, opts: DecodeOptions): R
 }
 
 /**
- * Reads and decodes an image file. The file size is checked before reading so a huge file is
- * refused without being loaded (see maxFileBytes).
+ * Reads and decodes an image file (a regular file; inside `inside` after symlinks when given, as for a
+ * dataset's images). The file size is checked before reading so a huge file is refused without being
+ * loaded (see maxFileBytes).
  */
-export async function readImageFile(file: string, opts: DecodeOptions): Promise<RgbaImage> {
-  let size: number;
-  try {
-    const st = await fs.stat(file);
-    if (!st.isFile()) {
-      throw new LoupeError('IMAGE_NOT_FOUND', 'is not a file', file, 'pick a PNG or JPEG file');
-    }
-    size = st.size;
-  } catch (err) {
-    if (err instanceof LoupeError) throw err;
-    throw new LoupeError('IMAGE_NOT_FOUND', 'image file not found', file, 'check the path');
-  }
-  const limit = maxFileBytes(opts.maxPixels);
-  if (size > limit) {
-    throw new LoupeError(
-      'IMAGE_TOO_LARGE',
-      `the file is ${formatBytes(size)}, more than any image of at most ${opts.maxPixels} pixels needs (${formatBytes(limit)})`,
-      file,
-      'downscale the image first',
-    );
-  }
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    throw new LoupeError('IMAGE_NOT_FOUND', `cannot read the file: ${(err as Error).message}`, file, 'check its permissions');
-  }
-  return decodeImage(bytes, file, opts);
+export async function readImageFile(file: string, opts: DecodeOptions, inside?: string): Promise<RgbaImage> {
+  const bytes = readUntrusted(file, {
+    ...(inside !== undefined ? { inside } : {}),
+    maxBytes: maxFileBytes(opts.maxPixels), what: 'image file', missingCode: 'IMAGE_NOT_FOUND', invalidCode: 'IMAGE_INVALID',
+    missingHint: 'check the path', tooLarge: { code: 'IMAGE_TOO_LARGE', hint: `no image of at most ${opts.maxPixels} pixels needs more: downscale the image first` },
+  });
+  return decodeImage(bytes, path.resolve(file), opts);
 }
 
 /**
@@ -182,8 +163,4 @@ function describeStart(b: Buffer): string {
 
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function formatBytes(n: number): string {
-  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} bytes`;
 }

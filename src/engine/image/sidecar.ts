@@ -1,8 +1,7 @@
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Preprocessing } from '../../protocol/types';
 import { LoupeError } from '../../protocol/errors';
-import { readUntrustedIfExists } from '../io/untrusted';
+import { readUntrustedIfExists, resolveInside, type UntrustedRead } from '../io/untrusted';
 
 /** Name of the optional file beside model.json that says how to feed the model and name its classes. */
 export const SIDECAR_NAME = 'loupe.json';
@@ -108,7 +107,7 @@ type Bad = (problem: string, hint?: string) => LoupeError;
  */
 export function readSidecarSize(modelPath: string): [number, number] | undefined {
   const file = path.join(path.dirname(path.resolve(modelPath)), SIDECAR_NAME);
-  const bytes = readUntrustedIfExists(file, { maxBytes: MAX_SIDECAR_BYTES, what: 'loupe.json', invalidCode: 'SIDECAR_INVALID' });
+  const bytes = readUntrustedIfExists(file, { inside: path.dirname(file), maxBytes: MAX_SIDECAR_BYTES, what: 'loupe.json', invalidCode: 'SIDECAR_INVALID' });
   if (!bytes) return undefined;
   let json: unknown;
   try {
@@ -192,22 +191,32 @@ async function labelsFromFile(dir: string, name: string, numClasses: number, bad
   if (name === '' || rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
     throw bad(`"labels" points outside the model folder: ${JSON.stringify(name)}`, 'put the labels file beside model.json');
   }
-  // A symlink inside the folder may still lead out of it.
-  const [realDir, realFile] = await Promise.all([fs.realpath(dir), fs.realpath(file).catch(() => undefined)]);
-  if (realFile === undefined) throw bad(`the labels file ${JSON.stringify(name)} does not exist`, 'create it or fix the name');
-  const realRel = path.relative(realDir, realFile);
-  if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
+  try {
+    resolveInside(name, dir, { invalidCode: 'SIDECAR_INVALID' });
+  } catch {
+    // A symlink inside the folder that leads out of it.
     throw bad(`"labels" points outside the model folder: ${JSON.stringify(name)}`, 'put the labels file beside model.json');
   }
-  return parseLabels(await fs.readFile(file, 'utf8'), file, numClasses);
+  const bytes = readUntrustedIfExists(name, labelsRead(dir));
+  if (bytes === undefined) throw bad(`the labels file ${JSON.stringify(name)} does not exist`, 'create it or fix the name');
+  return parseLabels(bytes.toString('utf8'), file, numClasses);
 }
 
 async function defaultLabels(dir: string, numClasses: number): Promise<string[]> {
   const file = path.join(dir, DEFAULT_LABELS_NAME);
-  const text = await readIfExists(file);
-  if (text === undefined) return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
-  return parseLabels(text, file, numClasses);
+  const bytes = readUntrustedIfExists(DEFAULT_LABELS_NAME, labelsRead(dir));
+  if (bytes === undefined) return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
+  return parseLabels(bytes.toString('utf8'), file, numClasses);
 }
+
+/** A labels file: inside the model's folder after symlinks, a regular file, at most MAX_LABELS_BYTES. */
+function labelsRead(dir: string): UntrustedRead {
+  return { inside: dir, maxBytes: MAX_LABELS_BYTES, what: 'labels file', missingCode: 'SIDECAR_INVALID', invalidCode: 'SIDECAR_INVALID',
+    missingHint: 'check its permissions' };
+}
+
+/** 100,000 classes of 160 bytes each. */
+const MAX_LABELS_BYTES = 16 * 1024 * 1024;
 
 /** One label per line; CRLF and trailing blank lines are fine, a blank label in between is not. */
 function parseLabels(text: string, file: string, numClasses: number): string[] {
@@ -237,12 +246,10 @@ function checkKeys(obj: Record<string, unknown>, known: string[], prefix: string
 }
 
 async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LoupeError('SIDECAR_INVALID', `cannot read: ${(err as Error).message}`, file, 'check its permissions');
-  }
+  return readUntrustedIfExists(file, {
+    inside: path.dirname(file), maxBytes: MAX_SIDECAR_BYTES, what: 'loupe.json', missingCode: 'SIDECAR_INVALID', invalidCode: 'SIDECAR_INVALID',
+    missingHint: 'check its permissions',
+  })?.toString('utf8');
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

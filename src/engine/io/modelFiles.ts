@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { ModelFormat } from '../../protocol/types';
 import { LoupeError } from '../../protocol/errors';
+import { formatBytes, readUntrusted } from './untrusted';
 
 export interface ModelFiles {
   file: string;
@@ -24,13 +25,7 @@ interface WeightGroup { paths: string[]; weights: tf.io.WeightsManifestEntry[] }
 export function readModelFiles(modelJsonPath: string): ModelFiles {
   const file = path.resolve(modelJsonPath);
   const dir = path.dirname(file);
-  let text: Buffer;
-  try {
-    text = fs.readFileSync(file);
-  } catch (e) {
-    throw new LoupeError('MODEL_NOT_FOUND', `cannot read the model file (${(e as NodeJS.ErrnoException).code ?? e})`, file,
-      'point Loupe at a TF.js model.json');
-  }
+  const text = readUntrusted(file, { maxBytes: MAX_MODEL_JSON_BYTES, what: 'model file', missingHint: 'point Loupe at a TF.js model.json' });
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
@@ -49,19 +44,31 @@ export function readModelFiles(modelJsonPath: string): ModelFiles {
   }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Buffer[] = [];
+  let declared = 0;
   manifest.forEach((groupRaw, g) => {
     const group = groupRaw as WeightGroup;
     if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
       throw new LoupeError('MODEL_INVALID', `weightsManifest[${g}] needs "paths" and "weights" lists`, file);
     }
-    const groupBuffers = group.paths.map((p) => readShard(p, dir, file));
-    const have = groupBuffers.reduce((s, b) => s + b.length, 0);
+    // The sizes the manifest declares are checked before a shard is opened: a shard larger than what is
+    // left of its group is refused from its size alone, never read.
     const need = group.weights.reduce((s, w, i) => s + specBytes(w, `weightsManifest[${g}].weights[${i}]`, file), 0);
+    declared += need;
+    if (declared > MAX_WEIGHT_BYTES) {
+      throw new LoupeError('WEIGHTS_INVALID', `the weights manifest declares ${formatBytes(declared)} of weights, more than the ${formatBytes(MAX_WEIGHT_BYTES)} Loupe loads`, file,
+        'Loupe explains image classifiers small enough to hold in memory');
+    }
+    let have = 0;
+    const groupBuffers = group.paths.map((p) => {
+      const shard = readShard(p, dir, file, Math.max(0, need - have));
+      have += shard.length;
+      return shard;
+    });
     if (have !== need) {
       const shards = group.paths.join(', ');
       throw new LoupeError('WEIGHTS_INVALID',
         `weight shard${group.paths.length > 1 ? 's' : ''} ${shards} hold${group.paths.length > 1 ? '' : 's'} ${have} bytes but the manifest describes ${need}`,
-        path.join(dir, group.paths[0] ?? ''),
+        path.join(dir, String(group.paths[0] ?? '')),
         have < need ? 'the shard is truncated or stale: re-export the model' : 'the shard does not belong to this model.json: re-export the model');
     }
     specs.push(...group.weights);
@@ -81,7 +88,13 @@ export function readModelFiles(modelJsonPath: string): ModelFiles {
   return { file, dir, format, artifacts, fingerprintParts: [text, ...buffers] };
 }
 
-function readShard(relative: unknown, dir: string, file: string): Buffer {
+/** Largest model.json read (topologies of very large models stay far below it). */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+/** Largest total of weights loaded (every analysis keeps several copies of activations besides). */
+export const MAX_WEIGHT_BYTES = 1024 * 1024 * 1024;
+
+/** One shard, read only when it stays in the model's folder (after symlinks) and holds at most the `remaining` bytes its group declares. */
+function readShard(relative: unknown, dir: string, file: string, remaining: number): Buffer {
   if (typeof relative !== 'string' || relative.length === 0) {
     throw new LoupeError('MODEL_INVALID', 'a weights manifest path is not a string', file);
   }
@@ -91,13 +104,21 @@ function readShard(relative: unknown, dir: string, file: string): Buffer {
     throw new LoupeError('WEIGHTS_INVALID', `weight path '${relative}' leaves the model's folder`, file,
       'weight shards must sit in the folder of model.json; Loupe refuses to read other files');
   }
-  try {
-    const stat = fs.statSync(target);
-    if (!stat.isFile()) throw new Error('not a file');
-    return fs.readFileSync(target);
-  } catch {
+  if (!fs.existsSync(target) && !isLink(target)) {
     throw new LoupeError('WEIGHTS_INVALID', `weight shard '${relative}' listed in model.json is missing`, target,
       'copy the .bin files that were exported with model.json into its folder');
+  }
+  return readUntrusted(relative, {
+    inside: dir, maxBytes: remaining, what: `weight shard '${relative}'`,
+    missingCode: 'WEIGHTS_INVALID', invalidCode: 'WEIGHTS_INVALID', referencedBy: file,
+  });
+}
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
   }
 }
 

@@ -19,6 +19,8 @@ export interface UntrustedRead {
   missingCode?: LoupeErrorCode;
   /** Error code for a file that is there but not acceptable (default MODEL_INVALID). */
   invalidCode?: LoupeErrorCode;
+  /** Error code and hint for a file larger than maxBytes (default: invalidCode). */
+  tooLarge?: { code: LoupeErrorCode; hint: string };
   /** What the file is, for messages: "weight shard", "external tensor data", … */
   what?: string;
   /** What to do when the file is missing. */
@@ -59,7 +61,7 @@ export function readUntrusted(file: string, options: UntrustedRead): Buffer {
     fd = fs.openSync(target, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
-    throw new LoupeError(missing, `cannot open the ${what} (${code})`, target, options.missingHint);
+    throw new LoupeError(missing, `cannot read the ${what} (${code})`, target, options.missingHint);
   }
   try {
     const stat = fs.fstatSync(fd);
@@ -71,7 +73,8 @@ export function readUntrusted(file: string, options: UntrustedRead): Buffer {
         stat.size < options.expectBytes ? 'the file is truncated or stale: export it again' : 'the file does not belong to this model: export it again');
     }
     if (stat.size > options.maxBytes) {
-      throw new LoupeError(invalid, `the ${what} is ${formatBytes(stat.size)}, more than the ${formatBytes(options.maxBytes)} Loupe reads`, target);
+      throw new LoupeError(options.tooLarge?.code ?? invalid, `the ${what} is ${formatBytes(stat.size)}, more than the ${formatBytes(options.maxBytes)} Loupe reads`, target,
+        options.tooLarge?.hint);
     }
     const buffer = Buffer.allocUnsafe(stat.size);
     let offset = 0;

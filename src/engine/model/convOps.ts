@@ -1,3 +1,4 @@
+import { LoupeError } from '../../protocol/errors';
 import * as tf from '@tensorflow/tfjs';
 import { INTERLEAVE_PHASES, type InterleavePhasesAttrs } from '../kernels/interleavePhases';
 import { RELU_BACKWARD, type ReluBackwardAttrs } from '../kernels/reluBackward';
@@ -131,7 +132,10 @@ function inputGradientConv(dy: tf.Tensor4D, xShape: number[], kernel: tf.Tensor4
     const cols = window1d(0, info.padInfo.left, 1, info.effectiveFilterWidth, xShape[2]!, dy.shape[2]);
     return correlateWindow(dy, k, rows, cols, correlate, xShape[3]!);
   }
-  if (sh !== sw) throw new Error('internal: unequal strides are not supported in input gradients');
+  if (sh !== sw) {
+    throw new LoupeError('UNSUPPORTED_MODEL', `a convolution with strides ${sh}×${sw} (${key}): Loupe's input gradients need equal strides`, undefined,
+      'use equal strides along height and width');
+  }
   const [, height, width] = xShape as [number, number, number, number];
   const [kh, kw] = kernel.shape;
   const nh = Math.ceil(height / sh);

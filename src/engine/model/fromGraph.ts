@@ -9,6 +9,8 @@ import { opNode } from './node';
 import type { Operand, OpSpec, SpatialPad } from './ops';
 import { WeightStore } from './weightStore';
 import { kerasLayerOfOpPath } from '../../protocol/layerNames';
+import { orderGraphDefs } from './graphDefOrder';
+import { checkInputShape, staticShapes } from './shapeBudget';
 
 interface AttrValue {
   i?: string | number; f?: number; s?: string; b?: boolean; type?: string;
@@ -17,8 +19,8 @@ interface AttrValue {
 }
 interface GraphNodeDef { name: string; op: string; input?: string[]; attr?: Record<string, AttrValue> }
 
-const decode = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
-const ints = (a: AttrValue | undefined) => (a?.list?.i ?? []).map(Number);
+const decode = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
+const ints = (a: AttrValue | undefined): number[] => (Array.isArray(a?.list?.i) ? a!.list!.i!.map(Number) : []);
 
 const FUSED_ACTIVATIONS: Record<string, string> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Sigmoid: 'sigmoid', Tanh: 'tanh', Selu: 'selu' };
 
@@ -28,8 +30,8 @@ const FUSED_ACTIVATIONS: Record<string, string> = { Relu: 'relu', Relu6: 'relu6'
  */
 export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGraph> {
   const file = files.file;
-  const topology = files.artifacts.modelTopology as { node?: GraphNodeDef[] };
-  const defs = topology.node ?? [];
+  const topology = files.artifacts.modelTopology as { node?: unknown };
+  const defs = orderGraphDefs<GraphNodeDef>(topology.node ?? [], file);
   let named: tf.NamedTensorMap;
   try {
     named = tf.io.decodeWeights(files.artifacts.weightData as ArrayBuffer, files.artifacts.weightSpecs ?? []);
@@ -43,11 +45,13 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
     throw new LoupeError('UNSUPPORTED_MODEL', `the graph has ${placeholders.length} inputs`, file, 'Loupe explains models with one image input');
   }
   const inputDef = placeholders[0]!;
-  const dims = (inputDef.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size));
-  if (dims.length !== 4 || dims.slice(1).some((d) => !(d > 0))) {
+  const dimList = inputDef.attr?.shape?.shape?.dim;
+  const dims = (Array.isArray(dimList) ? dimList : []).map((d) => Number(d?.size));
+  if (dims.length !== 4) {
     throw new LoupeError('UNSUPPORTED_MODEL', `the graph's input '${inputDef.name}' has shape [${dims.join(', ')}]`, file,
       'Loupe needs a fixed-size image input [batch, height, width, channels]');
   }
+  checkInputShape(dims.slice(1), `the graph's input '${inputDef.name}' of shape [${dims.join(', ')}]`, file);
   const nodes: IRNode[] = [];
   const consumed = new Set<string>();
   for (const def of defs) {
@@ -86,6 +90,8 @@ export function graphModelToGraph(files: ModelFiles): ReturnType<typeof finishGr
     weights: store,
     opaque: [],
   };
+  // Shapes are checked from the declarations before the forward pass that measures them allocates anything.
+  staticShapes(nodes, draft.inputShape, (name) => (tensors.has(name) ? tensors.get(name)!.shape : undefined), file);
   inferShapes(draft, file);
   for (const n of nodes) n.params = n.weightNames.reduce((s, w) => s + (tensors.get(w)?.size ?? 0), 0);
   return finishGraph({ ...draft, outputName: outputs[0]!.name, file });
@@ -114,7 +120,7 @@ function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors
   const a = def.attr ?? {};
   const constInputs = inputs.filter((i) => consts.has(i));
   const constValues = (i: number): number[] => Array.from(tensors.get(constInputs[i]!)!.dataSync());
-  const fused = (a.fused_ops?.list?.s ?? []).map(decode);
+  const fused = (Array.isArray(a.fused_ops?.list?.s) ? a.fused_ops!.list!.s! : []).map((f) => decode(String(f)));
   const activationName = fused.find((f) => f !== 'BiasAdd');
   let spec: ActivationSpec = { kind: 'linear' };
   if (activationName === 'LeakyRelu') spec = { kind: 'leakyrelu', alpha: Number(a.leakyrelu_alpha?.f ?? 0.2) };
@@ -124,6 +130,7 @@ function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors
     spec = activationByName(known, def.name, file);
   }
   const bias = fused.includes('BiasAdd') ? { bias: constInputs[1]! } : {};
+  checkArity(def, inputs.length - constInputs.length, constInputs.length, fused.includes('BiasAdd') ? 1 : 0, file);
   const convAttrs = (): { strides: [number, number]; dilations: [number, number]; pad: SpatialPad } => {
     const s = ints(a.strides);
     const d = ints(a.dilations);
@@ -131,8 +138,13 @@ function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors
     let pad: SpatialPad;
     if (padding === 'EXPLICIT') {
       const p = ints(a.explicit_paddings);
+      if (p.length !== 8 || !p.every((v) => Number.isInteger(v) && v >= 0)) {
+        throw new LoupeError('MODEL_INVALID', `graph node '${def.name}' has explicit_paddings [${p.join(', ')}]: it needs 8 non-negative integers`, file,
+          'export the model again');
+      }
       pad = [[p[2]!, p[3]!], [p[4]!, p[5]!]];
-    } else pad = padding.toLowerCase() as 'same' | 'valid';
+    } else if (padding === 'SAME' || padding === 'VALID') pad = padding.toLowerCase() as 'same' | 'valid';
+    else throw unsupported(def, file, `padding '${padding}'`);
     if (a.data_format && decode(a.data_format.s) !== 'NHWC') throw unsupported(def, file, 'data format other than NHWC');
     return { strides: [s[1] ?? 1, s[2] ?? 1], dilations: [d[1] ?? 1, d[2] ?? 1], pad };
   };
@@ -210,6 +222,24 @@ function opFor(def: GraphNodeDef, inputs: string[], consts: Set<string>, tensors
     }
     default:
       throw unsupported(def, file, `op '${def.op}'`);
+  }
+}
+
+/** Constant inputs (weights, axes, shapes) each op needs; every op but the elementwise ones and ConcatV2 reads one tensor. */
+const CONST_INPUTS: Record<string, number> = {
+  Conv2D: 1, _FusedConv2D: 1, DepthwiseConv2dNative: 1, FusedDepthwiseConv2dNative: 1, MatMul: 1, _FusedMatMul: 1,
+  Mean: 1, Max: 1, Reshape: 1, Pad: 1, ConcatV2: 1, FusedBatchNorm: 4, FusedBatchNormV3: 4,
+};
+const MANY_INPUTS = new Set(['BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'ConcatV2']);
+
+/** A node whose inputs are not what its op reads (a weight where a tensor goes, a missing bias) is refused by name. */
+function checkArity(def: GraphNodeDef, dynamic: number, constant: number, fusedBias: number, file: string): void {
+  const needConst = (CONST_INPUTS[def.op] ?? 0) + fusedBias;
+  const okDynamic = MANY_INPUTS.has(def.op) ? dynamic >= 1 : dynamic === 1;
+  const okConst = MANY_INPUTS.has(def.op) ? constant >= needConst : constant === needConst;
+  if (!okDynamic || !okConst) {
+    throw new LoupeError('MODEL_INVALID', `graph node '${def.name}' (${def.op}) reads ${dynamic} tensor${dynamic === 1 ? '' : 's'} and ${constant} constant${constant === 1 ? '' : 's'}; `
+      + `it needs ${MANY_INPUTS.has(def.op) ? 'at least one' : 'one'} tensor and ${needConst} constant${needConst === 1 ? '' : 's'}`, file, 'export the model again');
   }
 }
 

@@ -8,6 +8,7 @@ import { finishGraph } from './head';
 import { opNode } from './node';
 import type { ElementwiseFn, OpSpec } from './ops';
 import { WeightStore } from './weightStore';
+import { checkLayersTopology } from './layersTopology';
 
 type Config = Record<string, unknown>;
 
@@ -17,6 +18,7 @@ const IDENTITY_CLASSES = new Set(['InputLayer', 'Dropout', 'SpatialDropout1D', '
 
 /** Loads a Layers model through tfjs-layers (for its deserialisation) and rebuilds it as Loupe's graph. */
 export async function layersModelToGraph(files: ModelFiles): Promise<{ graph: IRGraph; model: tf.LayersModel }> {
+  checkLayersTopology(files.artifacts.modelTopology, files.artifacts.weightSpecs ?? [], files.file);
   let model: tf.LayersModel;
   try {
     model = await tf.loadLayersModel({ load: async () => files.artifacts });

@@ -1,6 +1,7 @@
 import { LoupeError } from '../../protocol/errors';
 import type { ExecContext, IRGraph, IRNode } from './ir';
 import { opNode } from './node';
+import { checkActivationBudget, checkInputShape } from './shapeBudget';
 
 interface GraphDraft extends Omit<IRGraph, 'logitsName' | 'head' | 'numClasses'> {
   outputName: string;
@@ -14,6 +15,8 @@ interface GraphDraft extends Omit<IRGraph, 'logitsName' | 'head' | 'numClasses'>
 export function finishGraph(draft: GraphDraft): IRGraph {
   const { outputName, file, ...rest } = draft;
   const nodes = draft.nodes;
+  checkInputShape(draft.inputShape, `the model's input [${draft.inputShape.join(', ')}]`, file);
+  checkActivationBudget(nodes, file);
   const out = nodes.find((n) => n.name === outputName);
   if (!out) throw new Error(`internal: output node '${outputName}' not found`);
   if (out.outputShape.length !== 1) {

@@ -6,7 +6,7 @@ import { LoupeError } from '../../protocol/errors';
 import { readSidecar } from '../image/sidecar';
 import { modelFileKind } from '../../protocol/formats';
 import { camHead, defaultCamLayer } from './camHead';
-import { gradients } from './executor';
+import { gradients, runGraph } from './executor';
 import { kerasLoader } from './formats/keras';
 import { onnxLoader } from './formats/onnx';
 import { tfjsLoader } from './formats/tfjs';
@@ -49,6 +49,7 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
   }
   const { graph, fingerprintParts, layout, notes, release } = await loader.load(file);
   try {
+    checkFiniteWeights(graph, file);
     const sidecar = await readSidecar(file, graph.inputShape, graph.numClasses);
     const hash = createHash('sha256');
     for (const part of fingerprintParts) hash.update(part);
@@ -75,6 +76,10 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
       ...(graph.aliases && Object.keys(graph.aliases).length ? { moduleOutputs: graph.aliases } : {}),
     };
     const passes = await choosePasses(graph, options);
+    if (!runsOnOrt(passes)) {
+      refuseUnequalStrides(graph, file, passes);
+      checkForward(graph, file, passes);
+    }
     if (passes.note) description.notes = [...(description.notes ?? []), passes.note];
     return {
       graph,
@@ -91,6 +96,49 @@ export async function loadModel(modelPath: string, options: LoadOptions = {}): P
     graph.weights.dispose();
     release?.();
     throw e;
+  }
+}
+
+/**
+ * One forward pass on a blank image on TF.js: a graph whose shapes do not fit (a damaged file the loader
+ * could still translate) fails here, as an error naming the file, instead of inside every analysis.
+ */
+function checkForward(graph: IRGraph, file: string, passes: Passes): void {
+  try {
+    tf.tidy(() => { runGraph(graph, tf.zeros([1, ...graph.inputShape]), { outputs: [graph.logitsName] }); });
+  } catch (e) {
+    if (e instanceof LoupeError) throw e;
+    passes.dispose();
+    throw new LoupeError('MODEL_INVALID', `the model does not run on a ${graph.inputShape.join('×')} input: ${(e as Error).message}`, file,
+      'the file is damaged or uses layers in a way Loupe does not support: export it again');
+  }
+}
+
+function runsOnOrt(passes: Passes): boolean {
+  return passes instanceof OrtPasses;
+}
+
+/** TF.js input gradients of a strided convolution need equal strides: said at load, naming the layer. */
+function refuseUnequalStrides(graph: IRGraph, file: string, passes: Passes): void {
+  const node = graph.nodes.find((n) => (n.op?.op === 'conv' || n.op?.op === 'separableConv') && n.op.strides[0] !== n.op.strides[1]);
+  if (!node || !node.op || !('strides' in node.op)) return;
+  passes.dispose();
+  throw new LoupeError('UNSUPPORTED_MODEL', `layer '${node.name}' convolves with strides ${node.op.strides.join('×')}; Loupe's gradients on TF.js need equal strides`, file,
+    'use equal strides along height and width');
+}
+
+/** A NaN or infinity in a weight turns every map into NaN: refused at load, naming the tensor. */
+function checkFiniteWeights(graph: IRGraph, file: string): void {
+  for (const name of graph.weights.names()) {
+    const t = graph.weights.get(name);
+    if (t.dtype !== 'float32') continue;
+    const values = t.dataSync() as Float32Array;
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) {
+        throw new LoupeError('WEIGHTS_INVALID', `the weight '${name}' holds ${values[i]} at index ${i}`, file,
+          'every analysis of this model would be NaN: fix the training run (or the export) that produced it');
+      }
+    }
   }
 }
 

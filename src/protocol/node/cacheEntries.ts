@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LoupeError } from '../errors';
 
 const PARTIAL = '.partial-';
 
@@ -81,7 +82,13 @@ function removeOrphans(modelDir: string): void {
 export function beginEntry<T extends StoredResult>(dir: string, resultFile: string): PendingEntry<T> {
   removeOrphans(path.dirname(dir));
   const tmp = `${dir}${PARTIAL}${process.pid}-${randomBytes(4).toString('hex')}`;
-  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    fs.mkdirSync(tmp, { recursive: true });
+  } catch (e) {
+    // The cache folder is a setting (loupe cache, LOUPE_CACHE_DIR): say which folder and why, not a stack trace.
+    throw new LoupeError('BAD_REQUEST', `cannot write Loupe's cache folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      path.dirname(path.dirname(dir)), 'point LOUPE_CACHE_DIR (or the cache setting) at a folder Loupe can write to');
+  }
   return {
     tmp,
     commit(result) {

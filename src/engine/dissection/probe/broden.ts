@@ -9,17 +9,22 @@ import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { LoupeError } from '../../../protocol/errors';
 import { readImageFile, type DecodeOptions } from '../../image/decode';
+import { readUntrusted } from '../../io/untrusted';
 import type { Concept, ProbeDataset, ProbeSample } from './types';
 
 type Row = Record<string, string>;
 
+/** Broden's index.csv for 63,000 images is ~10 MB. */
+const MAX_CSV_BYTES = 256 * 1024 * 1024;
+
 function readCsv(file: string): Row[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
+  if (!fs.existsSync(file)) {
     throw new LoupeError('BAD_REQUEST', 'is missing from the Broden dataset', file, 'a Broden folder needs index.csv, category.csv and label.csv');
   }
+  const text = readUntrusted(file, {
+    inside: path.dirname(file), maxBytes: MAX_CSV_BYTES, what: 'dataset table', missingCode: 'BAD_REQUEST', invalidCode: 'BAD_REQUEST',
+    missingHint: 'a Broden folder needs index.csv, category.csv and label.csv',
+  }).toString('utf8');
   try {
     return parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Row[];
   } catch (err) {
@@ -101,7 +106,7 @@ export function openBroden(root: string, decode: DecodeOptions, limit?: number):
 
   const sample = async (i: number): Promise<ProbeSample> => {
     const entry = entries[i]!;
-    const image = await readImageFile(inside(entry.image), decode);
+    const image = await readImageFile(inside(entry.image), decode, imagesDir);
     const n = entry.sh * entry.sw;
     const planes: Uint16Array[] = [];
     const imageLabels: number[] = [];
@@ -114,7 +119,7 @@ export function openBroden(root: string, decode: DecodeOptions, limit?: number):
           continue;
         }
         const file = inside(item);
-        const seg = await readImageFile(file, decode);
+        const seg = await readImageFile(file, decode, imagesDir);
         if (seg.width !== entry.sw || seg.height !== entry.sh) {
           throw new LoupeError('BAD_REQUEST', `segmentation is ${seg.width}×${seg.height}, index.csv says ${entry.sw}×${entry.sh}`, file,
             'segmentations must have the size in the sw and sh columns');

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LoupeError } from '../../../protocol/errors';
 import { readImageFile, type DecodeOptions } from '../../image/decode';
+import { readUntrustedIfExists } from '../../io/untrusted';
 import type { ProbeDataset, ProbeSample } from './types';
 
 const IMAGE = /\.(png|jpe?g)$/i;
@@ -16,9 +17,10 @@ export const DEFAULT_CATEGORY = 'concept';
 
 function readCategories(root: string): Record<string, string> {
   const file = path.join(root, 'categories.json');
-  if (!fs.existsSync(file)) return {};
+  const bytes = readUntrustedIfExists(file, { inside: root, maxBytes: 16 * 1024 * 1024, what: 'categories.json', missingCode: 'BAD_REQUEST', invalidCode: 'BAD_REQUEST' });
+  if (!bytes) return {};
   try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && Object.values(parsed).every((v) => typeof v === 'string')) {
       return parsed as Record<string, string>;
     }
@@ -56,8 +58,8 @@ export function openFolders(root: string, decode: DecodeOptions, limit?: number)
 
   const sample = async (i: number): Promise<ProbeSample> => {
     const pair = used[i]!;
-    const image = await readImageFile(pair.image, decode);
-    const mask = await readImageFile(pair.mask, decode);
+    const image = await readImageFile(pair.image, decode, root);
+    const mask = await readImageFile(pair.mask, decode, root);
     if (mask.width !== image.width || mask.height !== image.height) {
       throw new LoupeError('BAD_REQUEST', `mask is ${mask.width}×${mask.height} but its image is ${image.width}×${image.height}`, pair.mask,
         'masks must have their image\'s size');
