@@ -251,9 +251,10 @@ export class Engine {
             const randomized = await METHODS.get(id)!.run({
               ...ctx, weights: sanity.store, weightsVariant: sanity.variant, hooks: { signal: hooks.signal } as RunHooks,
             });
-            const rho = spearman(display, reduceForDisplay(randomized.data, randomized.shape, randomized.display));
+            const randomizedDisplay = reduceForDisplay(randomized.data, randomized.shape, randomized.display);
+            const rho = spearman(display, randomizedDisplay);
             if (rho !== undefined) output.figures.sanitySpearman = rho;
-            output.notes.push(sanityNote(sanity.layers, rho));
+            output.notes.push(sanityNote(sanity.layers, rho, display));
           }
           maps.push(toOutput(id, output, display, ms, targetPrediction, ctx, model.passes.backend));
         }

@@ -38,10 +38,13 @@ export function spearman(a: Float32Array, b: Float32Array): number | undefined {
   return Number.isFinite(r) ? r : undefined;
 }
 
-/** The sentence a map's notes carry about its sanity check. */
-export function sanityNote(layers: string[], rho: number | undefined): string {
+/** The sentence a map's notes carry about its sanity check; `original` tells which map was constant when ρ is undefined. */
+export function sanityNote(layers: string[], rho: number | undefined, original: Float32Array): string {
   const what = `sanity check: weights of ${layers.join(', ')} re-initialised`;
-  return rho === undefined
-    ? `${what}; no rank correlation exists because a map is constant (the original's or the randomised model's): the check is undecided, not passed`
-    : `${what}; Spearman rank correlation with the original map ${rho.toFixed(3)} (below 0.5 means the map depends on what those layers learned)`;
+  if (rho !== undefined) {
+    return `${what}; Spearman rank correlation with the original map ${rho.toFixed(3)} (below 0.5 means the map depends on what those layers learned)`;
+  }
+  const flat = (m: Float32Array) => m.every((v) => v === m[0]);
+  if (flat(original)) return `${what}; the map itself is constant, so no rank correlation exists: the check is undecided, not passed`;
+  return `${what}; the randomised model's map is constant, so no rank correlation exists (the map did change with those weights)`;
 }
