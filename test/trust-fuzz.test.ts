@@ -25,3 +25,12 @@ test('1,000 fuzz cases: 0 crashes, 0 hangs, 0 over budget, 0 NaN maps, every err
     assert.ok(report.byFamily[family], `family ${family} was exercised`);
   }
 });
+
+// Found by a 10,000-case run (seed 4242): damaged bytes in an ONNX export that still parse, whose constants
+// then failed TF.js's concat while folding — an internal error. Now a refusal naming the file.
+test('fuzz case 4242/5449 (a damaged torch.onnx.export file): a clean refusal naming the file', { timeout: 120_000 }, async () => {
+  const report = await runFuzz({ cases: 5450, seed: 4242, timeLimitMs: 100_000, only: [5449] });
+  const table = formatReport(report);
+  assert.equal(report.cases, 1, table);
+  assert.equal(report.counts.clean, 1, table);
+});
