@@ -8,19 +8,18 @@
 // reason (never skipped). Screenshots: test-output/e2e/; with LOUPE_E2E_UPDATE_DOCS=1 the README's
 // three are copied to docs/screenshots/.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
 import { outputDir, repoRoot, type CodeServer } from '../../scripts/e2e/codeServer';
 import {
-  contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast, treeItems,
-  viewPane, webviewFrame, type TreeItem,
+  contextMenu, explorerRow, runCommand, screenshot, showContainer, statusBarItem, toast,
+  viewPane, webviewFrame,
 } from '../../scripts/e2e/driver';
 import { type PackageResult } from '../../scripts/package';
 import { e2eSession } from './session';
+import { ANALYSIS_TIMEOUT, cliTopPrediction, lineOf, loupeLog, panelFor, waitForLog, waitForTree } from './loupeSteps';
 
 const DEMO = path.join(repoRoot, 'demo');
 const MODELS = { digits: 'digits/model/model.json', shapes: 'shapes/model/model.json', pytorch: 'pytorch/model.onnx' } as const;
@@ -37,7 +36,6 @@ const WORKSPACE_SETTINGS = '.vscode/settings.json';
 const STATUS_ID = 'loupe-dev.loupe.loupe.status';
 /** What the panel computes by default (package.json `loupe.methods`). */
 const DEFAULT_METHODS = ['gradient', 'smoothgrad', 'ig', 'guided-backprop', 'gradcam', 'guided-gradcam'];
-const ANALYSIS_TIMEOUT = 180_000;
 /** Step (f): the layer dissected from the Layers view, and the probe size it uses. */
 const DISSECT_LAYER = 'relu3';
 const DISSECT_PROBE_IMAGES = 300;
@@ -73,56 +71,7 @@ function paramsOf(model: ModelJson, layer: string): number {
     .reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
 }
 
-/** 1-based line of the first line containing `needle` in `text`. */
-function lineOf(text: string, needle: string): number {
-  const index = text.split('\n').findIndex((l) => l.includes(needle));
-  assert.ok(index >= 0, `"${needle}" not found`);
-  return index + 1;
-}
-
-/** The top-1 label, probability and logit the engine gives, through the CLI (a separate process on Node 20). */
-function cliTopPrediction(model: string, image: string, extra: string[] = []): { label: string; probability: number; logit: number } {
-  const out = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-cli-'));
-  try {
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/cli.js'), 'explain', '--model', model, '--image', image,
-      '--method', 'gradient', ...extra, '--out', out], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(r.status, 0, `loupe explain failed:\n${r.stdout}${r.stderr}`);
-    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as {
-      predictions: { label: string; probability: number; logit: number }[];
-    };
-    assert.ok(summary.predictions[0], 'the CLI gave no prediction');
-    return summary.predictions[0];
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-}
-
 // ---- things read from the workbench -----------------------------------------------------------
-
-/** The Loupe log channel's file in the user-data folder (a LogOutputChannel writes one). */
-function loupeLog(server: CodeServer): string {
-  const found: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(p);
-      else if (entry.name === 'Loupe.log') found.push(p);
-    }
-  };
-  const logs = path.join(server.userDataDir, 'logs');
-  if (existsSync(logs)) walk(logs);
-  return found.map((f) => readFileSync(f, 'utf8')).join('\n');
-}
-
-async function waitForLog(server: CodeServer, pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const match = loupeLog(server).match(pattern);
-    if (match) return match;
-    if (Date.now() > deadline) throw new Error(`the Loupe log has no line matching ${pattern} after ${timeoutMs} ms:\n${loupeLog(server).slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 interface CachedUnit { unit: number; label: string; category: string; iou: number; interpretable: boolean }
 interface CachedDissection {
@@ -142,29 +91,6 @@ function cachedDissections(server: CodeServer): CachedDissection[] {
   const root = path.join(server.userDataDir, 'User', 'globalStorage');
   if (existsSync(root)) walk(root);
   return found;
-}
-
-/** Waits for the Explain panel to show `image`'s analysis and returns the panel's frame. */
-async function panelFor(page: Page, image: string): Promise<FrameLocator> {
-  const tab = page.locator('.tab', { hasText: `Loupe: ${path.basename(image)}` }).first();
-  await tab.waitFor({ timeout: ANALYSIS_TIMEOUT });
-  if (!(await tab.getAttribute('class'))?.includes('active')) await tab.click();
-  const frame = await webviewFrame(page, { timeoutMs: 60_000 });
-  await frame.locator('.subtitle', { hasText: path.basename(image) }).waitFor({ timeout: ANALYSIS_TIMEOUT });
-  // The panel fills in map by map: wait until every map asked for is on screen.
-  await frame.locator('[data-testid="maps"][data-complete="true"]').waitFor({ timeout: ANALYSIS_TIMEOUT });
-  await frame.locator('article.map-card').first().waitFor();
-  return frame;
-}
-
-/** The rows of a tree view once `done` holds for them, or as they are when `timeoutMs` runs out (the caller asserts). */
-async function waitForTree(page: Page, view: string, done: (rows: TreeItem[]) => boolean, timeoutMs: number): Promise<TreeItem[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await treeItems(page, view);
-    if (done(rows) || Date.now() > deadline) return rows;
-    await page.waitForTimeout(200);
-  }
 }
 
 interface Box { x: number; y: number; width: number; height: number }

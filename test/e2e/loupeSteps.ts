@@ -57,8 +57,8 @@ export function cliExplainSummary<T>(model: string, image: string, args: string[
 }
 
 /** The top-1 prediction the engine gives through the CLI (a separate process, not the extension's worker). */
-export function cliTopPrediction(model: string, image: string): { label: string; probability: number; logit: number } {
-  const summary = cliExplainSummary<{ predictions: { label: string; probability: number; logit: number }[] }>(model, image, ['--method', 'gradient']);
+export function cliTopPrediction(model: string, image: string, extra: string[] = []): { label: string; probability: number; logit: number } {
+  const summary = cliExplainSummary<{ predictions: { label: string; probability: number; logit: number }[] }>(model, image, ['--method', 'gradient', ...extra]);
   assert.ok(summary.predictions[0], 'the CLI gave no prediction');
   return summary.predictions[0];
 }
