@@ -157,6 +157,41 @@ describe('progressive explanation', { timeout: 240_000 }, () => {
     assert.ok(same(third.maps.get('gradient')!.output, first.maps.get('gradient')!.output));
   });
 
+  it('a head start asks for the first map before the forward pass is back; the map is the one computed after it', async () => {
+    const e = explanation(new ExplainCache({ root: undefined, maxBytes: 0 }));
+    const backend = (e as unknown as { deps: { backend: ExplainBackend } }).deps.backend;
+    const forward = backend.forward.bind(backend);
+    const events: string[] = [];
+    backend.forward = async (signal) => {
+      const f = await forward(signal);
+      events.push('forward back');
+      return f;
+    };
+    const explain = backend.explain.bind(backend);
+    backend.explain = (options, signal, onProgress) => {
+      events.push(`explain ${options.methods.join(',')} asked${options.classIndex === undefined ? ' (top-1)' : ` (class ${options.classIndex})`}`);
+      return explain(options, signal, onProgress);
+    };
+    await e.ensureForward(new AbortController().signal, false, 'gradient');
+    await e.compute(['gradient', 'gradcam'], new AbortController().signal);
+    assert.deepEqual(events, ['explain gradient asked (top-1)', 'forward back', `explain gradcam asked (class ${e.forward!.predictions[0]!.index})`]);
+    assert.equal(e.workerCalls, 3);
+    assert.equal(e.maps.get('gradient')!.output.summary.targetClass, e.forward!.predictions[0]!.index);
+
+    // The same map asked the ordinary way (the class known from the forward pass) is identical.
+    const plain = explanation(new ExplainCache({ root: undefined, maxBytes: 0 }));
+    await plain.compute(['gradient'], new AbortController().signal);
+    assert.ok(same(plain.maps.get('gradient')!.output, e.maps.get('gradient')!.output));
+
+    // A head-started map cancelled before the run reaches it is computed afresh when asked again.
+    const c = explanation(new ExplainCache({ root: undefined, maxBytes: 0 }));
+    await c.ensureForward(new AbortController().signal, false, 'gradient');
+    c.enqueue(['gradient']);
+    c.cancelMethod('gradient');
+    await c.compute(['gradient'], new AbortController().signal);
+    assert.ok(same(c.maps.get('gradient')!.output, plain.maps.get('gradient')!.output), 'the map asked again after the cancel');
+  });
+
   it('a map cancelled on its own stops; the maps after it are still computed', async () => {
     // 5,000 samples take many seconds on this model: the cancel lands while SmoothGrad runs.
     const e = explanation(new ExplainCache({ root: undefined, maxBytes: 0 }), { params: { samples: 5000, steps: 8 } });

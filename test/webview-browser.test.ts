@@ -198,3 +198,41 @@ test('the Explain page while it fills in: waiting cards with progress and Cancel
     await web.close();
   }
 });
+
+test('the Explain page holds what it was sent: a later message names the image and maps by id alone; an unknown id asks for everything again', { timeout: 60_000 }, async () => {
+  const web = await openWebviewPage({ entry: 'webview/explain/main.ts', style: 'media/explain.css', title: 'held' });
+  const { page, posted, send } = web;
+  try {
+    await posted();
+    const full = toWebviewResult(result());
+    const state = { modelPath: '/w/model/model.json', imagePath: '/w/seven.png', methods: ['gradient', 'ig', 'gradcam'] as MethodId[], ui: DEFAULT_UI };
+    const canvas = async (testid: string): Promise<number[]> => page.locator(`[data-testid="${testid}"]`).evaluate((node) => {
+      const c = node as unknown as CanvasLike;
+      return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+    });
+    // First: the image and the gradient map with their values.
+    await send({ type: 'show', result: { ...full, maps: full.maps.slice(0, 1) }, layers: ['conv2'], layer: 'conv2', state });
+    await page.locator('[data-testid="map-gradient"]').waitFor();
+    const input = await canvas('input-image');
+    const gradient = await canvas('map-gradient-canvas');
+    // Then: the image and the gradient by id only, IG with its values (as the host posts a panel filling in).
+    const { rgba: _rgba, ...imageById } = full.image;
+    const { display: _display, ...gradientById } = full.maps[0]!;
+    assert.ok(!JSON.stringify({ imageById, gradientById }).includes('"rgba"') && !JSON.stringify(gradientById).includes('"display"'));
+    await send({ type: 'show', result: { ...full, image: imageById, maps: [gradientById, full.maps[1]!] }, layers: ['conv2'], layer: 'conv2', state });
+    await page.locator('[data-testid="map-ig"]').waitFor();
+    assert.deepEqual(await canvas('input-image'), input, 'the image drawn from the values held');
+    assert.deepEqual(await canvas('map-gradient-canvas'), gradient, 'the gradient map drawn from the values held');
+
+    // A map named by an id the page never got: it asks for everything again (ready) and keeps what it shows.
+    const before = (await posted()).length;
+    await send({ type: 'show', result: { ...full, image: imageById, maps: [{ ...gradientById, id: 'never-sent' }] }, layers: ['conv2'], layer: 'conv2', state });
+    const deadline = Date.now() + 5_000;
+    while ((await posted()).length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual((await posted()).slice(before), [{ type: 'ready' }]);
+    assert.equal(await page.locator('[data-testid="map-ig"]').count(), 1, 'the page still shows the last complete message');
+    await web.assertClean();
+  } finally {
+    await web.close();
+  }
+});

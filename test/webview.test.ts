@@ -10,7 +10,6 @@ import type { ClientExplainResult } from '../src/host/workerClient';
 import type { LayerInfo, MapSummary, MethodId } from '../src/protocol/types';
 import { DEFAULT_UI, isFromWebview, isPanelState, type FromWebview, type PanelState } from '../src/protocol/webview';
 import { blend, clipScale, colorize, divergingLut, lutIndices, sequentialLut } from '../webview/explain/colormap';
-import { base64ToBytes, base64ToFloat32 } from '../webview/explain/decode';
 import { figureRows, formatParams, formatPreprocessing } from '../webview/explain/format';
 
 function tinyPng(): Buffer {
@@ -216,12 +215,15 @@ function fakeResult(methods: MethodId[], skipped: { method: MethodId; reason: st
   };
 }
 
-test('toWebviewResult: what the webview decodes equals the host data', () => {
+test('toWebviewResult: what the webview draws equals the host data', () => {
   const r = fakeResult(['gradient', 'gradcam']);
   const w = toWebviewResult(r);
   assert.deepEqual(w.maps.map((m) => [m.width, m.height]), [[3, 2], [3, 2]]);
-  for (let k = 0; k < 2; k++) assert.deepEqual([...base64ToFloat32(w.maps[k]!.display)], [...r.maps[k]!.display]);
-  assert.deepEqual([...base64ToBytes(w.image.rgba)], [...r.image.data].map((v) => Math.round(v)));
+  for (let k = 0; k < 2; k++) {
+    assert.deepEqual([...w.maps[k]!.display!], [...r.maps[k]!.display]);
+    assert.notEqual(w.maps[k]!.display!.buffer, r.maps[k]!.display.buffer, 'a copy: the host keeps its own');
+  }
+  assert.deepEqual([...w.image.rgba!], [...r.image.data].map((v) => Math.max(0, Math.min(255, Math.round(v)))));
   assert.ok(!JSON.stringify(w).includes('"data"'), 'raw maps stay in the host');
 });
 

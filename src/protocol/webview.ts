@@ -44,18 +44,23 @@ export interface PanelState {
   ui: PanelUiState;
 }
 
-/** One map as the webview draws it: the H×W display values, float32 little-endian, base64. */
+/**
+ * One map as the webview draws it: its H×W display values. Typed arrays cross the webview bridge as binary
+ * (no base64, no JSON of numbers), and once per page: a later `show` names a map the page already holds by
+ * its `id` alone (no `display`), since a panel filling in posts one message per map.
+ */
 export interface WebviewMap {
+  id: string;
   summary: MapSummary;
   width: number;
   height: number;
-  display: string;
+  display?: Float32Array;
 }
 
 export interface WebviewResult {
   summary: ExplainSummary;
-  /** The image as the model sees it: RGBA bytes, base64. */
-  image: { width: number; height: number; rgba: string };
+  /** The image as the model sees it: RGBA bytes (sent once per page, like a map's values). */
+  image: { id: string; width: number; height: number; rgba?: Uint8Array };
   maps: WebviewMap[];
 }
 

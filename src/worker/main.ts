@@ -3,9 +3,10 @@
  * so a long or crashing computation never blocks or takes down the host.
  * stdout and stderr are logs; the protocol runs over IPC (src/protocol/worker.ts).
  */
-import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, IPCMessageReader } from 'vscode-jsonrpc/node';
 import { Worker } from 'node:worker_threads';
 import { LoupeError } from '../protocol/errors';
+import { FlushableIpcWriter } from './ipcWriter';
 import { parseBackend, registerHandlers } from './server';
 
 function log(line: string): void {
@@ -30,8 +31,9 @@ function main(): void {
     backend = 'auto' as const;
   }
 
-  const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
-  registerHandlers(connection, { backend, log });
+  const writer = new FlushableIpcWriter(process);
+  const connection = createMessageConnection(new IPCMessageReader(process), writer);
+  registerHandlers(connection, { backend, log, flushed: () => writer.flushed() });
   connection.onError(([err]) => log(`connection error: ${err.message}`));
   connection.onClose(() => shutdown('the connection closed'));
   connection.listen();

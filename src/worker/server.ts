@@ -50,6 +50,8 @@ const PROGRESS_INTERVAL_MS = 50;
 export interface ServerOptions {
   backend: BackendPreference;
   log: (line: string) => void;
+  /** Resolves once the replies written so far have left the process (src/worker/ipcWriter.ts). */
+  flushed?: () => Promise<void>;
 }
 
 export function parseBackend(value: string | undefined, source: string): BackendPreference {
@@ -93,9 +95,16 @@ export function registerHandlers(connection: MessageConnection, options: ServerO
 
   // One computation at a time: TF.js scopes and memory are per process, and interleaved runs
   // would only share the CPU anyway.
+  // Each computation starts once the replies before it have left: a computation blocks the event loop, and a
+  // reply still in the pipe would wait for it (the host shows the predictions while the first map is computed).
   let queue: Promise<unknown> = Promise.resolve();
+  const afterReplies = async (): Promise<void> => {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // the previous reply is written first
+    await options.flushed?.();
+  };
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn, fn);
+    const next = (): Promise<T> => afterReplies().then(fn);
+    const run = queue.then(next, next);
     queue = run.catch(() => undefined);
     return run;
   };

@@ -20,7 +20,6 @@ import { layerLink } from '../shared/layerLink';
 import { statusArea } from '../shared/status';
 import { drawImage, drawLegend, drawOverlay } from './canvas';
 import { divergingLut, sequentialLut, type Lut } from './colormap';
-import { base64ToBytes, base64ToFloat32 } from './decode';
 import { formatPreprocessing } from './format';
 import { layerPicker } from './layerPicker';
 import { inputNotes } from './notes';
@@ -49,10 +48,17 @@ const { status, errorBox } = statusRegions;
 
 listenToHost<Show>(statusRegions, {
   show: (msg) => {
+    const next = decode(msg);
+    if (!next) {
+      // It names values this page never got (a message lost on its way): the host sends everything again,
+      // and the page keeps showing what it has meanwhile.
+      post({ type: 'ready' });
+      return;
+    }
     shown = msg;
     state = { ...msg.state, ui };
     persist(state);
-    decoded = decode(msg);
+    decoded = next;
   },
   render,
   hasShown: () => shown !== undefined,
@@ -66,12 +72,19 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
 
 post({ type: 'ready' });
 
-function decode(msg: Show): Decoded {
+/** The image and maps the host sent, by id: a later message names them without their values. */
+const held = new Map<string, Uint8Array | Float32Array>();
+
+/** The message's arrays, sent or held; undefined when it names one this page never got (then it asks for everything again). */
+function decode(msg: Show): Decoded | undefined {
   const r = msg.result;
-  return {
-    image: base64ToBytes(r.image.rgba),
-    maps: r.maps.map((m) => ({ summary: m.summary, width: m.width, height: m.height, values: base64ToFloat32(m.display) })),
-  };
+  const image = (r.image.rgba ?? held.get(r.image.id)) as Uint8Array | undefined;
+  const maps = r.maps.map((m) => ({ summary: m.summary, width: m.width, height: m.height, values: (m.display ?? held.get(m.id)) as Float32Array | undefined }));
+  held.clear();
+  if (!image || maps.some((m) => !m.values)) return undefined;
+  held.set(r.image.id, image);
+  for (const [i, m] of maps.entries()) held.set(r.maps[i]!.id, m.values!);
+  return { image, maps: maps.map((m) => ({ ...m, values: m.values! })) };
 }
 
 function updateUi(next: Partial<PanelUiState>): void {

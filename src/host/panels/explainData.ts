@@ -4,8 +4,7 @@
  * two exports (PNG from the webview's canvas, JSON from the raw numbers the host keeps).
  */
 import type { LayerInfo, MethodId } from '../../protocol/types';
-import { isPngDataUrl, type WebviewResult } from '../../protocol/webview';
-import { float32ToBase64 } from '../../protocol/node/wire';
+import { isPngDataUrl, type WebviewMap, type WebviewResult } from '../../protocol/webview';
 import type { ClientExplainResult } from '../workerClient';
 
 /** Width and height of a map's display values: the model input (all methods upsample to it). */
@@ -18,21 +17,25 @@ export function displaySize(result: ClientExplainResult, index: number): { width
   throw new RangeError(`${map.summary.method}: ${map.display.length} display values fit neither the ${width}×${height} image nor shape [${map.summary.shape.join(', ')}]`);
 }
 
-/** The result as postMessage carries it: display maps and the image as base64, the raw maps left out. */
+/** The result as postMessage carries it: display maps and the image as typed arrays, the raw maps left out. */
 export function toWebviewResult(result: ClientExplainResult): WebviewResult {
   return {
     summary: result.summary,
-    image: webviewImage(result.image),
-    maps: result.maps.map((m, i) => ({ summary: m.summary, ...displaySize(result, i), display: float32ToBase64(m.display) })),
+    image: webviewImage(result.image, 'image'),
+    maps: result.maps.map((_, i) => webviewMap(result, i, `map-${i}`)),
   };
 }
 
-/** The image as the webview draws it: RGBA bytes (rounded to 0..255), base64. */
-export function webviewImage(image: ClientExplainResult['image']): WebviewResult['image'] {
+/** Map `index` of `result` as the webview draws it (a copy of its display values). */
+export function webviewMap(result: ClientExplainResult, index: number, id: string): WebviewMap {
+  const map = result.maps[index]!;
+  return { id, summary: map.summary, ...displaySize(result, index), display: Float32Array.from(map.display) };
+}
+
+/** The image as the webview draws it: RGBA bytes, rounded and clamped to 0..255. */
+export function webviewImage(image: ClientExplainResult['image'], id: string): WebviewResult['image'] {
   const { width, height, data } = image;
-  const rgba = Buffer.alloc(data.length);
-  for (let i = 0; i < data.length; i++) rgba[i] = Math.max(0, Math.min(255, Math.round(data[i]!)));
-  return { width, height, rgba: rgba.toString('base64') };
+  return { id, width, height, rgba: Uint8Array.from(data, (v) => Math.max(0, Math.min(255, Math.round(v)))) };
 }
 
 /**

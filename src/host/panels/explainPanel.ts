@@ -22,17 +22,16 @@ import { DEFAULT_LABELS_NAME, defaultsNote, exists, sidecarPathOf } from '../sid
 import { resolveInWorkspace } from '../workspacePaths';
 import type { LoupeContext } from '../context';
 import type { ClientExplainResult } from '../workerClient';
-import { displaySize, featureLayers, mapJson, pngFromDataUrl, spatialLayers, webviewImage } from './explainData';
+import { featureLayers, mapJson, pngFromDataUrl, spatialLayers, webviewImage, webviewMap } from './explainData';
 import { modelLabel } from '../format';
 import { exportFolderFor } from '../exports/exportFolder';
 import { PanelChannel, panelWebviewOptions, registerPanelSerializer } from './panelChannel';
 import { settleWorkerTask, showErrorWithLog, withWorkerProgress, type ProgressReporter } from './workerTask';
 import { ExplainCache } from '../explainCache/store';
 import { fileHash, modelFingerprint, persistHashes } from '../explainCache/fingerprint';
-import { ProgressiveExplanation, type Change, type RunTarget } from './progressive';
+import { cheapestFirst, ProgressiveExplanation, type Change, type RunTarget } from './progressive';
 import type { AttributionOutput } from '../../protocol/results';
 import type { WebviewMap, WebviewProgress } from '../../protocol/webview';
-import { float32ToBase64 } from '../../protocol/node/wire';
 
 export const EXPLAIN_VIEW_TYPE = 'loupe.explain';
 
@@ -140,7 +139,7 @@ export async function explainImage(ctx: LoupeContext, imageUri: vscode.Uri, opti
   let panel: ExplainPanel | undefined;
   const explanation = newExplanation(ctx, state, (change) => panel?.changed(explanation, change));
   await runUnderNotification(ctx, explanation, state, abort, async () => {
-    await explanation.ensureForward(abort.signal);
+    await explanation.ensureForward(abort.signal, false, cheapestFirst(state.methods)[0]);
     panel = ExplainPanel.current ?? ExplainPanel.create(ctx, state);
     panel.panel.reveal(undefined, true);
     return panel.adopt(explanation, state, abort);
@@ -179,6 +178,9 @@ function notificationProgress(explanation: ProgressiveExplanation, methods: read
   };
 }
 
+/** Ids for what a page is sent once (unique across panels, so a page never mistakes one map for another). */
+let wireIds = 0;
+
 export class ExplainPanel {
   /** The panel "Explain Image" reuses. */
   static current: ExplainPanel | undefined;
@@ -196,6 +198,8 @@ export class ExplainPanel {
   /** Runs that add to what is shown (occlusion, one method, sanity checks) wait for the run before them. */
   private queue: Promise<unknown> = Promise.resolve();
   private postScheduled = false;
+  /** Ids of the image and maps whose values the page holds: those the last message named (a page that says `ready` holds none). */
+  private readonly onPage = new Set<string>();
   private readonly channel: PanelChannel<ToWebview, FromWebview>;
 
   static create(ctx: LoupeContext, state: PanelState): ExplainPanel {
@@ -213,7 +217,10 @@ export class ExplainPanel {
       style: 'explain.css',
       title: title(state),
       accepts: isFromWebview,
-      onReady: () => this.postShow(),
+      onReady: () => {
+        this.onPage.clear();
+        this.postShow();
+      },
       onMessage: (msg) => this.handle(msg),
       onHandlerError: (err) => void showErrorWithLog(ctx, `Loupe: ${err.message}`),
       onDispose: () => this.dispose(),
@@ -252,7 +259,7 @@ export class ExplainPanel {
     const started = performance.now();
     const explanation = newExplanation(this.ctx, this.state, (change) => this.changed(explanation, change));
     await settleWorkerTask(this.ctx, { name: `restoring the Explain panel of ${this.state.imagePath}` }, abort, async () => {
-      await explanation.ensureForward(abort.signal);
+      await explanation.ensureForward(abort.signal, false, cheapestFirst(this.state.methods)[0]);
       const { methods, run } = await this.adopt(explanation, this.state, abort);
       await run(() => undefined);
       const calls = explanation.workerCalls;
@@ -363,17 +370,22 @@ export class ExplainPanel {
     const forward = e?.forward;
     const summary = e?.summary(this.state.methods);
     if (!e || !forward || !summary) return;
-    if (this.wireImage?.of !== forward) this.wireImage = { of: forward, image: webviewImage(forward.image) };
+    if (this.wireImage?.of !== forward) this.wireImage = { of: forward, image: webviewImage(forward.image, `image-${++wireIds}`) };
     const image = forward.image;
     const maps = e.ordered(this.state.methods).map((m) => {
       let wire = this.wireMaps.get(m.output);
       if (!wire) {
-        const one = { summary, maps: [m.output], image } as ClientExplainResult;
-        wire = { summary: m.output.summary, ...displaySize(one, 0), display: float32ToBase64(m.output.display) };
+        wire = webviewMap({ summary, maps: [m.output], image } as ClientExplainResult, 0, `map-${++wireIds}`);
         this.wireMaps.set(m.output, wire);
       }
       return wire;
     });
+    // What the page already holds goes by id alone.
+    const once = <T extends { id: string }>(wire: T, heavy: keyof T): T => {
+      if (!this.onPage.has(wire.id)) return wire;
+      const { [heavy]: _sent, ...light } = wire;
+      return light as T;
+    };
     const progress: WebviewProgress = {
       pending: this.state.methods.concat([...e.pending.keys()].filter((m) => !this.state.methods.includes(m)))
         .map((m) => e.pending.get(m)).filter((p) => p !== undefined).map((p) => ({ ...p })),
@@ -382,11 +394,16 @@ export class ExplainPanel {
       ...(e.sanity ? { sanity: e.sanity } : {}),
     };
     const layer = this.currentLayer();
-    this.channel.post({
-      type: 'show', result: { summary, image: this.wireImage.image, maps }, layers: forward.layers ?? [], state: this.state, progress,
+    const posted = this.channel.post({
+      type: 'show', result: { summary, image: once(this.wireImage.image, 'rgba'), maps: maps.map((m) => once(m, 'display')) },
+      layers: forward.layers ?? [], state: this.state, progress,
       ...(layer !== undefined ? { layer } : {}), ...(this.preprocessingNote ? { preprocessingNote: this.preprocessingNote } : {}),
       ...namesFor(this.state.modelPath, forward.featureLayers),
     });
+    if (!posted) return;
+    // The page keeps what this message names and drops the rest; so does this set.
+    this.onPage.clear();
+    for (const id of [this.wireImage.image.id, ...maps.map((m) => m.id)]) this.onPage.add(id);
   }
 
   private async handle(msg: Exclude<FromWebview, { type: 'ready' }>): Promise<void> {

@@ -95,9 +95,11 @@ export class PanelChannel<To extends { type: string }, From extends { type: stri
     );
   }
 
-  post(message: To | PanelStatusMessage): void {
-    if (!this.ready) return; // `ready` triggers a full post of the current state
+  /** Posts `message` to the page; false when the page is not ready (it gets the whole state when it says `ready`). */
+  post(message: To | PanelStatusMessage): boolean {
+    if (!this.ready) return false;
     void this.panel.webview.postMessage(message).then(undefined, (err: Error) => this.ctx.log.warn(`${this.o.name}: postMessage failed: ${err.message}`));
+    return true;
   }
 
   /** Work for this panel started (message) or ended (undefined); a page that says `ready` meanwhile is told too. */

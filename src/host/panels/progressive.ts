@@ -16,6 +16,11 @@ export const COST_ORDER: readonly MethodId[] = [
   'gradient', 'gradxinput', 'cam', 'gradcam', 'guided-backprop', 'deconvnet', 'guided-gradcam',
   'smoothgrad', 'smoothgrad-sq', 'vargrad', 'ig', 'occlusion',
 ];
+/** `methods` in the order a run computes them. */
+export function cheapestFirst(methods: readonly MethodId[]): MethodId[] {
+  return [...methods].sort((a, b) => COST_ORDER.indexOf(a) - COST_ORDER.indexOf(b));
+}
+
 const GRADCAM_METHODS: readonly MethodId[] = ['gradcam', 'guided-gradcam'];
 
 export type MapStatus = 'queued' | 'running' | 'cancelled' | 'failed';
@@ -49,6 +54,13 @@ export interface ProgressiveDeps {
   onChange(change: Change): void;
 }
 
+interface EarlyMap {
+  method: MethodId;
+  abort: AbortController;
+  result: Promise<{ map: AttributionOutput } | { skipped: string }>;
+  progress: { to: (fraction: number, message: string) => void };
+}
+
 export class ProgressiveExplanation {
   forward: CachedForward | undefined;
   forwardFromCache = false;
@@ -61,6 +73,8 @@ export class ProgressiveExplanation {
   workerCalls = 0;
   private readonly aborts = new Map<MethodId, AbortController>();
   private fp: { model: string; image: string } | undefined;
+  /** The map asked for together with the forward pass, until the run reaches it. */
+  private early: EarlyMap | undefined;
 
   constructor(readonly target: RunTarget, private readonly base: Omit<ExplainOptions, 'methods' | 'classIndex' | 'sanity' | 'layer'>,
     private readonly deps: ProgressiveDeps) {}
@@ -70,8 +84,12 @@ export class ProgressiveExplanation {
     return this.target.classIndex ?? this.forward?.predictions[0]?.index;
   }
 
-  /** The forward pass: from the cache, else the worker (then stored). */
-  async ensureForward(signal: AbortSignal, refresh = false): Promise<CachedForward> {
+  /**
+   * The forward pass: from the cache, else the worker (then stored). When the worker computes it, `headStart`
+   * (the first map to come) is asked for at once behind it, so the worker computes that map while the host
+   * shows the predictions: a forward pass missing from the cache means its maps are missing too.
+   */
+  async ensureForward(signal: AbortSignal, refresh = false, headStart?: MethodId): Promise<CachedForward> {
     if (this.forward) return this.forward;
     const fp = await this.fingerprints();
     const key = forwardKey({ image: fp.image, preprocessing: this.base.preprocessing, topK: this.base.topK ?? 5 });
@@ -82,7 +100,9 @@ export class ProgressiveExplanation {
       this.forwardFromCache = true;
     } else {
       this.workerCalls++;
-      this.forward = await this.deps.backend.forward(signal);
+      const forward = this.deps.backend.forward(signal);
+      if (headStart) this.startEarly(headStart, signal);
+      this.forward = await forward;
       void this.deps.cache.putForward(fp.model, key, this.forward);
     }
     this.deps.onChange({ kind: 'all' });
@@ -93,8 +113,7 @@ export class ProgressiveExplanation {
   async compute(methods: readonly MethodId[], signal: AbortSignal, options: { refresh?: boolean; sanity?: SanityCheckMode } = {}): Promise<void> {
     await this.ensureForward(signal, options.refresh);
     this.enqueue(methods);
-    const ordered = [...methods].sort((a, b) => COST_ORDER.indexOf(a) - COST_ORDER.indexOf(b));
-    for (const method of ordered) {
+    for (const method of cheapestFirst(methods)) {
       if (signal.aborted) break;
       if (this.pending.get(method)?.status !== 'queued') continue; // cancelled while it waited
       await this.computeOne(method, signal, options.refresh ?? false);
@@ -173,8 +192,27 @@ export class ProgressiveExplanation {
     return [...this.maps].sort(([a], [b]) => rank(a) - rank(b)).map(([, v]) => v);
   }
 
+  /** Asks the worker for `method`'s map before the forward pass is back (its class: the one asked, else the worker's top-1). */
+  private startEarly(method: MethodId, signal: AbortSignal): void {
+    const abort = new AbortController();
+    const follow = (): void => abort.abort();
+    signal.addEventListener('abort', follow, { once: true });
+    this.aborts.set(method, abort);
+    const progress = { to: (_fraction: number, _message: string): void => undefined };
+    const result = this.request(method, false, abort.signal, (f, m) => progress.to(f, m))
+      .finally(() => signal.removeEventListener('abort', follow));
+    result.catch(() => undefined); // awaited by computeOne; a run cancelled before it gets there drops it
+    this.early = { method, abort, result, progress };
+  }
+
   private async computeOne(method: MethodId, signal: AbortSignal, refresh: boolean): Promise<void> {
     const pending = this.pending.get(method)!;
+    const early = this.early?.method === method ? this.early : undefined;
+    this.early = undefined;
+    if (early && !refresh && !early.abort.signal.aborted) {
+      return this.settle(method, pending, signal, early.abort, early.result, (handler) => { early.progress.to = handler; });
+    }
+    early?.abort.abort();
     const { model, key } = await this.keyOf(method);
     const cached = refresh ? undefined : await this.deps.cache.getMap(model, key);
     if (cached) {
@@ -184,18 +222,28 @@ export class ProgressiveExplanation {
       this.deps.onChange({ kind: 'all' });
       return;
     }
+    const own = new AbortController();
+    this.aborts.set(method, own);
+    let progress: (fraction: number, message: string) => void = () => undefined;
+    const result = this.request(method, false, own.signal, (f, m) => progress(f, m));
+    return this.settle(method, pending, signal, own, result, (handler) => { progress = handler; });
+  }
+
+  /** Follows one map's worker request to its end: progress on its card, then the map, its skip reason, or its failure. */
+  private async settle(method: MethodId, pending: PendingMap, signal: AbortSignal, own: AbortController,
+    request: Promise<{ map: AttributionOutput } | { skipped: string }>, onProgress: (handler: (fraction: number, message: string) => void) => void): Promise<void> {
     pending.status = 'running';
     this.deps.onChange({ kind: 'all' });
-    const own = new AbortController();
     const follow = (): void => own.abort();
     signal.addEventListener('abort', follow, { once: true });
-    this.aborts.set(method, own);
+    if (signal.aborted) own.abort();
+    onProgress((fraction, message) => {
+      pending.fraction = fraction;
+      pending.message = message;
+      this.deps.onChange({ kind: 'progress', method, fraction, message });
+    });
     try {
-      const result = await this.request(method, false, own.signal, (fraction, message) => {
-        pending.fraction = fraction;
-        pending.message = message;
-        this.deps.onChange({ kind: 'progress', method, fraction, message });
-      });
+      const result = await request;
       this.pending.delete(method);
       if ('map' in result) this.show(method, result.map, false);
       else this.skipped.set(method, result.skipped);
