@@ -40,6 +40,8 @@ const entries = [
   { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
   // The engine's extra threads (src/engine/lanes/pool.ts), started from dist/worker.js and dist/cli.js.
   { entryPoints: ['src/engine/lanes/laneMain.ts'], outfile: 'dist/lane.js' },
+  // Feature visualisation's parameterisation helper thread (src/engine/featureVis/paramThreads.ts).
+  { entryPoints: ['src/engine/featureVis/paramThreadMain.ts'], outfile: 'dist/paramThread.js' },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' },
   { entryPoints: ['test/integration/extension.test.ts'], outfile: 'out/integration/extension.test.js' },

@@ -11,6 +11,7 @@ import { FourierImage, halfSpectrumWidth, normalizedColorMatrix, spectrumScale }
 import { resample, resampleForward, resampleTranspose, resizeTable, rotationTable } from '../src/engine/featureVis/resample';
 import { inputMap, modelInput, parameterGradient } from '../src/engine/featureVis/pipeline';
 import { applyTransforms, drawTransforms, prepareTransforms, STANDARD_TRANSFORMS, type TransformDraw } from '../src/engine/featureVis/transforms';
+import { resizeForward, resizeTranspose, separableResize } from '../src/engine/featureVis/separableResize';
 import { rng } from './helpers/models';
 
 /**
@@ -290,4 +291,51 @@ test('prepared transforms (crops folded into the resampling tables) equal the na
     assert.deepEqual(y.shape, [2, 33, 29, 3]);
     assert.ok(maxAbsDiff(ours, y.dataSync()) < 1e-4, `trial ${trial}: ${maxAbsDiff(ours, y.dataSync())}`);
   }
+});
+
+test('separable resize (the loops\' final stage, preprocessing folded in) equals TF.js ResizeBilinear and the map; its transpose satisfies ⟨Ax, y⟩ = ⟨x, Aᵀy⟩', async () => {
+  const cases: Array<[number, number, number, number, boolean, number]> = [[9, 7, 12, 11, false, 3], [12, 10, 7, 8, false, 3], [6, 6, 13, 13, true, 1], [14, 9, 5, 6, true, 3]];
+  for (const [ih, iw, oh, ow, align, C] of cases) {
+    // Inside a window of a larger image, as a crop before it is folded in.
+    const win = { top: 2, left: 1, fullH: ih + 3, fullW: iw + 2 };
+    const full = randn(2 * win.fullH * win.fullW * C);
+    const map = { scale: Float32Array.from({ length: C }, (_, c) => 0.5 + c), offset: Float32Array.from({ length: C }, (_, c) => c - 1), bgr: C === 3 };
+    const r = separableResize(ih, iw, oh, ow, align, win);
+    const ours = resizeForward(full, 2, C, r, map);
+    await tf.setBackend('cpu');
+    const theirs = tf.tidy(() => {
+      const cropped = tf.slice(tf.tensor4d(full, [2, win.fullH, win.fullW, C]), [0, win.top, win.left, 0], [-1, ih, iw, -1]);
+      const resized = tf.image.resizeBilinear(cropped as tf.Tensor4D, [oh, ow], align, false);
+      const ordered = map.bgr ? tf.reverse(resized, 3) : resized;
+      return tf.add(tf.mul(ordered, tf.tensor1d(map.scale)), tf.tensor1d(map.offset)).dataSync();
+    });
+    await tf.setBackend('wasm');
+    const what = `${ih}×${iw}→${oh}×${ow} align ${align}, ${C} channel(s)`;
+    assert.ok(maxAbsDiff(ours, theirs) < 1e-5, `${what}: ${maxAbsDiff(ours, theirs)}`);
+    // The transpose of the linear part (offsets dropped), zero outside the window.
+    const y = randn(2 * oh * ow * C);
+    const linear = resizeForward(full, 2, C, r, { ...map, offset: new Float32Array(C) });
+    const at = resizeTranspose(y, 2, C, r, map);
+    const lhs = dot(linear, y);
+    const rhs = dot(full, at);
+    assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.max(1, Math.abs(lhs)), `${what}: ${lhs} vs ${rhs}`);
+    assert.equal(at[0], 0, 'outside the window');
+  }
+});
+
+test('the loop pipeline without a final resize (image at the model\'s size) applies the preprocessing on its own, forward and back', () => {
+  const size = 12;
+  const f = new FourierImage({ batch: 1, height: size, width: size, channels: 3, decayPower: 1, decorrelate: true });
+  const map = inputMap({ range: [0, 255], mean: [100, 110, 120], std: [50, 60, 70], channels: 'bgr' }, 3);
+  const stages = prepareTransforms(drawTransforms([{ kind: 'rotate', degrees: [8] }] as never, size, size, size, size, rng(4)), size, size);
+  assert.deepEqual(stages.map((s) => s.kind), ['resample'], 'a rotation last: no resize to fold the map into');
+  const theta = Float32Array.from(randn(f.size), (v) => v * 0.05);
+  const loops = new FourierPipeline(f, map);
+  const input = loops.forward(theta, stages);
+  const image = (p: tf.Tensor) => f.image(p);
+  assert.ok(maxAbsDiff(input, modelInput(image, theta, stages, map)) < 1e-4, `forward: ${maxAbsDiff(input, modelInput(image, theta, stages, map))}`);
+  const g = randn(size * size * 3);
+  const grad = loops.backward(g, [1, size, size, 3]);
+  const reference = parameterGradient(image, theta, stages, map, g, [1, size, size, 3]);
+  assert.ok(maxAbsDiff(grad, reference) < 1e-3 * Math.max(1, ...Array.from(reference, Math.abs)), 'backward = TF.js backward');
 });

@@ -230,7 +230,7 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     ];
     const stray = vsix.files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(stray, [], 'files in the VSIX outside the allowlist');
-    for (const needed of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/lane.js', 'extension/dist/webview/explain.js',
+    for (const needed of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/lane.js', 'extension/dist/paramThread.js', 'extension/dist/webview/explain.js',
       'extension/dist/webview/dissect.js', 'extension/media/dissect.css',
       'extension/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm', `${ortBinaries}onnxruntime_binding.node`]) {
       assert.ok(vsix.files.includes(needed), `${needed} is not in the VSIX`);

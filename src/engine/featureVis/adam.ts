@@ -8,24 +8,47 @@ export class Adam {
   private readonly v: Float32Array;
   private t = 0;
 
-  constructor(size: number, readonly lr: number, readonly beta1: number, readonly beta2: number, readonly epsilon: number) {
-    this.m = new Float32Array(size);
-    this.v = new Float32Array(size);
+  /** `alloc`: where the moments live (shared memory when two threads update them: featureVis/paramThreads.ts). */
+  constructor(size: number, readonly lr: number, readonly beta1: number, readonly beta2: number, readonly epsilon: number,
+    alloc: (length: number) => Float32Array = (n) => new Float32Array(n)) {
+    this.m = alloc(size);
+    this.v = alloc(size);
   }
 
-  /** One ascent step on `theta` (in place) along the objective's gradient `g`. */
-  ascend(theta: Float32Array, g: Float32Array): void {
+  /**
+   * One ascent step on `theta` (in place) along the objective's gradient `g`; `run(from, to, args)` updates the
+   * values from … to − 1 (by default all here; a caller may share the range between threads).
+   */
+  ascend(theta: Float32Array, g: Float32Array, run: (args: AdamStep, from: number, to: number) => void = adamRange): void {
     if (g.length !== theta.length || g.length !== this.m.length) throw new Error('internal: Adam parameter size changed');
     this.t++;
-    const { beta1: b1, beta2: b2, epsilon } = this;
-    const lrT = (this.lr * Math.sqrt(1 - b2 ** this.t)) / (1 - b1 ** this.t);
-    const m = this.m;
-    const v = this.v;
-    for (let i = 0; i < theta.length; i++) {
-      const gi = g[i]!;
-      m[i] = b1 * m[i]! + (1 - b1) * gi;
-      v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
-      theta[i] = theta[i]! + (lrT * m[i]!) / (Math.sqrt(v[i]!) + epsilon);
-    }
+    const { beta1, beta2, epsilon } = this;
+    const lrT = (this.lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+    run({ theta, g, m: this.m, v: this.v, lrT, beta1, beta2, epsilon }, 0, theta.length);
+  }
+}
+
+export interface AdamStep {
+  theta: Float32Array;
+  g: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  lrT: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** The update of values `from` … `to` − 1. */
+export function adamRange(a: AdamStep, from: number, to: number): void {
+  const { theta, g, m, v, lrT, beta1: b1, beta2: b2, epsilon } = a;
+  for (let i = from; i < to; i++) {
+    const gi = g[i]!;
+    // Rounded to float32 where stored, as before: the update reads the stored moments.
+    const mi = Math.fround(b1 * m[i]! + (1 - b1) * gi);
+    const vi = Math.fround(b2 * v[i]! + (1 - b2) * gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    theta[i] = theta[i]! + (lrT * mi) / (Math.sqrt(vi) + epsilon);
   }
 }

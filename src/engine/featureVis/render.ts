@@ -16,11 +16,14 @@ import { FourierImage } from './param';
 import type { ModelPasses } from './passes';
 import { imageStripPng } from './png';
 import { FourierPipeline } from './fourierPipeline';
+import { SERIAL, ThreadSplitter } from './paramThreads';
 import { inputMap } from './pipeline';
 import { drawTransforms, prepareTransforms } from './transforms';
 
 export interface RenderHooks extends RunHooks {
   onPreview?: (preview: FeatureVisPreview) => void;
+  /** Where to say that the parameterisation runs on one thread (its helper could not start; the results are the same). */
+  log?: (line: string) => void;
 }
 
 export interface RenderResult {
@@ -35,12 +38,32 @@ export interface RenderResult {
 
 export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObjective[], params: FeatureVisParams,
   preprocessing: Preprocessing, hooks: RenderHooks = {}): Promise<RenderResult> {
+  const C = passes.model.graph.inputShape[2];
+  const { batch, size } = params;
+  const fourier = new FourierImage({ batch, height: size, width: size, channels: C, decayPower: params.decayPower, decorrelate: params.decorrelate });
+  // The parameterisation's large loops on two threads while the model is idle (same results as one).
+  let split = ThreadSplitter.start(hooks.log);
+  try {
+    // Its start-up (loading the kernels) is not a step's time.
+    await split?.ready.catch((err: Error) => {
+      hooks.log?.(`the parameterisation runs on one thread: its helper thread did not start (${err.message})`);
+      void split?.stop();
+      split = undefined;
+    });
+    return await renderWith(passes, objectives, params, fourier, new FourierPipeline(fourier, inputMap(preprocessing, C), split ?? SERIAL), hooks);
+  } finally {
+    await split?.stop();
+  }
+}
+
+async function renderWith(passes: ModelPasses, objectives: LayerObjective[], params: FeatureVisParams, fourier: FourierImage,
+  pipeline: FourierPipeline, hooks: RenderHooks): Promise<RenderResult> {
   const [H, W, C] = passes.model.graph.inputShape;
   const { batch, size, steps } = params;
-  const fourier = new FourierImage({ batch, height: size, width: size, channels: C, decayPower: params.decayPower, decorrelate: params.decorrelate });
-  const pipeline = new FourierPipeline(fourier, inputMap(preprocessing, C));
-  const theta = fourier.initial(drawSeed(params.seed, 0), params.sd);
-  const adam = new Adam(theta.length, params.lr, params.beta1, params.beta2, params.epsilon);
+  // Where both threads of the parameterisation read it.
+  const theta = pipeline.keep(fourier.size);
+  theta.set(fourier.initial(drawSeed(params.seed, 0), params.sd));
+  const adam = new Adam(theta.length, params.lr, params.beta1, params.beta2, params.epsilon, (n) => pipeline.keep(n));
   const values: number[] = [];
   const timing = { parameterisation: 0, model: 0, total: 0 };
   const notes: string[] = [];
@@ -56,11 +79,12 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
   for (let step = 0; step < steps; step++) {
     throwIfAborted(hooks.signal);
     const t0 = performance.now();
-    const draws = prepareTransforms(drawTransforms(params.transforms, size, size, H, W, mulberry32(drawSeed(params.seed, step + 1))), size, size);
+    pipeline.recycle();
+    const draws = prepareTransforms(drawTransforms(params.transforms, size, size, H, W, mulberry32(drawSeed(params.seed, step + 1))), size, size, pipeline.sharedTables);
     const input = pipeline.forward(theta, draws);
     const t1 = performance.now();
     const rule = step < params.redirectedSteps ? 'redirected' : 'standard';
-    const inputGrad = new Float32Array(input.length);
+    const inputGrad = pipeline.alloc(input.length);
     let value = 0;
     for (const objective of objectives) {
       const fixed = objective.fixedSeed;
@@ -75,7 +99,7 @@ export async function renderFeatureVis(passes: ModelPasses, objectives: LayerObj
     const t2 = performance.now();
     // Vector-Jacobian product of parameters → model input, seeded by the model's input gradient.
     const dTheta = pipeline.backward(inputGrad, [batch, H, W, C]);
-    adam.ascend(theta, dTheta);
+    pipeline.ascend(adam, theta, dTheta);
     const t3 = performance.now();
     timing.parameterisation += t1 - t0 + (t3 - t2);
     timing.model += t2 - t1;

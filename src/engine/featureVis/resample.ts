@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { RESAMPLE, registerResampleKernels, type ResampleAttrs } from '../kernels/resample';
+import { axisTaps } from './separableResize';
 
 export interface ResampleTable {
   inH: number;
@@ -13,8 +14,8 @@ export interface ResampleTable {
   outH: number;
   outW: number;
   /** 4 per output pixel, row-major: an input pixel index y·inW + x, or inH·inW for "outside" (reads 0). */
-  index: Int32Array;
-  weight: Float32Array;
+  index: Int32Array<ArrayBufferLike>;
+  weight: Float32Array<ArrayBufferLike>;
   /** The table as kernel inputs, once uploaded (see `releaseTable`). */
   uploaded?: { index: tf.Tensor1D; weight: tf.Tensor1D };
 }
@@ -44,14 +45,16 @@ class TableBuilder {
   private readonly offset: number;
   private readonly stride: number;
 
-  constructor(private readonly h: number, private readonly w: number, outH: number, outW: number, win?: Window) {
+  constructor(private readonly h: number, private readonly w: number, outH: number, outW: number, win?: Window, shared = false) {
     const inH = win?.fullH ?? h;
     const inW = win?.fullW ?? w;
     this.outside = inH * inW;
     this.stride = inW;
     this.offset = win ? win.top * inW + win.left : 0;
     const n = outH * outW * 4;
-    this.table = { inH, inW, outH, outW, index: new Int32Array(n).fill(this.outside), weight: new Float32Array(n) };
+    // Shared memory when two threads read the table (featureVis/paramThreads.ts).
+    const bytes = (k: number) => (shared ? new SharedArrayBuffer(k * 4) : new ArrayBuffer(k * 4));
+    this.table = { inH, inW, outH, outW, index: new Int32Array(bytes(n)).fill(this.outside), weight: new Float32Array(bytes(n)) };
   }
 
   /** The four taps of output pixel p for the position (y, x) of the h × w image; taps outside it read zero. */
@@ -82,8 +85,8 @@ class TableBuilder {
  * (Lucent's kornia rotation; Lucid's default interpolation is nearest).
  * Output (x, y) reads input (cos·x − sin·y + ox, sin·x + cos·y + oy), offsets keeping the centre fixed.
  */
-export function rotationTable(h: number, w: number, radians: number, win?: Window): ResampleTable {
-  const t = new TableBuilder(h, w, h, w, win);
+export function rotationTable(h: number, w: number, radians: number, win?: Window, shared = false): ResampleTable {
+  const t = new TableBuilder(h, w, h, w, win, shared);
   const cos = Math.cos(radians);
   const sin = Math.sin(radians);
   const ox = ((w - 1) - (cos * (w - 1) - sin * (h - 1))) / 2;
@@ -101,22 +104,9 @@ export function rotationTable(h: number, w: number, radians: number, win?: Windo
  */
 export function resizeTable(inH: number, inW: number, outH: number, outW: number, alignCorners: boolean, win?: Window): ResampleTable {
   const t = new TableBuilder(inH, inW, outH, outW, win);
-  const scale = (i: number, o: number) => (alignCorners && o > 1 ? (i - 1) / (o - 1) : i / o);
-  // Separable: the taps of each output row and column, then their products. Clamped like TF: the last
-  // row/column interpolates with itself, never with the zero outside.
-  const axis = (size: number, out: number) => {
-    const s = scale(size, out);
-    const first = new Int32Array(out);
-    const frac = new Float64Array(out);
-    for (let o = 0; o < out; o++) {
-      const pos = Math.min(o * s, size - 1);
-      first[o] = Math.floor(pos);
-      frac[o] = pos - first[o]!;
-    }
-    return { first, frac };
-  };
-  const rows = axis(inH, outH);
-  const cols = axis(inW, outW);
+  // Separable: the taps of each output row and column (separableResize.ts), then their products.
+  const rows = axisTaps(inH, outH, alignCorners);
+  const cols = axisTaps(inW, outW, alignCorners);
   for (let y = 0; y < outH; y++) {
     for (let x = 0; x < outW; x++) t.setTaps(y * outW + x, rows.first[y]!, rows.frac[y]!, cols.first[x]!, cols.frac[x]!);
   }

@@ -6,8 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureVisTransform } from '../../protocol/featureVis';
-import { resampleLoop } from '../kernels/resample';
 import { releaseTable, resample, resampleTranspose, resizeTable, rotationTable, type ResampleTable } from './resample';
+import { resampleLoop } from '../kernels/resample';
+import { halves, SERIAL, type Splitter } from './paramThreads';
+import { separableResize, type ChannelMap, type SeparableResize } from './separableResize';
 
 /** Lucid's `standard_transforms`. */
 export const STANDARD_TRANSFORMS: readonly FeatureVisTransform[] = Object.freeze([
@@ -68,15 +70,25 @@ export function drawTransforms(specs: readonly FeatureVisTransform[], h: number,
 }
 
 /**
- * One step's transforms as ops to run, each with the size it reads (`h`, `w`): a pad, a resampling table (a crop
- * before it folded into the table), or a slice (a crop nothing resamples after). Built once per step.
+ * One step's transforms as ops to run, each with the size it reads (`h`, `w`): a pad, a rotation's resampling table
+ * or a separable resize (a crop before either folded into it), or a slice (a crop nothing resamples after). Built once per step.
  */
 export type TransformStage = { h: number; w: number } & (
   | { kind: 'pad'; pixels: number; value: number }
   | { kind: 'resample'; table: ResampleTable }
+  | { kind: 'resize'; resize: SeparableResize; table?: ResampleTable }
   | { kind: 'slice'; top: number; left: number; height: number; width: number });
 
-export function prepareTransforms(draws: readonly TransformDraw[], h: number, w: number): TransformStage[] {
+/** A stage's 4-tap table, for the TF.js ops (a resize's built on first use and kept on the stage). */
+function stageTable(s: Extract<TransformStage, { kind: 'resample' | 'resize' }>): ResampleTable {
+  if (s.kind === 'resample') return s.table;
+  const r = s.resize;
+  const win = r.top !== 0 || r.left !== 0 || r.h !== r.fullH || r.w !== r.fullW ? { top: r.top, left: r.left, fullH: r.fullH, fullW: r.fullW } : undefined;
+  s.table ??= resizeTable(r.h, r.w, r.outH, r.outW, r.alignCorners, win);
+  return s.table;
+}
+
+export function prepareTransforms(draws: readonly TransformDraw[], h: number, w: number, sharedTables = false): TransformStage[] {
   const stages: TransformStage[] = [];
   // The tensor the next op reads is `full`; the image is its window (top, left, h, w).
   let full = { h, w };
@@ -84,13 +96,13 @@ export function prepareTransforms(draws: readonly TransformDraw[], h: number, w:
   let left = 0;
   const windowed = () => top !== 0 || left !== 0 || h !== full.h || w !== full.w;
   const win = () => (windowed() ? { top, left, fullH: full.h, fullW: full.w } : undefined);
-  const resampled = (table: ResampleTable) => {
-    stages.push({ kind: 'resample', table, h: full.h, w: full.w });
-    full = { h: table.outH, w: table.outW };
+  const resampled = (stage: Extract<TransformStage, { kind: 'resample' | 'resize' }>, outH: number, outW: number) => {
+    stages.push(stage);
+    full = { h: outH, w: outW };
     top = 0;
     left = 0;
-    h = table.outH;
-    w = table.outW;
+    h = outH;
+    w = outW;
   };
   const slice = () => {
     stages.push({ kind: 'slice', top, left, height: h, width: w, h: full.h, w: full.w });
@@ -114,10 +126,12 @@ export function prepareTransforms(draws: readonly TransformDraw[], h: number, w:
         w = d.width;
         break;
       case 'resize':
-        if (d.height !== h || d.width !== w) resampled(resizeTable(h, w, d.height, d.width, d.alignCorners, win()));
+        if (d.height !== h || d.width !== w) {
+          resampled({ kind: 'resize', resize: separableResize(h, w, d.height, d.width, d.alignCorners, win()), h: full.h, w: full.w }, d.height, d.width);
+        }
         break;
       case 'rotate':
-        if (d.radians !== 0) resampled(rotationTable(h, w, d.radians, win()));
+        if (d.radians !== 0) resampled({ kind: 'resample', table: rotationTable(h, w, d.radians, win(), sharedTables), h: full.h, w: full.w }, h, w);
         break;
     }
   }
@@ -131,7 +145,7 @@ export function applyTransforms(img: tf.Tensor4D, stages: readonly TransformStag
   for (const s of stages) {
     if (s.kind === 'pad') x = tf.pad(x, [[0, 0], [s.pixels, s.pixels], [s.pixels, s.pixels], [0, 0]], s.value);
     else if (s.kind === 'slice') x = tf.slice(x, [0, s.top, s.left, 0], [-1, s.height, s.width, -1]);
-    else x = resample(x, s.table);
+    else x = resample(x, stageTable(s));
   }
   return x;
 }
@@ -148,7 +162,7 @@ export function transposeTransforms(dy: tf.Tensor4D, stages: readonly TransformS
       const s = stages[i]!;
       if (s.kind === 'pad') g = tf.slice(g, [0, s.pixels, s.pixels, 0], [-1, s.h, s.w, -1]);
       else if (s.kind === 'slice') g = tf.pad(g, [[0, 0], [s.top, s.h - s.top - s.height], [s.left, s.w - s.left - s.width], [0, 0]]);
-      else g = resampleTranspose(g, s.table);
+      else g = resampleTranspose(g, stageTable(s));
     }
     return g;
   });
@@ -156,7 +170,7 @@ export function transposeTransforms(dy: tf.Tensor4D, stages: readonly TransformS
 
 /** Frees the stages' uploaded tables (call once the step's forward and backward are done). */
 export function releaseTransforms(stages: readonly TransformStage[]): void {
-  for (const s of stages) if (s.kind === 'resample') releaseTable(s.table);
+  for (const s of stages) if ((s.kind === 'resample' || s.kind === 'resize') && s.table) releaseTable(s.table);
 }
 
 /** Images [B, h, w, C] as a plain array with their shape (the array twins of the stages below). */
@@ -166,9 +180,9 @@ export interface ImageArray {
 }
 
 /** out[b, top + y, left + x] = x[b, y, x] inside an outH × outW image of `fill`. */
-function embed(x: ImageArray, outH: number, outW: number, top: number, left: number, fill: number): ImageArray {
+function embed(x: ImageArray, outH: number, outW: number, top: number, left: number, fill: number, split: Splitter): ImageArray {
   const [B, h, w, C] = x.shape;
-  const data = new Float32Array(B * outH * outW * C);
+  const data = split.alloc(B * outH * outW * C, fill !== 0 ? 'overwritten' : 'zero');
   if (fill !== 0) data.fill(fill);
   const row = w * C;
   for (let b = 0; b < B; b++) {
@@ -181,9 +195,9 @@ function embed(x: ImageArray, outH: number, outW: number, top: number, left: num
 }
 
 /** The window (top, left, height × width) of every image. */
-function window(x: ImageArray, top: number, left: number, height: number, width: number): ImageArray {
+function window(x: ImageArray, top: number, left: number, height: number, width: number, split: Splitter): ImageArray {
   const [B, h, w, C] = x.shape;
-  const data = new Float32Array(B * height * width * C);
+  const data = split.alloc(B * height * width * C, 'overwritten');
   const row = width * C;
   for (let b = 0; b < B; b++) {
     for (let y = 0; y < height; y++) {
@@ -194,35 +208,87 @@ function window(x: ImageArray, top: number, left: number, height: number, width:
   return { data, shape: [B, height, width, C] };
 }
 
-function resampleArray(x: ImageArray, table: ResampleTable, transpose: boolean): ImageArray {
+function resampleArray(x: ImageArray, table: ResampleTable, transpose: boolean, split: Splitter): ImageArray {
   const [B, , , C] = x.shape;
   const [height, width] = transpose ? [table.inH, table.inW] : [table.outH, table.outW];
-  const data = new Float32Array(B * height * width * C);
-  resampleLoop(x.data, x.shape, table.index, table.weight, data, { height, width, taps: 4, transpose });
+  // Every value written (the transpose zeroes its output first).
+  const data = split.alloc(B * height * width * C, 'overwritten');
+  const attrs = { height, width, taps: 4, transpose };
+  if (transpose) {
+    // A scatter: output pixels have no owner to split by.
+    resampleLoop(x.data, x.shape, table.index, table.weight, data, attrs);
+  } else {
+    const [a, b] = halves(table.outH * table.outW);
+    split.run('resample', [x.data, x.shape, table.index, table.weight, data, attrs, { from: a[0], to: a[1] }],
+      [x.data, x.shape, table.index, table.weight, data, attrs, { from: b[0], to: b[1] }]);
+  }
   return { data, shape: [B, height, width, C] };
+}
+
+function resizeArray(x: ImageArray, r: SeparableResize, map: ChannelMap | undefined, split: Splitter): ImageArray {
+  const [B, , , C] = x.shape;
+  const data = split.alloc(B * r.outH * r.outW * C, 'overwritten');
+  const [a, b] = halves(r.outH);
+  split.run('resize', [x.data, B, C, r, map, data, a[0], a[1]], [x.data, B, C, r, map, data, b[0], b[1]]);
+  return { data, shape: [B, r.outH, r.outW, C] };
+}
+
+function resizeTransposeArray(dy: ImageArray, r: SeparableResize, map: ChannelMap | undefined, split: Splitter): ImageArray {
+  const [B, , , C] = dy.shape;
+  const tmp = split.alloc64(B * r.outH * (r.w * C + C), 'overwritten'); // each half zeroes its rows
+  const [a, b] = halves(r.outH);
+  split.run('resizeTransposeColumns', [dy.data, B, C, r, map, tmp, a[0], a[1]], [dy.data, B, C, r, map, tmp, b[0], b[1]]);
+  const d = split.alloc(B * r.fullH * r.fullW * C);
+  const [c, e] = halves(r.fullH);
+  split.run('resizeTransposeRows', [tmp, B, C, r, d, c[0], c[1]], [tmp, B, C, r, d, e[0], e[1]]);
+  return { data: d, shape: [B, r.fullH, r.fullW, C] };
 }
 
 /**
  * `applyTransforms` on plain arrays, and below its transpose: the same loops as the TF.js kernels without a
- * tensor per stage (feature visualisation's step runs them outside TF.js; see fourierPipeline.ts).
+ * tensor per stage (feature visualisation's step runs them outside TF.js; see fourierPipeline.ts). `map`, the
+ * model's preprocessing, is applied last: inside the last stage when it is a resize (the input written once).
+ * `split` shares the large loops with a helper thread (paramThreads.ts); the results are the same without it.
  */
-export function applyTransformsArray(img: ImageArray, stages: readonly TransformStage[]): ImageArray {
+export function applyTransformsArray(img: ImageArray, stages: readonly TransformStage[], map?: ChannelMap, split: Splitter = SERIAL): ImageArray {
   let x = img;
-  for (const s of stages) {
-    if (s.kind === 'pad') x = embed(x, s.h + 2 * s.pixels, s.w + 2 * s.pixels, s.pixels, s.pixels, s.value);
-    else if (s.kind === 'slice') x = window(x, s.top, s.left, s.height, s.width);
-    else x = resampleArray(x, s.table, false);
+  for (const [i, s] of stages.entries()) {
+    if (s.kind === 'pad') x = embed(x, s.h + 2 * s.pixels, s.w + 2 * s.pixels, s.pixels, s.pixels, s.value, split);
+    else if (s.kind === 'slice') x = window(x, s.top, s.left, s.height, s.width, split);
+    else if (s.kind === 'resize') {
+      const fused = i === stages.length - 1 ? map : undefined;
+      x = resizeArray(x, s.resize, fused, split);
+      if (fused) return x;
+    } else x = resampleArray(x, s.table, false, split);
   }
-  return x;
+  return map ? mapChannels(x, map, false) : x;
 }
 
-export function transposeTransformsArray(dy: ImageArray, stages: readonly TransformStage[]): ImageArray {
-  let g = dy;
+export function transposeTransformsArray(dy: ImageArray, stages: readonly TransformStage[], map?: ChannelMap, split: Splitter = SERIAL): ImageArray {
+  const last = stages.at(-1);
+  const fused = last?.kind === 'resize' ? map : undefined;
+  let g = map && !fused ? mapChannels(dy, map, true) : dy;
   for (let i = stages.length - 1; i >= 0; i--) {
     const s = stages[i]!;
-    if (s.kind === 'pad') g = window(g, s.pixels, s.pixels, s.h, s.w);
-    else if (s.kind === 'slice') g = embed(g, s.h, s.w, s.top, s.left, 0);
-    else g = resampleArray(g, s.table, true);
+    if (s.kind === 'pad') g = window(g, s.pixels, s.pixels, s.h, s.w, split);
+    else if (s.kind === 'slice') g = embed(g, s.h, s.w, s.top, s.left, 0, split);
+    else if (s.kind === 'resize') g = resizeTransposeArray(g, s.resize, i === stages.length - 1 ? fused : undefined, split);
+    else g = resampleArray(g, s.table, true, split);
   }
   return g;
+}
+
+/** `map` on its own (transpose: its linear part's transpose, the channel order reversed back). */
+function mapChannels(x: ImageArray, map: ChannelMap, transpose: boolean): ImageArray {
+  const C = x.shape[3];
+  const { scale, offset, bgr } = map;
+  const out = new Float32Array(x.data.length);
+  for (let i = 0; i < out.length; i += C) {
+    for (let c = 0; c < C; c++) {
+      const from = bgr ? C - 1 - c : c;
+      if (transpose) out[i + from] = x.data[i + c]! * scale[c]!;
+      else out[i + c] = x.data[i + from]! * scale[c]! + offset[c]!;
+    }
+  }
+  return { data: out, shape: x.shape };
 }

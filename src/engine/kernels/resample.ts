@@ -21,18 +21,19 @@ export interface ResampleAttrs {
  * ~25 ms each way, where this loop takes ~1 ms. Indices outside the image (≥ its pixel count) read zero.
  */
 export function resampleLoop(x: Float32Array, xShape: number[], index: Int32Array, weight: Float32Array, out: Float32Array,
-  attrs: ResampleAttrs): void {
+  attrs: ResampleAttrs, range?: { from: number; to: number }): void {
   const [batch, h, w, c] = xShape as [number, number, number, number];
   const inPixels = h * w;
   const outPixels = attrs.height * attrs.width;
   const { taps } = attrs;
   if (!attrs.transpose) {
-    // Gather: each output pixel sums its taps in registers, then is written once.
+    // Gather: each output pixel sums its taps in registers, then is written once (pixels `range` of each image
+    // when given: two threads share the work).
     const rows = index.length / taps;
     for (let b = 0; b < batch; b++) {
       const xo = b * inPixels * c;
       const oo = b * outPixels * c;
-      for (let p = 0; p < rows; p++) {
+      for (let p = range?.from ?? 0, end = range?.to ?? rows; p < end; p++) {
         if (c === 3) {
           let s0 = 0;
           let s1 = 0;
