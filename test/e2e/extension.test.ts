@@ -219,7 +219,7 @@ describe('Loupe in a real VS Code (code-server 1.139 + Chromium)', { timeout: 15
     const ortBinaries = `extension/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/`;
     const allowed = [
       /^extension\/(package\.json|LICENSE(\.txt)?|README\.md|CHANGELOG\.md)$/,
-      /^extension\/dist\/(extension|worker|lane)\.js$/,
+      /^extension\/dist\/(extension|worker|lane|paramThread)\.js$/,
       /^extension\/dist\/webview\//,
       /^extension\/media\//,
       /^extension\/node_modules\/@tensorflow\/tfjs[\w-]*\/(package\.json|dist\/[\w.-]+\.node\.js|dist\/[\w.-]+\.wasm)$/,
