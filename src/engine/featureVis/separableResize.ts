@@ -123,15 +123,10 @@ export function resizeForward(x: Float32Array, batch: number, channels: number, 
 
 /** The transpose of `resizeForward` (with its map's linear part): dy [B, outH, outW, C] → [B, fullH, fullW, C], zero outside the window. */
 export function resizeTranspose(dy: Float32Array, batch: number, channels: number, r: SeparableResize, map?: ChannelMap): Float32Array {
-  const tmp = resizeTransposeScratch(batch, channels, r);
+  // The row pass's gradient between the two phases: [B, outH, w·C + C] (one spare column per row).
+  const tmp = new Float64Array(batch * r.outH * (r.w * channels + channels));
   resizeTransposeColumns(dy, batch, channels, r, map, tmp);
   return resizeTransposeRows(tmp, batch, channels, r);
-}
-
-/** The row pass's gradient between the transpose's two phases: [B, outH, w·C + C] (one spare column per row). */
-export function resizeTransposeScratch(batch: number, channels: number, r: SeparableResize, shared = false): Float64Array {
-  const length = batch * r.outH * (r.w * channels + channels);
-  return new Float64Array(shared ? new SharedArrayBuffer(length * 8) : new ArrayBuffer(length * 8));
 }
 
 /**
