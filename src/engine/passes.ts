@@ -23,9 +23,12 @@ export interface Passes {
   forward(x: tf.Tensor4D, outputs: string[], weights?: WeightStore): Promise<tf.Tensor[]>;
   /** ∂ score / ∂ x per sample of the batch. */
   inputGradient(x: tf.Tensor4D, target: ClassTarget, rule: ReluRule, weights?: WeightStore): Promise<tf.Tensor4D>;
-  /** Σ_b w_b ∂score/∂x(x_b) and, with squares, Σ_b w_b (∂score/∂x(x_b))², shaped like one input. */
-  gradientSums(x: tf.Tensor4D, target: ClassTarget, sampleWeights: number[], squares: boolean, weights?: WeightStore):
-    Promise<{ sum: tf.Tensor3D; sumSq?: tf.Tensor3D }>;
+  /**
+   * Σ_b w_b ∂score/∂x(x_b) and, with squares, Σ_b w_b (∂score/∂x(x_b))², shaped like one input. Plain arrays in and
+   * out: SmoothGrad's and IG's batches are built in JS, and ONNX Runtime reads and writes them without a TF.js copy.
+   */
+  gradientSums(x: SampleBatch, target: ClassTarget, sampleWeights: number[], squares: boolean, weights?: WeightStore):
+    Promise<{ sum: Float32Array; sumSq?: Float32Array }>;
   /** Activations of `layer` and ∂ score / ∂ activations. */
   layerGradient(x: tf.Tensor4D, layer: string, target: ClassTarget, weights?: WeightStore): Promise<{ activation: tf.Tensor; gradient: tf.Tensor }>;
   /** ∂ (Σ seed ⊙ value of `of`) / ∂ value of `wrt` (a layer, or the input). */
@@ -40,6 +43,12 @@ export interface Passes {
   dispose(): void;
   /** Frees what was built for other weights (the sanity check's store) once they are done with. */
   forgetWeights?(weights: WeightStore): void;
+}
+
+/** A batch of model inputs as values: `data` holds `shape` = [N, H, W, C]. */
+export interface SampleBatch {
+  data: Float32Array;
+  shape: [number, number, number, number];
 }
 
 /** A backward pass's seed: fixed, or computed from the values it is seeded at. */
@@ -66,18 +75,22 @@ export function tfjsPasses(graph: IRGraph, backend: BackendName, note?: string):
         outputs: [graph.logitsName], wrt: graph.inputName, rule, ...(weights ? { weights } : {}), seed: (l) => classSeed(target, l),
       }).gradient as tf.Tensor4D);
     },
-    async gradientSums(x, target, sampleWeights, squares, weights) {
-      return tf.tidy(() => {
+    async gradientSums(batch, target, sampleWeights, squares, weights) {
+      const sums = tf.tidy(() => {
+        const x = tf.tensor4d(batch.data, batch.shape);
         const g = gradients(graph, x, {
           outputs: [graph.logitsName], wrt: graph.inputName, ...(weights ? { weights } : {}), seed: (l) => classSeed(target, l),
         }).gradient;
         const w = tf.tensor(sampleWeights, [sampleWeights.length, 1, 1, 1]);
         const weighted = tf.mul(g, w);
-        return {
-          sum: batchSum(weighted) as tf.Tensor3D,
-          ...(squares ? { sumSq: batchSum(tf.mul(weighted, g)) as tf.Tensor3D } : {}),
-        };
+        return [batchSum(weighted), ...(squares ? [batchSum(tf.mul(weighted, g))] : [])];
       });
+      try {
+        const [sum, sumSq] = sums.map((t) => t.dataSync() as Float32Array);
+        return { sum: sum!, ...(sumSq ? { sumSq } : {}) };
+      } finally {
+        tf.dispose(sums);
+      }
     },
     async layerGradient(x, layer, target, weights) {
       return tf.tidy(() => {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { drawSeed } from '../params';
 import { gaussianNoise } from '../random';
 import { gradientSums, type Sampler } from '../lanes/gradientSums';
+import { batchShape, inputValues } from './score';
 import type { MethodId } from '../../protocol/types';
 import type { AttributionContext, AttributionMethod } from './types';
 
@@ -11,11 +12,16 @@ export type NoiseStatistic = 'mean' | 'meanSquare' | 'variance';
 export const gaussianCopies: Sampler<{ sigma: number; seed: number }> = {
   kind: 'gaussian-copies',
   batch(ctx, { sigma, seed }, start, count) {
-    const shape = ctx.input.shape.slice(1);
-    const size = shape.reduce((a, b) => a * b, 1);
-    const draws = new Float32Array(count * size);
-    for (let i = 0; i < count; i++) draws.set(gaussianNoise(size, drawSeed(seed, start + i), sigma), i * size);
-    return { x: tf.add(ctx.input, tf.tensor(draws, [count, ...shape])) };
+    const input = inputValues(ctx);
+    const size = input.length;
+    const x = new Float32Array(count * size);
+    for (let i = 0; i < count; i++) {
+      const row = x.subarray(i * size, (i + 1) * size);
+      gaussianNoise(size, drawSeed(seed, start + i), sigma, row);
+      // A float32 sum, as tf.add would round it; a broadcasting tf.add cost ~1.5 ms per 224×224×3 sample.
+      for (let j = 0; j < size; j++) row[j] = input[j]! + row[j]!;
+    }
+    return { x: { data: x, shape: batchShape(ctx, count) } };
   },
 };
 

@@ -157,6 +157,21 @@ export async function inBatches(
   throwIfAborted(ctx.hooks.signal);
 }
 
+const inputCache = new WeakMap<tf.Tensor, Float32Array>();
+
+/** The values of the explained input (one image, [H, W, C] flattened), read from the tensor once per input. */
+export function inputValues(ctx: Pick<SampleContext, 'input'>): Float32Array {
+  let values = inputCache.get(ctx.input);
+  if (!values) inputCache.set(ctx.input, (values = Float32Array.from(ctx.input.dataSync() as Float32Array)));
+  return values;
+}
+
+/** [count, H, W, C] for a batch of inputs shaped like the explained one. */
+export function batchShape(ctx: Pick<SampleContext, 'input'>, count: number): [number, number, number, number] {
+  const [, h, w, c] = ctx.input.shape;
+  return [count, h, w, c];
+}
+
 /**
  * The values of the tensor `f` returns, computed in a tidy scope. Why not tf.tidy(() => toArray(...)):
  * tidy walks a returned typed array element by element looking for tensors (tfjs walkTensorContainer),

@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
 import { inBatches, SampleQueue } from '../attribution/score';
 import type { AttributionContext, SampleContext, WeightsVariant } from '../attribution/types';
+import type { SampleBatch } from '../passes';
 
 /**
  * A stream of model inputs indexed 0, 1, 2, … (SmoothGrad's noisy copies, IG's path points), defined
@@ -9,8 +9,8 @@ import type { AttributionContext, SampleContext, WeightsVariant } from '../attri
 export interface Sampler<A> {
   /** The key lanes look the sampler up by (samplers.ts). */
   kind: string;
-  /** Inputs of samples start … start+count−1, [count, H, W, C], and their weights in the sum (default 1). Runs in tf.tidy. */
-  batch(ctx: SampleContext, args: A, start: number, count: number): { x: tf.Tensor; weights?: number[] };
+  /** Inputs of samples start … start+count−1, [count, H, W, C], and their weights in the sum (default 1). */
+  batch(ctx: SampleContext, args: A, start: number, count: number): { x: SampleBatch; weights?: number[] };
 }
 
 /** What a lane computes, besides the model and input: the sampler by kind, its arguments, and the weights. */
@@ -86,36 +86,24 @@ export async function gradientSums<A>(
 export async function sumLocally<A>(
   ctx: SampleContext, sampler: Sampler<A>, args: A, queue: SampleQueue, label: string, squares: boolean, beforeBatch?: () => void,
 ): Promise<GradientSums> {
-  const shape = ctx.input.shape.slice(1);
-  let sum = tf.keep(tf.zeros(shape));
-  let sumSq = squares ? tf.keep(tf.zeros(shape)) : undefined;
+  const size = ctx.input.size;
+  const sum = new Float64Array(size);
+  const sumSq = squares ? new Float64Array(size) : undefined;
   let samples = 0;
-  try {
-    const other = ctx.weights === ctx.model.graph.weights ? undefined : ctx.weights;
-    await inBatches(ctx, queue, label, async (start, count) => {
-      beforeBatch?.();
-      samples += count;
-      const { x, weights } = tf.tidy(() => sampler.batch(ctx, args, start, count));
-      const part = await ctx.model.passes.gradientSums(x as tf.Tensor4D, ctx.target, weights ?? new Array<number>(count).fill(1), squares, other)
-        .finally(() => x.dispose());
-      const next = tf.tidy(() => [tf.add(sum, part.sum), ...(sumSq ? [tf.add(sumSq, part.sumSq!)] : [])]);
-      tf.dispose([part.sum, part.sumSq ?? []].flat());
-      sum.dispose();
-      sum = tf.keep(next[0]!);
-      if (sumSq) {
-        sumSq.dispose();
-        sumSq = tf.keep(next[1]!);
-      }
-    });
-    return {
-      samples,
-      sum: Float32Array.from(await sum.data() as Float32Array),
-      ...(sumSq ? { sumSq: Float32Array.from(await sumSq.data() as Float32Array) } : {}),
-    };
-  } finally {
-    sum.dispose();
-    sumSq?.dispose();
-  }
+  const other = ctx.weights === ctx.model.graph.weights ? undefined : ctx.weights;
+  await inBatches(ctx, queue, label, async (start, count) => {
+    beforeBatch?.();
+    samples += count;
+    const { x, weights } = sampler.batch(ctx, args, start, count);
+    const part = await ctx.model.passes.gradientSums(x, ctx.target, weights ?? new Array<number>(count).fill(1), squares, other);
+    add(sum, part.sum);
+    if (sumSq) add(sumSq, part.sumSq!);
+  });
+  return { samples, sum: Float32Array.from(sum), ...(sumSq ? { sumSq: Float32Array.from(sumSq) } : {}) };
+}
+
+function add(into: Float64Array, part: Float32Array): void {
+  for (let i = 0; i < into.length; i++) into[i] = into[i]! + part[i]!;
 }
 
 function merge(parts: GradientSums[]): GradientSums {

@@ -9,24 +9,28 @@ import type { GraphBuilder } from './graphBuilder';
  * by stride phases (ONNX Runtime's depthwise ConvTranspose is up to 22× its Conv), ReLU-family masks that
  * obey the guided-backprop and deconvnet rules, max pooling routed through its argmax indices.
  */
-export function emitBackward(f: ForwardEmitter, of: string, seed: string, wrt: string, rule: ReluRule, taps: string[] = []): {
-  gradient: string; taps: Map<string, string>;
+export function emitBackward(f: ForwardEmitter, of: string, seed: string, wrt: string | undefined, rule: ReluRule, taps: string[] = []): {
+  gradient?: string; taps: Map<string, string>;
 } {
   const { graph } = f;
   const order = graph.nodes.map((n) => n.name);
-  // Nodes between wrt and `of`: only they carry gradient.
-  const reaches = new Set([wrt]);
+  // Only nodes downstream of wrt (or, without wrt, of a tap) carry gradient; the pass stops at the earliest of them.
+  const reaches = new Set(wrt === undefined ? taps : [wrt]);
   for (const n of graph.nodes) if (n.inputs.some((i) => reaches.has(i))) reaches.add(n.name);
-  if (!reaches.has(of)) throw new Error(`internal: '${of}' does not depend on '${wrt}'`);
+  if (!reaches.has(of)) throw new Error(`internal: '${of}' does not depend on '${wrt ?? taps.join(', ')}'`);
+  const stop = Math.min(...[...reaches].map((name) => order.indexOf(name)));
   const grads = new Map<string, string[]>([[of, [seed]]]);
   const tapped = new Map<string, string>();
-  for (let i = order.indexOf(of); i >= 0; i--) {
+  for (let i = order.indexOf(of); i >= stop; i--) {
     const node = f.node(order[i]!);
     const parts = grads.get(node.name);
     if (!parts || node.name === wrt) continue;
     const dy = sum(f.b, parts);
     // Every consumer of this node comes later in topological order: its gradient is complete here.
-    if (taps.includes(node.name)) tapped.set(node.name, dy);
+    if (taps.includes(node.name)) {
+      tapped.set(node.name, dy);
+      if (wrt === undefined && tapped.size === taps.length) break;
+    }
     const dxs = vjp(f, node, dy, rule);
     node.inputs.forEach((input, k) => {
       const dx = dxs[k];
@@ -36,9 +40,10 @@ export function emitBackward(f: ForwardEmitter, of: string, seed: string, wrt: s
       else grads.set(input, [dx]);
     });
   }
+  for (const t of taps) if (!tapped.has(t)) throw new Error(`internal: no gradient reached '${t}'`);
+  if (wrt === undefined) return { taps: tapped };
   const parts = grads.get(wrt);
   if (!parts) throw new Error(`internal: no gradient reached '${wrt}'`);
-  for (const t of taps) if (!tapped.has(t)) throw new Error(`internal: no gradient reached '${t}'`);
   return { gradient: sum(f.b, parts), taps: tapped };
 }
 

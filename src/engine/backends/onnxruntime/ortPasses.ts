@@ -4,7 +4,7 @@ import type * as Ort from 'onnxruntime-node';
 import type { TargetKind } from '../../../protocol/types';
 import type { IRGraph, ReluRule } from '../../model/ir';
 import type { WeightStore } from '../../model/weightStore';
-import type { ClassTarget, ObjectiveSeed, Passes } from '../../passes';
+import type { ClassTarget, ObjectiveSeed, Passes, SampleBatch } from '../../passes';
 import { compileProgram, programKey, type Program } from './programs';
 
 export type OrtModule = typeof Ort;
@@ -70,9 +70,18 @@ export class OrtPasses implements Passes {
     return r.gradient as tf.Tensor4D;
   }
 
-  async gradientSums(x: tf.Tensor4D, target: ClassTarget, sampleWeights: number[], squares: boolean, weights?: WeightStore) {
-    const r = await this.runClass(x, target, 'standard', [], weights, squares ? ['sum', 'sumSq'] : ['sum'], sampleWeights);
-    return { sum: r.sum as tf.Tensor3D, ...(squares ? { sumSq: r.sumSq as tf.Tensor3D } : {}) };
+  async gradientSums(x: SampleBatch, target: ClassTarget, sampleWeights: number[], squares: boolean, weights?: WeightStore) {
+    const n = x.shape[0];
+    const onehot = new Float32Array(n * this.graph.numClasses);
+    for (let i = 0; i < n; i++) onehot[i * this.graph.numClasses + target.classIndex] = 1;
+    const program: Program = { kind: 'class', rule: 'standard', target: target.kind as TargetKind, taps: [] };
+    const session = await this.session(program, weights ?? this.graph.weights);
+    const T = this.ort.Tensor;
+    const r = await session.run({
+      x: new T('float32', x.data, x.shape), onehot: new T('float32', onehot, [n, this.graph.numClasses]),
+      w: new T('float32', Float32Array.from(sampleWeights), [n]),
+    }, squares ? ['sum', 'sumSq'] : ['sum']);
+    return { sum: r.sum!.data as Float32Array, ...(squares ? { sumSq: r.sumSq!.data as Float32Array } : {}) };
   }
 
   async layerGradient(x: tf.Tensor4D, layer: string, target: ClassTarget, weights?: WeightStore) {
@@ -135,7 +144,8 @@ export class OrtPasses implements Passes {
   private async run(program: Program, weights: WeightStore | undefined, feeds: Record<string, tf.Tensor>, fetch?: string[]): Promise<Record<string, tf.Tensor>> {
     const session = await this.session(program, weights ?? this.graph.weights);
     const ortFeeds: Record<string, Ort.Tensor> = {};
-    for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new this.ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
+    // Only what this program reads (a program with taps has no sample weights).
+    for (const k of session.inputNames) ortFeeds[k] = new this.ort.Tensor('float32', feeds[k]!.dataSync() as Float32Array, feeds[k]!.shape);
     const results = await session.run(ortFeeds, fetch ?? session.outputNames);
     const out: Record<string, tf.Tensor> = {};
     for (const [k, v] of Object.entries(results)) out[k] = tf.tensor(v.data as Float32Array, v.dims as number[], 'float32');

@@ -15,8 +15,10 @@ export type Program =
   | { kind: 'forward'; outputs: string[] }
   /**
    * The gradient of a class score (logit, or probability) for a batch. Inputs x, onehot [N, K] (the class),
-   * w [N] (sample weights). Outputs `logits`, `gradient` (∂score/∂x, NHWC), `sum` = Σ_b w_b g_b,
-   * `sumSq` = Σ_b w_b g_b², and for each tap layer `activation{i}` and `tapGradient{i}` (∂score/∂layer).
+   * w [N] (sample weights). Without taps, outputs `logits`, `gradient` (∂score/∂x, NHWC), `sum` = Σ_b w_b g_b and
+   * `sumSq` = Σ_b w_b g_b². With taps, outputs `logits` and for each tap layer `activation{i}` and `tapGradient{i}`
+   * (∂score/∂layer), and the backward pass stops at the taps (Grad-CAM at ResNet18's layer4 then costs little more
+   * than a forward pass, instead of a whole input gradient).
    */
   | { kind: 'class'; rule: ReluRule; target: TargetKind; taps: string[] }
   /**
@@ -55,12 +57,15 @@ export function compileProgram(graph: IRGraph, store: WeightStore, program: Prog
         const pc = b.op('ReduceSum', [b.op('Mul', [p, onehot]), b.int64([1])], { keepdims: 1 });
         seed = b.op('Mul', [pc, b.op('Sub', [onehot, p])]);
       }
-      const { gradient, taps } = emitBackward(f, graph.logitsName, seed, graph.inputName, program.rule, program.taps);
-      const g = nhwc(gradient, 4);
-      b.output('gradient', g);
-      const weighted = b.op('Mul', [g, b.op('Reshape', [b.input('w', ['N']), b.int64([-1, 1, 1, 1])])]);
-      b.output('sum', b.op('ReduceSum', [weighted, b.int64([0])], { keepdims: 0 }));
-      b.output('sumSq', b.op('ReduceSum', [b.op('Mul', [weighted, g]), b.int64([0])], { keepdims: 0 }));
+      const toInput = program.taps.length === 0;
+      const { gradient, taps } = emitBackward(f, graph.logitsName, seed, toInput ? graph.inputName : undefined, program.rule, program.taps);
+      if (toInput) {
+        const g = nhwc(gradient!, 4);
+        b.output('gradient', g);
+        const weighted = b.op('Mul', [g, b.op('Reshape', [b.input('w', ['N']), b.int64([-1, 1, 1, 1])])]);
+        b.output('sum', b.op('ReduceSum', [weighted, b.int64([0])], { keepdims: 0 }));
+        b.output('sumSq', b.op('ReduceSum', [b.op('Mul', [weighted, g]), b.int64([0])], { keepdims: 0 }));
+      }
       program.taps.forEach((t, i) => {
         b.output(`activation${i}`, value(t));
         b.output(`tapGradient${i}`, nhwc(taps.get(t)!, f.values.get(t)!.rank));
@@ -73,7 +78,7 @@ export function compileProgram(graph: IRGraph, store: WeightStore, program: Prog
       const input = b.input('seed', ['N', ...shape]);
       const seed = shape.length === 3 ? b.op('Transpose', [input], { perm: [0, 3, 1, 2] }) : input;
       const { gradient } = emitBackward(f, program.of, seed, program.wrt, program.rule);
-      b.output('gradient', nhwc(gradient, f.values.get(program.wrt)!.rank));
+      b.output('gradient', nhwc(gradient!, f.values.get(program.wrt)!.rank));
       if (program.wrt !== graph.inputName) b.output('activation', value(program.wrt));
       if (program.value) b.output('value', value(program.of));
       break;
