@@ -3,5 +3,6 @@ declare module 'jstat' {
   export const jStat: {
     /** Regularised incomplete beta function I_x(a, b). */
     ibeta(x: number, a: number, b: number): number;
+    normal: { cdf(x: number, mean: number, std: number): number };
   };
 }
