@@ -79,15 +79,15 @@ function vjp(f: ForwardEmitter, node: IRNode, dy: string, rule: ReluRule): (stri
     case 'globalPool': {
       const [h, w] = f.inputSize(node);
       const d4 = op.keepDims ? dy : b.op('Unsqueeze', [dy, b.int64([2, 3])]);
-      const spread = b.op('Expand', [d4, b.op('Shape', [x.out])]);
+      const spread = b.op('Expand', [d4, b.int64(nchwShape(f.node(node.inputs[0]!).outputShape, 1))]);
       if (op.mode === 'avg') return [b.op('Div', [spread, b.scalar(h * w)])];
       const y4 = op.keepDims ? out.out : b.op('Unsqueeze', [out.out, b.int64([2, 3])]);
       return [b.op('Where', [b.op('Equal', [x.out, y4]), spread, b.scalar(0)])];
     }
     case 'flatten': {
-      if (x.rank !== 4 || op.channelsFirst) return [b.op('Reshape', [dy, b.op('Shape', [x.out])])];
+      if (x.rank !== 4 || op.channelsFirst) return [b.op('Reshape', [dy, b.int64(nchwShape(f.node(node.inputs[0]!).outputShape, 0))])];
       const [h, w, c] = f.node(node.inputs[0]!).outputShape;
-      return [b.op('Transpose', [b.op('Reshape', [dy, b.int64([-1, h!, w!, c!])])], { perm: [0, 3, 1, 2] })];
+      return [b.op('Transpose', [b.op('Reshape', [dy, b.int64([0, h!, w!, c!])])], { perm: [0, 3, 1, 2] })];
     }
     case 'reshape': {
       const nhwc = out.rank === 4 ? b.op('Transpose', [dy], { perm: [0, 2, 3, 1] }) : dy;
@@ -116,6 +116,15 @@ function vjp(f: ForwardEmitter, node: IRNode, dy: string, rule: ReluRule): (stri
   }
 }
 
+/**
+ * A static NCHW shape for an NHWC (or flat) one, its batch `batch`: 0 (Reshape copies it) or 1 (Expand broadcasts it).
+ * Static shapes let ONNX Runtime infer every backward tensor's shape when it builds the session, instead of
+ * reading shapes at run time (its NCHWc layout only keeps an elementwise op between convolutions whose shapes it knows).
+ */
+function nchwShape(shape: number[], batch: 0 | 1): number[] {
+  return [batch, ...(shape.length === 3 ? [shape[2]!, shape[0]!, shape[1]!] : shape)];
+}
+
 /** dy → d(pre-activation) from the pre-activation x and output y, under the ReLU rule for ReLU-family units. */
 export function activationBackward(b: GraphBuilder, dy: string, x: string, y: string, spec: ActivationSpec, rule: ReluRule): string {
   const zero = b.scalar(0);
@@ -123,25 +132,26 @@ export function activationBackward(b: GraphBuilder, dy: string, x: string, y: st
     ? b.op('Greater', [of, b.scalar(lo)])
     : b.op('And', [b.op('Greater', [of, b.scalar(lo)]), b.op('Less', [of, b.scalar(hi)])]));
   // ReLU-family masks read the output: y > 0 ⇔ x > 0 (and y < max ⇔ x < max), so a convolution's
-  // pre-activation value is not kept and ONNX Runtime can fuse it with its activation.
+  // pre-activation value is not kept and ONNX Runtime can fuse it with its activation. Built only where a rule
+  // reads them (ONNX Runtime runs unused nodes too: deconvnet's masks were computed for nothing).
   const outMask = (lo: number, hi?: number) => mask(lo, hi, y);
-  const family = (m: string, alpha = 0, max?: number): string => {
+  const family = (live: () => string, alpha = 0, max?: number): string => {
     if (rule === 'deconvnet') return alpha ? b.op('LeakyRelu', [dy], { alpha: { float: alpha } }) : b.op('Relu', [dy]);
     // Lucid redirects ReLU and clipped ReLUs only: a leaky ReLU's gradient never vanishes.
-    if (rule === 'redirected' && !alpha) return redirectedBackward(b, dy, y, m, max);
+    if (rule === 'redirected' && !alpha) return redirectedBackward(b, dy, y, live(), max);
     const g = rule === 'guided' ? b.op('Relu', [dy]) : dy;
     // A float mask times dy: measured 2.6× faster than Where in ONNX Runtime (8×64×56×56: 15 vs 40 ms).
-    let slope = b.op('Cast', [m], { to: 1 });
+    let slope = b.op('Cast', [live()], { to: 1 });
     if (alpha) slope = b.op('Add', [b.op('Mul', [slope, b.scalar(1 - alpha)]), b.scalar(alpha)]);
     return b.op('Mul', [g, slope]);
   };
   const times = (t: string) => b.op('Mul', [dy, t]);
   switch (spec.kind) {
     case 'linear': return dy;
-    case 'relu': return family(outMask(0));
-    case 'relu6': return family(outMask(0, 6), 0, 6);
-    case 'clippedrelu': return family(outMask(0, spec.max), 0, spec.max);
-    case 'leakyrelu': return family(outMask(0), spec.alpha);
+    case 'relu': return family(() => outMask(0));
+    case 'relu6': return family(() => outMask(0, 6), 0, 6);
+    case 'clippedrelu': return family(() => outMask(0, spec.max), 0, spec.max);
+    case 'leakyrelu': return family(() => outMask(0), spec.alpha);
     case 'clip': return b.op('Where', [mask(spec.min, spec.max), dy, zero]);
     case 'sigmoid': return times(b.op('Mul', [y, b.op('Sub', [b.scalar(1), y])]));
     case 'tanh': return times(b.op('Sub', [b.scalar(1), b.op('Mul', [y, y])]));
