@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { onnx } from 'onnx-proto';
+import { compileProgram } from '../src/engine/backends/onnxruntime/programs';
 import { Engine } from '../src/engine/engine';
 import type { MethodId } from '../src/protocol/types';
 import { relativeError } from './helpers/context';
@@ -36,6 +38,23 @@ function buildPoolingModel(): tf.LayersModel {
   const out = tf.layers.dense({ name: 'logits', units: 5 }).apply(gmp) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out, name: 'pooling' });
   seedWeights(model, 3, 0.5);
+  return model;
+}
+
+/**
+ * First-layer strided convolutions from 3 channels, whose input gradient ONNX Runtime computes by stride phases
+ * (backward.ts densePhases): 7×7 'same' on an odd-sized input (asymmetric pads), 5×5 and 4×4 'valid'; and a 3×3 'same',
+ * whose phases would waste taps, by ConvTranspose.
+ */
+function buildStemModel(): tf.LayersModel {
+  const input = tf.input({ shape: [23, 21, 3], name: 'image' });
+  const stems = [[7, 'same'], [5, 'valid'], [4, 'valid'], [3, 'same']].map(([k, padding]) => {
+    const c = tf.layers.conv2d({ name: `stem${k}`, filters: 8, kernelSize: k as number, strides: 2, padding: padding as 'same' | 'valid', activation: 'relu' });
+    return tf.layers.globalAveragePooling2d({ name: `gap${k}` }).apply(c.apply(input)) as tf.SymbolicTensor;
+  });
+  const out = tf.layers.dense({ name: 'logits', units: 4 }).apply(tf.layers.concatenate({ name: 'cat' }).apply(stems)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out, name: 'stems' });
+  seedWeights(model, 5, 0.5);
   return model;
 }
 
@@ -74,6 +93,16 @@ test('fused units (conv → BN → ReLU6, depthwise → BN → LeakyReLU, residu
 
 test('pooling model (max pooling padded and valid, avg pooling, global max, dilated and strided convs, concat): every map equals wasm', async () => {
   await compare(await saveModel(buildPoolingModel()), 'pooling');
+});
+
+test('strided first layers (7×7 same on an odd size, 5×5 and 4×4 valid by stride phases, 3×3 by ConvTranspose): every map equals wasm', async () => {
+  const file = await saveModel(buildStemModel());
+  const model = await ortEngine.model(file);
+  const program = onnx.ModelProto.decode(compileProgram(model.graph, model.graph.weights, { kind: 'class', rule: 'standard', target: 'logit', taps: [] }));
+  const count = (type: string) => program.graph!.node!.filter((n) => n.opType === type).length;
+  assert.equal(count('DepthToSpace'), 3, '7×7, 5×5 and 4×4 stems by phases');
+  assert.equal(count('ConvTranspose'), 1, 'the 3×3 stem by ConvTranspose');
+  await compare(file, 'stems');
 });
 
 test('the demo models: every map equals wasm', async () => {
