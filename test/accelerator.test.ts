@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { onnx } from 'onnx-proto';
+import { sessionsToKeep } from '../src/engine/backends/onnxruntime/ortPasses';
 import { compileProgram } from '../src/engine/backends/onnxruntime/programs';
 import { Engine } from '../src/engine/engine';
 import type { MethodId } from '../src/protocol/types';
@@ -103,6 +104,14 @@ test('strided first layers (7×7 same on an odd size, 5×5 and 4×4 valid by str
   assert.equal(count('DepthToSpace'), 3, '7×7, 5×5 and 4×4 stems by phases');
   assert.equal(count('ConvTranspose'), 1, 'the 3×3 stem by ConvTranspose');
   await compare(file, 'stems');
+});
+
+test('sessions kept per model follow its weights: ResNet18 keeps the CLI\'s 6 programs, VGG16 the forward and one gradient', () => {
+  assert.equal(sessionsToKeep(11.7e6 * 4), 6);
+  assert.equal(sessionsToKeep(3.5e6 * 4), 6);
+  assert.equal(sessionsToKeep(138e6 * 4), 2);
+  assert.equal(sessionsToKeep(60e6 * 4), 2); // 240 MB: 1.2 GiB / 960 MB
+  assert.equal(sessionsToKeep(25e6 * 4), 3); // ResNet50-sized
 });
 
 test('the demo models: every map equals wasm', async () => {

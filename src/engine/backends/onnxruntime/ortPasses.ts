@@ -29,13 +29,22 @@ export function onnxRuntimeError(): string {
   return loadError;
 }
 
-/** Sessions of one model kept at once, per weight store: the programs a default explanation uses. */
-const MAX_SESSIONS = 4;
+/**
+ * Sessions of one model kept at once, per weight store: as many as fit SESSION_BUDGET_BYTES at ~4× the weights each
+ * (measured on ResNet18, 45 MB of weights: +70 to +240 MB of RSS per session), at least 2 (the forward and one
+ * gradient program) and at most 6 (the CLI's default methods use 6 programs; rebuilding one cost ResNet18 0.6 s).
+ * VGG16's 528 MB of weights then keeps 2, where a fixed 4 held ~8 GB.
+ */
+const SESSION_BUDGET_BYTES = 1.2 * 2 ** 30;
+
+export function sessionsToKeep(weightBytes: number): number {
+  return Math.max(2, Math.min(6, Math.floor(SESSION_BUDGET_BYTES / Math.max(1, 4 * weightBytes))));
+}
 
 /**
  * The passes on ONNX Runtime's CPU kernels, every core per run. Each program (programs.ts) is compiled
  * from the model's graph the first time a request needs it and kept as a session (least recently used
- * out beyond MAX_SESSIONS); weights other than the model's own (the sanity check's) get their own sessions.
+ * out beyond sessionsToKeep); weights other than the model's own (the sanity check's) get their own sessions.
  */
 export class OrtPasses implements Passes {
   readonly backend = 'onnxruntime' as const;
@@ -44,8 +53,10 @@ export class OrtPasses implements Passes {
   private readonly prepared = new WeakMap<WeightStore, Map<string, { data: Float32Array; shape: number[] }>>();
   private readonly live = new Set<Map<string, Promise<Ort.InferenceSession>>>();
   private readonly options: Ort.InferenceSession.SessionOptions;
+  private readonly maxSessions: number;
 
   constructor(private readonly ort: OrtModule, private readonly graph: IRGraph, threads = os.availableParallelism()) {
+    this.maxSessions = sessionsToKeep(graph.weights.names().reduce((n, name) => n + 4 * graph.weights.get(name).size, 0));
     // Warnings off: ONNX Runtime logs every initializer its optimiser folds away. Its threads spin while a run lasts
     // (waking a sleeping thread for each of a gradient's ~170 nodes cost ResNet18 9% and MobileNetV2 20%) and stop
     // when it returns: a pool left spinning keeps a core busy, which the engine's own work between runs and the
@@ -173,7 +184,7 @@ export class OrtPasses implements Passes {
     s = this.ort.InferenceSession.create(compileProgram(this.graph, weights, program, prepared), this.options);
     map.set(key, s);
     s.catch(() => map!.delete(key));
-    while (map.size > MAX_SESSIONS) {
+    while (map.size > this.maxSessions) {
       const [oldest, session] = map.entries().next().value as [string, Promise<Ort.InferenceSession>];
       map.delete(oldest);
       session.then((old) => old.release(), () => undefined);
