@@ -8,6 +8,8 @@ import type { ClassTarget, ObjectiveSeed, Passes, SampleBatch } from '../../pass
 import { compileProgram, programKey, type Program } from './programs';
 
 export type OrtModule = typeof Ort;
+/** A graph input as values. */
+type Values = { data: Float32Array; shape: readonly number[] };
 let loaded: OrtModule | null | undefined;
 let loadError = '';
 
@@ -88,16 +90,8 @@ export class OrtPasses implements Passes {
   }
 
   async gradientSums(x: SampleBatch, target: ClassTarget, sampleWeights: number[], squares: boolean, weights?: WeightStore) {
-    const n = x.shape[0];
-    const onehot = new Float32Array(n * this.graph.numClasses);
-    for (let i = 0; i < n; i++) onehot[i * this.graph.numClasses + target.classIndex] = 1;
     const program: Program = { kind: 'class', rule: 'standard', target: target.kind as TargetKind, taps: [] };
-    const session = await this.session(program, weights ?? this.graph.weights);
-    const T = this.ort.Tensor;
-    const r = await session.run({
-      x: new T('float32', x.data, x.shape), onehot: new T('float32', onehot, [n, this.graph.numClasses]),
-      w: new T('float32', Float32Array.from(sampleWeights), [n]),
-    }, squares ? ['sum', 'sumSq'] : ['sum']);
+    const r = await this.runValues(program, weights, { x, ...this.classFeeds(x.shape[0], target, sampleWeights) }, squares ? ['sum', 'sumSq'] : ['sum']);
     return { sum: r.sum!.data as Float32Array, ...(squares ? { sumSq: r.sumSq!.data as Float32Array } : {}) };
   }
 
@@ -146,27 +140,35 @@ export class OrtPasses implements Passes {
     this.prepared.delete(weights);
   }
 
-  private runClass(x: tf.Tensor4D, target: ClassTarget, rule: ReluRule, taps: string[], weights: WeightStore | undefined,
-    fetch: string[], sampleWeights?: number[]) {
-    const n = x.shape[0];
-    const onehot = tf.tidy(() => tf.oneHot(tf.fill([n], target.classIndex, 'int32'), this.graph.numClasses).toFloat());
-    const w = tf.tensor1d(sampleWeights ?? new Array<number>(n).fill(1));
+  private runClass(x: tf.Tensor4D, target: ClassTarget, rule: ReluRule, taps: string[], weights: WeightStore | undefined, fetch: string[]) {
     const program: Program = { kind: 'class', rule, target: target.kind as TargetKind, taps };
-    return this.run(program, weights, { x, onehot, w }, fetch).finally(() => {
-      onehot.dispose();
-      w.dispose();
-    });
+    return this.run(program, weights, { x }, fetch, this.classFeeds(x.shape[0], target));
   }
 
-  private async run(program: Program, weights: WeightStore | undefined, feeds: Record<string, tf.Tensor>, fetch?: string[]): Promise<Record<string, tf.Tensor>> {
-    const session = await this.session(program, weights ?? this.graph.weights);
-    const ortFeeds: Record<string, Ort.Tensor> = {};
-    // Only what this program reads (a program with taps has no sample weights).
-    for (const k of session.inputNames) ortFeeds[k] = new this.ort.Tensor('float32', feeds[k]!.dataSync() as Float32Array, feeds[k]!.shape);
-    const results = await session.run(ortFeeds, fetch ?? session.outputNames);
+  /** A class program's other inputs for n samples: the class one-hot, and the samples' weights in its sums. */
+  private classFeeds(n: number, target: ClassTarget, sampleWeights?: number[]): Record<string, Values> {
+    const k = this.graph.numClasses;
+    const onehot = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) onehot[i * k + target.classIndex] = 1;
+    return { onehot: { data: onehot, shape: [n, k] }, w: { data: sampleWeights ? Float32Array.from(sampleWeights) : new Float32Array(n).fill(1), shape: [n] } };
+  }
+
+  private async run(program: Program, weights: WeightStore | undefined, feeds: Record<string, tf.Tensor>, fetch?: string[],
+    values: Record<string, Values> = {}): Promise<Record<string, tf.Tensor>> {
+    const all = { ...values };
+    for (const [k, t] of Object.entries(feeds)) all[k] = { data: t.dataSync() as Float32Array, shape: t.shape };
+    const results = await this.runValues(program, weights, all, fetch);
     const out: Record<string, tf.Tensor> = {};
     for (const [k, v] of Object.entries(results)) out[k] = tf.tensor(v.data as Float32Array, v.dims as number[], 'float32');
     return out;
+  }
+
+  /** Runs a program on plain arrays; only the inputs it reads are fed (a program with taps has no sample weights). */
+  private async runValues(program: Program, weights: WeightStore | undefined, feeds: Record<string, Values>, fetch?: string[]) {
+    const session = await this.session(program, weights ?? this.graph.weights);
+    const ortFeeds: Record<string, Ort.Tensor> = {};
+    for (const k of session.inputNames) ortFeeds[k] = new this.ort.Tensor('float32', feeds[k]!.data, feeds[k]!.shape);
+    return session.run(ortFeeds, fetch ?? session.outputNames);
   }
 
   private session(program: Program, weights: WeightStore): Promise<Ort.InferenceSession> {
