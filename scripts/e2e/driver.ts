@@ -190,11 +190,25 @@ export async function explorerRow(page: Page, relativePath: string, timeoutMs = 
 
 /** Right-clicks `target` and picks the context menu entry titled `entry`. */
 export async function contextMenu(page: Page, target: Locator, entry: string): Promise<void> {
-  await target.click({ button: 'right' });
   const item = page.locator('.context-view .monaco-menu .action-item', {
     has: page.locator('.action-label', { hasText: new RegExp(`^${escapeRegExp(entry)}$`) }),
   });
-  await item.waitFor();
+  // A view that refreshes its tree just after the right-click closes the menu, or opens it for the
+  // replaced row before its context keys are set: close what is open and right-click again.
+  for (let attempt = 1; ; attempt++) {
+    await target.click({ button: 'right' });
+    try {
+      await item.waitFor({ timeout: 10_000 });
+      break;
+    } catch (error) {
+      const shown = await page.locator('.context-view .monaco-menu .action-label').allInnerTexts();
+      if (attempt >= 3) {
+        throw new Error(`context menu entry "${entry}" not shown after ${attempt} right-clicks (menu: ${JSON.stringify(shown.filter(Boolean))})`, { cause: error });
+      }
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(500);
+    }
+  }
   // A click that lands while the menu is still opening is dropped by the menu (no error, nothing runs):
   // click again until the menu closes.
   const menu = page.locator('.context-view .monaco-menu');
