@@ -9,6 +9,8 @@ import { toModelInput } from '../src/engine/image/preprocess';
 import { heapSimdStatus } from '../src/engine/kernels/heapSimd';
 import type { BackendName, ExplainOptions, MethodId } from '../src/protocol/types';
 import type { RgbaImage } from '../src/engine/types';
+import { loadOnnxRuntime } from '../src/engine/backends/onnxruntime/ortPasses';
+import { measureGradientBound, type GradientBound } from './gradientBound';
 import { checkReference, type CheckResult, type ReferenceSpec } from './reference';
 
 /** One model on one backend, measured in a child process of its own. */
@@ -64,6 +66,8 @@ export interface ModelBench {
   wallMs: Partial<Record<Measure, number>>;
   reps: Partial<Record<Measure, number>>;
   check?: CheckResult;
+  /** ONNX Runtime, real-size models: bare session runs of the forward, the gradient, and the gradient without masks. */
+  bound?: GradientBound;
   /** Measures that failed, with the engine's error. */
   errors: Partial<Record<Measure, string>>;
 }
@@ -297,6 +301,18 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
     };
     await heavy(['smoothgrad50', 'ig50'], engine);
     const peakRssMB = process.resourceUsage().maxRSS / 1024; // kilobytes
+    // After the peak RSS: its three extra sessions are not what a user's worker holds.
+    let bound: GradientBound | undefined;
+    const ort = loadOnnxRuntime();
+    if (backend === 'onnxruntime' && spec.targets && !spec.quick && ort) {
+      try {
+        bound = await measureGradientBound(ort, model.graph, x.dataSync() as Float32Array, os.availableParallelism());
+        progress(`sessions alone: forward ${bound.forwardMs.toFixed(1)} ms, gradient ${bound.gradientMs.toFixed(1)} ms, ` +
+          `without its ${bound.masks} masks ${bound.maskFreeMs.toFixed(1)} ms`);
+      } catch (error) {
+        progress(`gradient bound failed: ${error instanceof Error ? error.stack : String(error)}`);
+      }
+    }
     if (spec.oneThreadRows && engine.lanes.threads > 0) {
       const oneThread = await Engine.create({ backend: spec.backend, lanes: 1 });
       await heavy(['smoothgrad50_1', 'ig50_1'], oneThread);
@@ -328,6 +344,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
       wallMs,
       reps,
       ...(check ? { check } : {}),
+      ...(bound ? { bound } : {}),
       errors,
     };
   } finally {

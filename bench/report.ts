@@ -186,8 +186,25 @@ export function renderTable(report: BenchReport): string {
     }
   }
   lines.push('');
+  lines.push(...boundTable(report));
   lines.push(...notes(report, checks));
   return `${lines.join('\n')}\n`;
+}
+
+/** The gradient ÷ forward floor on ONNX Runtime's op set (bench/gradientBound.ts), when it was measured. */
+function boundTable(report: BenchReport): string[] {
+  const rows = report.models.filter((m) => m.bound);
+  if (rows.length === 0) return [];
+  const lines = ['| model | sessions alone, batch 1 | forward ms | gradient ms | ratio | gradient without its ReLU masks ms | ratio (floor) |',
+    '|---|---|---:|---:|---:|---:|---:|'];
+  for (const m of rows) {
+    const b = m.bound!;
+    lines.push(`| ${m.name} | ${b.rounds} alternating runs | ${fmtMs(b.forwardMs)} | ${fmtMs(b.gradientMs)} | ${fmtRatio(b.gradientMs / b.forwardMs)} | ` +
+      `${fmtMs(b.maskFreeMs)} (${b.masks} masks, ${b.removedNodes} nodes out) | ${fmtRatio(b.maskFreeMs / b.forwardMs)} |`);
+  }
+  lines.push('', 'The mask-free gradient is wrong on purpose: its cost is a floor for any way of applying the ReLU masks with ONNX Runtime\'s ' +
+    'kernels (bench/gradientBound.ts), so a ratio above 2.5× there means the "gradient ≤ 2.5× forward" target cannot be met on this op set.', '');
+  return lines;
 }
 
 function notes(report: BenchReport, checks: TargetCheck[]): string[] {

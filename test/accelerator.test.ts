@@ -59,6 +59,25 @@ function buildStemModel(): tf.LayersModel {
   return model;
 }
 
+/**
+ * Strided depthwise layers, whose input gradient ONNX Runtime computes as a stride-1 convolution of dy spread out with
+ * zeros (backward.ts depthwiseZeroFilled): 'same' on odd and even sizes (asymmetric pads), 'valid' leaving rows no
+ * window reads, stride 3, a 4×4 kernel, a depth multiplier.
+ */
+function buildDepthwiseStridesModel(): tf.LayersModel {
+  const input = tf.input({ shape: [23, 20, 3], name: 'image' });
+  const x = tf.layers.conv2d({ name: 'c0', filters: 6, kernelSize: 1, activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+  const layers: [number, number, 'same' | 'valid', number][] = [[3, 2, 'same', 1], [3, 2, 'valid', 1], [5, 3, 'same', 1], [4, 2, 'valid', 2], [2, 2, 'same', 1]];
+  const branches = layers.map(([k, s, padding, depthMultiplier], i) => {
+    const d = tf.layers.depthwiseConv2d({ name: `dw${i}`, kernelSize: k, strides: s, padding, depthMultiplier, activation: 'relu6' }).apply(x);
+    return tf.layers.globalAveragePooling2d({ name: `gap${i}` }).apply(d) as tf.SymbolicTensor;
+  });
+  const out = tf.layers.dense({ name: 'logits', units: 4 }).apply(tf.layers.concatenate({ name: 'cat' }).apply(branches)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out, name: 'dwstrides' });
+  seedWeights(model, 9, 0.5);
+  return model;
+}
+
 async function compare(modelPath: string, label: string, sanity = true): Promise<void> {
   const model = await ortEngine.model(modelPath);
   assert.equal(model.passes.backend, 'onnxruntime', `${label}: ${model.passes.note ?? 'fell back'}`);
@@ -104,6 +123,17 @@ test('strided first layers (7×7 same on an odd size, 5×5 and 4×4 valid by str
   assert.equal(count('DepthToSpace'), 3, '7×7, 5×5 and 4×4 stems by phases');
   assert.equal(count('ConvTranspose'), 1, 'the 3×3 stem by ConvTranspose');
   await compare(file, 'stems');
+});
+
+test('strided depthwise layers (same on odd and even sizes, valid, stride 3, 4×4, multiplier 2) by zero-spread dy: every map equals wasm', async () => {
+  const file = await saveModel(buildDepthwiseStridesModel());
+  const model = await ortEngine.model(file);
+  const program = onnx.ModelProto.decode(compileProgram(model.graph, model.graph.weights, { kind: 'class', rule: 'standard', target: 'logit', taps: [] }));
+  const spreads = program.graph!.node!.filter((n) => n.opType === 'ConvTranspose'
+    && n.attribute!.find((a) => a.name === 'kernel_shape')!.ints!.every((k) => Number(k) === 1));
+  assert.equal(spreads.length, 5, 'each strided depthwise layer spreads dy with a 1×1 ConvTranspose');
+  assert.equal(program.graph!.node!.filter((n) => n.opType === 'DepthToSpace').length, 0);
+  await compare(file, 'depthwise strides');
 });
 
 test('sessions kept per model follow its weights: ResNet18 keeps the CLI\'s 6 programs, VGG16 the forward and one gradient', () => {

@@ -6,8 +6,8 @@ import type { GraphBuilder } from './graphBuilder';
 
 /**
  * The backward pass as forward ops, written by hand per op as Loupe's TF.js executor does: input gradients
- * of convolutions as convolutions of flipped kernels (stride 1) or transposed convolutions, depthwise ones
- * by stride phases (ONNX Runtime's depthwise ConvTranspose is up to 22× its Conv), ReLU-family masks that
+ * of convolutions as convolutions of flipped kernels (stride 1) or transposed convolutions, strided depthwise ones
+ * as a stride-1 convolution of dy spread out with zeros (ONNX Runtime's depthwise ConvTranspose is slow), ReLU-family masks that
  * obey the guided-backprop and deconvnet rules, max pooling routed through its argmax indices.
  */
 export function emitBackward(f: ForwardEmitter, of: string, seed: string, wrt: string | undefined, rule: ReluRule, taps: string[] = []): {
@@ -226,7 +226,8 @@ function partBackward(f: ForwardEmitter, part: ConvPart, dy: string): string {
     });
   }
   if (part.depthwise && part.dilations[0] === 1 && part.dilations[1] === 1 && part.strides[0] === part.strides[1]) {
-    return depthwisePhases(f, part, dy);
+    const zeroFilled = depthwiseZeroFilled(f, part, dy);
+    if (zeroFilled) return zeroFilled;
   }
   const outH = outSize(h, part.kh, part.strides[0], part.dilations[0], part.pads[0]);
   const outW = outSize(w, part.kw, part.strides[1], part.dilations[1], part.pads[1]);
@@ -259,46 +260,36 @@ function outSize(n: number, k: number, s: number, d: number, [p0, p1]: [number, 
 }
 
 /**
- * Depthwise input gradient at stride s: output phase (a, b) — rows ≡ a, columns ≡ b (mod s) — is a
- * correlation of dy with the kernel taps of its parity, flipped; DepthToSpace interleaves the phases.
- * No work is spent on the zeros a dilated dy would hold.
+ * Depthwise input gradient at stride s: dy spread out with s − 1 zeros after each value (a 1×1 depthwise ConvTranspose
+ * of ones), then correlated with the flipped kernel at stride 1. Faster than the alternatives measured on MobileNetV2's
+ * whole gradient (batch 1 / 8): 21.6 / 160 ms, against 24.1 / 202 ms for stride phases interleaved by DepthToSpace (its
+ * 6-D transpose costs more than the zeros' multiply-adds) and 26.7 / 190 ms for a 3×3 depthwise ConvTranspose.
+ * Undefined (the caller uses ConvTranspose) where the correlation would need negative padding (pads beyond the kernel).
  */
-function depthwisePhases(f: ForwardEmitter, part: ConvPart, dy: string): string {
-  const b = f.b;
+function depthwiseZeroFilled(f: ForwardEmitter, part: ConvPart, dy: string): string | undefined {
   const s = part.strides[0];
-  const [h, w] = part.size;
-  const outH = outSize(h, part.kh, s, 1, part.pads[0]);
-  const outW = outSize(w, part.kw, s, 1, part.pads[1]);
-  const nh = Math.ceil(h / s);
-  const nw = Math.ceil(w / s);
-  const phases: string[] = [];
-  let zeros: string | undefined;
-  for (let a = 0; a < s; a++) {
-    for (let c = 0; c < s; c++) {
-      const rows = window1d(a, part.pads[0][0], s, part.kh, nh, outH);
-      const cols = window1d(c, part.pads[1][0], s, part.kw, nw, outW);
-      if (rows.taps === 0 || cols.taps === 0) {
-        zeros ??= b.op('ConstantOfShape', [b.op('Concat', [b.op('Slice', [b.op('Shape', [dy]), b.int64([0]), b.int64([1])]),
-          b.int64([part.inChannels, nh, nw])], { axis: 0 })]);
-        phases.push(zeros);
-        continue;
-      }
-      // Taps first, first+s, …, reversed: the flipped sub-kernel, [C, M, th, tw] for a group-C convolution.
-      const kernel = f.weight(part.kernel, [2, 3, 0, 1], undefined,
-        (k) => k.stridedSlice([rows.first, cols.first, 0, 0], k.shape, [s, s, 1, 1]).reverse([0, 1]), `phase${rows.first},${cols.first}`);
-      let src = dy;
-      const start = [Math.max(0, rows.offset), Math.max(0, cols.offset)];
-      const end = [Math.min(outH, rows.offset + nh + rows.taps - 1), Math.min(outW, cols.offset + nw + cols.taps - 1)];
-      if (start[0] !== 0 || start[1] !== 0 || end[0] !== outH || end[1] !== outW) {
-        src = b.op('Slice', [dy, b.int64(start), b.int64(end), b.int64([2, 3])]);
-      }
-      const pads = [Math.max(0, -rows.offset), Math.max(0, -cols.offset),
-        Math.max(0, rows.offset + nh + rows.taps - 1 - outH), Math.max(0, cols.offset + nw + cols.taps - 1 - outW)];
-      phases.push(b.op('Conv', [src, kernel], { group: part.inChannels, kernel_shape: [rows.taps, cols.taps], pads }));
-    }
+  // Per axis: the correlation reads the spread dy (s·L long) padded by k − 1 − p₀ before; it is as long as the layer's
+  // input n when padded by n + p₀ − s·L after. Where that is negative, the spread's last positions are never read
+  // (output i reads up to position i + p₀): they are cut instead.
+  const axes = [0, 1].map((a) => {
+    const [k, n, [p0, p1]] = [a === 0 ? part.kh : part.kw, part.size[a]!, part.pads[a]!];
+    const dyLength = outSize(n, k, s, 1, [p0, p1]);
+    return { before: k - 1 - p0, after: n + p0 - s * dyLength, read: n + p0, spread: s * dyLength };
+  });
+  if (axes.some((a) => a.before < 0)) return undefined;
+  const b = f.b;
+  const channels = part.outChannels;
+  let spread = b.op('ConvTranspose', [dy, b.floats('ones', [channels, 1, 1, 1], new Float32Array(channels).fill(1))], {
+    group: channels, strides: [s, s], kernel_shape: [1, 1], output_padding: [s - 1, s - 1],
+  });
+  if (axes.some((a) => a.after < 0)) {
+    spread = b.op('Slice', [spread, b.int64([0, 0]), b.int64(axes.map((a) => Math.min(a.read, a.spread))), b.int64([2, 3])]);
   }
-  const interleaved = b.op('DepthToSpace', [b.op('Concat', phases, { axis: 1 })], { blocksize: s, mode: 'DCR' });
-  return nh * s === h && nw * s === w ? interleaved : b.op('Slice', [interleaved, b.int64([0, 0]), b.int64([h, w]), b.int64([2, 3])]);
+  const kernel = f.weight(part.kernel, [2, 3, 0, 1], undefined, (k) => k.reverse([0, 1]), 'flipped');
+  const [rows, cols] = axes as [typeof axes[0], typeof axes[0]];
+  return b.op('Conv', [spread, kernel], {
+    group: part.inChannels, kernel_shape: [part.kh, part.kw], pads: [rows.before, cols.before, Math.max(0, rows.after), Math.max(0, cols.after)],
+  });
 }
 
 /**
@@ -364,14 +355,6 @@ function phaseAxis(size: number, kernel: number, s: number, pad: number, dyLengt
   const highest = Math.max(...used.map((p) => p.offset));
   const length = Math.ceil(size / s);
   return { phases, lowest, taps: highest - lowest + 1, before: -lowest, after: length - dyLength + highest, length };
-}
-
-/** Along one axis: the taps of output phase `phase` (first tap, count) and where in dy its correlation starts. */
-function window1d(phase: number, padBefore: number, stride: number, kernel: number, length: number, dyLength: number) {
-  const first = (phase + padBefore) % stride;
-  const taps = first < kernel ? Math.ceil((kernel - first) / stride) : 0;
-  const offset = Math.floor((phase + padBefore) / stride) - (taps - 1);
-  return { first, taps, offset, length, dyLength };
 }
 
 function maxPoolBackward(f: ForwardEmitter, node: IRNode, op: Extract<OpSpec, { op: 'pool' }>, x: Emitted, dy: string): string {

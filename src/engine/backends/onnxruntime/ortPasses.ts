@@ -43,6 +43,14 @@ export function sessionsToKeep(weightBytes: number): number {
   return Math.max(2, Math.min(6, Math.floor(SESSION_BUDGET_BYTES / Math.max(1, 4 * weightBytes))));
 }
 
+/** The options of every session the passes build (the bench builds its cost-bound sessions with them too). */
+export function sessionOptions(threads: number, spin: boolean): Ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 3,
+    extra: { session: spin ? { 'intra_op.allow_spinning': '1', force_spinning_stop: '1' } : { 'intra_op.allow_spinning': '0' } },
+  };
+}
+
 /**
  * The passes on ONNX Runtime's CPU kernels, every core per run. Each program (programs.ts) is compiled
  * from the model's graph the first time a request needs it and kept as a session (least recently used
@@ -66,12 +74,8 @@ export class OrtPasses implements Passes {
     // next session's threads need (ResNet18's gradient took 66 ms with spinning left on, 46 ms without).
     // Feature visualisation's programs (seeded) do not spin: between runs its parameterisation shares the cores with a
     // helper thread, and its share of a step rose from 24–25% to 28–30% with spinning (measured).
-    const options = (spin: boolean): Ort.InferenceSession.SessionOptions => ({
-      intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 3,
-      extra: { session: spin ? { 'intra_op.allow_spinning': '1', force_spinning_stop: '1' } : { 'intra_op.allow_spinning': '0' } },
-    });
-    this.options = options(true);
-    this.quietOptions = options(false);
+    this.options = sessionOptions(threads, true);
+    this.quietOptions = sessionOptions(threads, false);
   }
 
   /** Builds the sessions of `programs` now, in parallel (the first requests then run at full speed). */
