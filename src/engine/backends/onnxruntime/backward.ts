@@ -279,7 +279,7 @@ function depthwiseZeroFilled(f: ForwardEmitter, part: ConvPart, dy: string): str
   if (axes.some((a) => a.before < 0)) return undefined;
   const b = f.b;
   const channels = part.outChannels;
-  let spread = b.op('ConvTranspose', [dy, b.floats('ones', [channels, 1, 1, 1], new Float32Array(channels).fill(1))], {
+  let spread = b.op('ConvTranspose', [dy, b.scalar(1, [channels, 1, 1, 1])], {
     group: channels, strides: [s, s], kernel_shape: [1, 1], output_padding: [s - 1, s - 1],
   });
   if (axes.some((a) => a.after < 0)) {
