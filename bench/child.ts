@@ -308,7 +308,7 @@ async function measureModel(spec: ChildSpec): Promise<ModelBench> {
       try {
         bound = await measureGradientBound(ort, model.graph, x.dataSync() as Float32Array, os.availableParallelism());
         progress(`sessions alone: forward ${bound.forwardMs.toFixed(1)} ms, gradient ${bound.gradientMs.toFixed(1)} ms, ` +
-          `without its ${bound.masks} masks ${bound.maskFreeMs.toFixed(1)} ms`);
+          `without its ${bound.masks} masks ${bound.maskFreeMs.toFixed(1)} ms, one multiply per mask ${bound.oneMultiplyMs.toFixed(1)} ms`);
       } catch (error) {
         progress(`gradient bound failed: ${error instanceof Error ? error.stack : String(error)}`);
       }
