@@ -57,7 +57,7 @@ function rewriteMasks(bytes: Uint8Array, replace: (dy: string, y: string, emit: 
     if (cast?.opType !== 'Cast') return undefined;
     const test = producer.get(cast.input![0]!);
     if (test?.opType === 'Greater' || test?.opType === 'Less') return test.input![0]!;
-    if (test?.opType === 'And') return producer.get(test.input![0]!)?.input?.[0] ?? undefined;
+    if (test?.opType === 'And') return producer.get(test.input![0]!)?.input?.[0];
     return undefined;
   };
   const replaced = new Map<string, string>();
